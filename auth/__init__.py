@@ -1,0 +1,1 @@
+"""Authentication: HTTP Basic with argon2id, a verified-credential cache, login rules."""

@@ -1,0 +1,213 @@
+"""Domain controller and HTTP Basic authentication middleware.
+
+Only HTTP Basic is offered (passwords are argon2id hashes, so Digest is
+impossible). ``DriveDomainController.authenticate`` checks a login and a
+password (or an app password), applies the sign-in rule of the policy and
+returns the ``Actor``; a verified credential is cached so that a PROPFIND
+storm costs one indexed SELECT per request, not one argon2 run.
+``BasicAuthMiddleware`` parses the header defensively: anything malformed is a
+400, never a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wsgidav.dc.base_dc import BaseDomainController
+
+from auth.credential_cache import CredentialCache
+from davdrive import audit
+from davdrive.hours import parse_hours
+from davdrive.models import AppPassword, User, utcnow
+from davdrive.passwords import token_hash
+from davdrive.policy import Actor, LoginFacts, decide_login
+from davdrive.runtime import Runtime
+from provider.context import context_of
+from provider.errors import plain_response
+
+_log = logging.getLogger("davdrive.auth")
+MAX_CREDENTIAL_BYTES = 4096
+
+
+def actor_of(user: User) -> Actor:
+    c = user.category
+    return Actor(
+        user_id=user.id,
+        login=user.login,
+        category=c.slug,
+        documents=c.documents,
+        members=c.members,
+        config=c.config,
+        may_delete=c.may_delete,
+        degree=user.degree,
+        excluded_doc_types=frozenset(c.excluded_doc_types or ()),
+    )
+
+
+def login_facts(user: User, now: dt.datetime) -> LoginFacts:
+    expires = user.expires_at
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=dt.UTC)
+    try:
+        inside = parse_hours(user.login_hours or "").allows(now.astimezone())
+    except ValueError:
+        inside = False  # an unreadable schedule never opens the door
+    return LoginFacts(
+        active=user.active,
+        expired=expires is not None and expires <= now,
+        category_login=user.category.login,
+        inside_hours=inside,
+    )
+
+
+class DriveDomainController(BaseDomainController):
+    """WsgiDAV domain controller over the users table (Basic only)."""
+
+    def __init__(self, runtime: Runtime, cache: CredentialCache, realm: str) -> None:
+        self.runtime = runtime
+        self.cache = cache
+        self.realm = realm
+
+    # --- WsgiDAV interface ----------------------------------------------------
+
+    def __str__(self) -> str:
+        return "DriveDomainController"
+
+    def get_domain_realm(self, path_info: str, environ: dict[str, Any]) -> str:
+        return self.realm
+
+    def require_authentication(self, realm: str, environ: dict[str, Any]) -> bool:
+        return True
+
+    def supports_http_digest_auth(self) -> bool:
+        return False
+
+    def digest_auth_user(self, realm: str, user_name: str, environ: dict[str, Any]) -> bool:
+        return False
+
+    def basic_auth_user(
+        self, realm: str, user_name: str, password: str, environ: dict[str, Any]
+    ) -> bool:
+        ctx = context_of(environ)
+        actor = self.authenticate(ctx.session, user_name, password, environ.get("REMOTE_ADDR", ""))
+        if actor is None:
+            return False
+        ctx.actor = actor
+        return True
+
+    # --- the check itself -----------------------------------------------------
+
+    def authenticate(self, session: Session, login: str, password: str, ip: str) -> Actor | None:
+        """The signed-in actor, or None (the failure and its reason are audited)."""
+        user = session.scalars(select(User).where(User.login_key == login.casefold())).first()
+        key = self.cache.key(login, password)
+        cached = self.cache.get(key)
+        if (
+            cached is not None
+            and user is not None
+            and cached.user_id == user.id
+            and cached.auth_version == user.auth_version
+        ):
+            verified = True
+        else:
+            if cached is not None:
+                self.cache.drop(key)
+            verified = self.runtime.passwords.verify(
+                user.password_hash if user else None, password
+            ) or self._app_password_ok(session, user, password)
+            if verified and user is not None:
+                self.cache.put(key, user.id, user.auth_version)
+        if user is None or not verified:
+            self._fail(session, login, ip, "wrong login or password")
+            return None
+        decision = decide_login(login_facts(user, utcnow()))
+        if not decision.allowed:
+            self._fail(session, user.login, ip, decision.reason)
+            return None
+        return actor_of(user)
+
+    def _app_password_ok(self, session: Session, user: User | None, password: str) -> bool:
+        if user is None:
+            return False
+        row = session.scalars(
+            select(AppPassword).where(
+                AppPassword.user_id == user.id,
+                AppPassword.token_hash == token_hash(password),
+                AppPassword.revoked_at.is_(None),
+            )
+        ).first()
+        if row is None:
+            return False
+        row.last_used_at = utcnow()
+        session.commit()
+        return True
+
+    def _fail(self, session: Session, login: str, ip: str, reason: str) -> None:
+        _log.info("sign-in refused for %r from %s: %s", login, ip, reason)
+        audit.record(
+            session, user=login[:150], ip=ip, action="login", outcome="refused", detail=reason
+        )
+        session.commit()
+
+
+class BasicAuthMiddleware:
+    """Requires valid HTTP Basic credentials; sets the actor and WsgiDAV's user name."""
+
+    def __init__(self, app: Any, controller: DriveDomainController) -> None:
+        self.app = app
+        self.controller = controller
+
+    def _challenge(self, start_response: Any) -> list[bytes]:
+        return plain_response(
+            start_response,
+            "401 Unauthorized",
+            "401 Unauthorized\nSign in with your login and password (HTTP Basic).",
+            [("WWW-Authenticate", f'Basic realm="{self.controller.realm}", charset="UTF-8"')],
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if not header or "logout" in environ.get("QUERY_STRING", ""):
+            return self._challenge(start_response)
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return self._challenge(start_response)
+        credentials = _decode_basic(value)
+        if credentials is None:
+            return plain_response(
+                start_response,
+                "400 Bad Request",
+                "400 Bad Request\nThe Authorization header is not valid HTTP Basic "
+                "(base64 of login:password in UTF-8).",
+            )
+        login, password = credentials
+        realm = self.controller.realm
+        if not self.controller.basic_auth_user(realm, login, password, environ):
+            return self._challenge(start_response)
+        actor = context_of(environ).actor
+        assert actor is not None
+        environ["wsgidav.auth.realm"] = realm
+        environ["wsgidav.auth.user_name"] = actor.login
+        return self.app(environ, start_response)
+
+
+def _decode_basic(value: str) -> tuple[str, str] | None:
+    """(login, password) from a Basic token, or None when malformed."""
+    value = value.strip()
+    if not value or len(value) > MAX_CREDENTIAL_BYTES:
+        return None
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    login, sep, password = text.partition(":")
+    if not sep or not login or any(ord(ch) < 32 or ord(ch) == 127 for ch in login + password):
+        return None
+    return login, password

@@ -1,0 +1,68 @@
+"""Domain exception tree.
+
+The core raises these; the WebDAV adapter maps them to HTTP answers in exactly
+one place (``provider/errors.py``). Messages are safe to show to the user:
+they never name a node the user may not see.
+"""
+
+from __future__ import annotations
+
+
+class DriveError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message or self.__class__.__doc__ or ""
+
+
+class BadRequest(DriveError):
+    """The request is malformed."""
+
+
+class NotFound(DriveError):
+    """No such item (or the user may not know it exists)."""
+
+
+class Forbidden(DriveError):
+    """The user may not do this."""
+
+
+class Conflict(DriveError):
+    """The operation clashes with the current state (e.g. a missing parent)."""
+
+
+class NameNotAvailable(Conflict):
+    """This name is not available in this folder."""
+
+
+class Locked(DriveError):
+    """The item is locked."""
+
+
+class PreconditionFailed(DriveError):
+    """A condition of the request does not hold (If-Match, Overwrite: F...)."""
+
+
+class TooLarge(DriveError):
+    """The request or upload is larger than allowed."""
+
+
+class Throttled(DriveError):
+    """Too many attempts; retry later."""
+
+    def __init__(self, message: str = "", retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class IncompleteUpload(BadRequest):
+    """The upload ended before all announced bytes arrived; nothing was stored."""
+
+
+class ConfigError(DriveError):
+    """The configuration is invalid; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors

@@ -1,0 +1,54 @@
+"""The runtime: everything a process needs, built once from the settings.
+
+``open_runtime`` creates the data folder layout, the engine (migrating the
+schema to head) and the blob store. Nothing here is global: the CLI and the
+app factory each open their own runtime, and tests open as many as they like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from davdrive import db
+from davdrive.blobs import BlobStore
+from davdrive.passwords import Passwords
+from davdrive.services import DriveOptions
+from davdrive.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+    passwords: Passwords = field(default_factory=Passwords)
+
+    @property
+    def drive_options(self) -> DriveOptions:
+        s = self.settings
+        return DriveOptions(
+            windows_names=s["dav.windows_names"],
+            max_upload_bytes=s["dav.max_upload_bytes"],
+            versions_kept=s["storage.versions"],
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_runtime(settings: Settings, passwords: Passwords | None = None) -> Runtime:
+    """Open (and upgrade if needed) the data folder described by ``settings``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(settings.database_url)
+    db.migrate(engine)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=db.make_session_factory(engine),
+        blobs=BlobStore(settings.blob_dir),
+        passwords=passwords or Passwords(),
+    )

@@ -1,0 +1,159 @@
+"""App factory and HTTP server: the only module that wires core, provider and auth.
+
+``create_app(settings)`` returns a ``DriveApp`` (a WSGI callable) with this
+stack, outermost first:
+
+    CatchAll -> HardeningMiddleware -> router
+        /            OPTIONS answered with DAV headers, no credentials
+        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> WsgiDAV(DriveProvider)
+
+``serve(settings)`` runs it under cheroot, with TLS when configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from cheroot import wsgi
+from wsgidav.request_resolver import RequestResolver
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from auth.credential_cache import CredentialCache
+from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
+from davdrive import __version__
+from davdrive.runtime import Runtime, open_runtime
+from davdrive.settings import Settings
+from provider.context import ContextMiddleware
+from provider.dav_provider import DriveProvider
+from provider.errors import SafeErrorPrinter, plain_response
+from provider.hardening import HardeningMiddleware, Limits
+from provider.lock_storage import SqlLockStorage
+
+_log = logging.getLogger("davdrive")
+
+DAV_HEADERS = [
+    ("DAV", "1, 2"),
+    ("MS-Author-Via", "DAV"),
+    ("Allow", "OPTIONS, GET, HEAD, PROPFIND, PUT, DELETE, COPY, MOVE, MKCOL, PROPPATCH, "
+              "LOCK, UNLOCK"),
+]
+
+
+def _wsgidav_config(settings: Settings, runtime: Runtime) -> dict[str, Any]:
+    return {
+        "provider_mapping": {settings["dav.mount"]: DriveProvider()},
+        "lock_storage": SqlLockStorage(runtime.sessions),
+        "property_manager": None,
+        "middleware_stack": [SafeErrorPrinter, RequestResolver],
+        "http_authenticator": {
+            "accept_basic": True,
+            "accept_digest": False,
+            "default_to_digest": False,
+            "trusted_auth_header": None,
+        },
+        "dir_browser": {"enable": False},
+        "block_size": 1024 * 1024,
+        "add_header_MS_Author_Via": True,
+        "honor_mtime_header": False,
+        "suppress_version_info": True,
+        "verbose": 1,
+        "logging": {"enable": False},
+    }
+
+
+class DriveApp:
+    """The whole WSGI application; ``runtime`` gives tests access to the engine."""
+
+    def __init__(self, settings: Settings, runtime: Runtime) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.mount = settings["dav.mount"]
+        dav = WsgiDAVApp(_wsgidav_config(settings, runtime))
+        self.controller = DriveDomainController(
+            runtime, CredentialCache(settings["auth.cache_seconds"]), settings["auth.realm"]
+        )
+        self._dav = ContextMiddleware(BasicAuthMiddleware(dav, self.controller), runtime)
+        self._app = HardeningMiddleware(
+            self._route,
+            Limits(
+                mount=self.mount,
+                max_header_bytes=settings["dav.max_header_bytes"],
+                max_xml_bytes=settings["dav.max_xml_bytes"],
+                max_upload_bytes=settings["dav.max_upload_bytes"],
+                allow_infinite_propfind=settings["dav.allow_infinite_propfind"],
+            ),
+        )
+
+    def _route(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if path == self.mount or path.startswith(self.mount + "/"):
+            return self._dav(environ, start_response)  # type: ignore[no-any-return]
+        method = environ.get("REQUEST_METHOD", "")
+        if path == "/" and method == "OPTIONS":
+            start_response("200 OK", [*DAV_HEADERS, ("Content-Length", "0")])
+            return [b""]
+        if path == "/" and method in ("GET", "HEAD"):
+            return plain_response(
+                start_response,
+                "200 OK",
+                f"davdrive {__version__}: connect your WebDAV client to {self.mount}/",
+            )
+        return plain_response(start_response, "404 Not Found", "404 Not Found")
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        try:
+            return self._app(environ, start_response)  # type: ignore[no-any-return]
+        except Exception:
+            _log.exception("unexpected error outside WsgiDAV")
+            return plain_response(
+                start_response, "500 Internal Server Error", "Internal error; it has been logged.",
+            )
+
+    def close(self) -> None:
+        self.runtime.close()
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> DriveApp:
+    """Build the WSGI app; opens (and migrates) the data folder unless given a runtime."""
+    return DriveApp(settings, runtime or open_runtime(settings))
+
+
+def make_server(app: DriveApp) -> wsgi.Server:
+    s = app.settings
+    server = wsgi.Server(
+        (s["server.host"], s["server.port"]),
+        app,
+        numthreads=s["server.threads"],
+        server_name=f"davdrive/{__version__}",
+    )
+    # cheroot answers 413 itself past this; the hardening middleware gives 431 below it.
+    server.max_request_header_size = s["dav.max_header_bytes"] + 8192
+    if s["server.tls_cert"]:
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+        server.ssl_adapter = BuiltinSSLAdapter(s["server.tls_cert"], s["server.tls_key"])
+    return server
+
+
+def serve(settings: Settings) -> int:
+    """Serve until interrupted; prints the URL once the socket is bound."""
+    logging.basicConfig(
+        level=settings["log.level"].upper(), format="%(asctime)s %(levelname)s %(message)s"
+    )
+    app = create_app(settings)
+    server = make_server(app)
+    server.prepare()
+    host, port = server.bind_addr[:2]
+    scheme = "https" if settings["server.tls_cert"] else "http"
+    print(f"Serving on {scheme}://{host}:{port}{app.mount}/", flush=True)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        print("Stopping.", file=sys.stderr)
+    finally:
+        server.stop()
+        app.close()
+    return 0

@@ -1,0 +1,108 @@
+"""Path <-> node resolution over the live (not trashed) drive tree.
+
+Each function runs a fixed number of SQL statements whatever the depth of the
+path or the size of a folder: resolution loads every live node whose name
+matches a segment in one query and chains them in Python; subtrees come from
+one recursive CTE.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from davdrive.models import Node
+from davdrive.paths import name_key
+
+
+def get_root(session: Session) -> Node:
+    root = session.scalars(
+        select(Node).where(Node.parent_id.is_(None), Node.deleted_at.is_(None))
+    ).first()
+    if root is None:
+        root = Node(parent_id=None, name="", name_key="", kind="folder", mtime=time.time())
+        session.add(root)
+        session.flush()
+    return root
+
+
+def resolve_chain(session: Session, parts: list[str]) -> list[Node] | None:
+    """Nodes from the root to ``parts`` (root first), or None if a segment is missing."""
+    keys = [name_key(p) for p in parts]
+    candidates = session.scalars(
+        select(Node).where(
+            Node.deleted_at.is_(None),
+            Node.name_key.in_(set(keys) | {""}),
+        )
+    ).all()
+    by_parent: dict[tuple[int | None, str], Node] = {}
+    root = None
+    for node in candidates:
+        if node.parent_id is None:
+            root = node
+        else:
+            by_parent[(node.parent_id, node.name_key)] = node
+    if root is None:
+        return None
+    chain = [root]
+    for key in keys:
+        child = by_parent.get((chain[-1].id, key))
+        if child is None:
+            return None
+        chain.append(child)
+    return chain
+
+
+def children(session: Session, folder_id: int) -> list[Node]:
+    """Live children of a folder, folders first, then by name."""
+    return list(
+        session.scalars(
+            select(Node)
+            .where(Node.parent_id == folder_id, Node.deleted_at.is_(None))
+            .order_by(Node.kind.desc(), Node.name_key)
+        )
+    )
+
+
+def child_named(session: Session, folder_id: int, name: str) -> Node | None:
+    return session.scalars(
+        select(Node).where(
+            Node.parent_id == folder_id,
+            Node.name_key == name_key(name),
+            Node.deleted_at.is_(None),
+        )
+    ).first()
+
+
+def subtree(session: Session, node: Node) -> list[Node]:
+    """``node`` and all its live descendants, parents before children."""
+    if not node.is_folder:
+        return [node]
+    tree = select(Node.id, Node.parent_id).where(Node.id == node.id).cte(recursive=True)
+    below = select(Node.id, Node.parent_id).where(
+        Node.parent_id == tree.c.id, Node.deleted_at.is_(None)
+    )
+    tree = tree.union_all(below)
+    nodes = session.scalars(select(Node).join(tree, Node.id == tree.c.id)).all()
+    order: dict[int | None, list[Node]] = {}
+    for n in nodes:
+        if n.id != node.id:
+            order.setdefault(n.parent_id, []).append(n)
+    result = [node]
+    i = 0
+    while i < len(result):
+        result.extend(sorted(order.get(result[i].id, []), key=lambda n: n.name_key))
+        i += 1
+    return result
+
+
+def path_of(session: Session, node: Node) -> list[str]:
+    """Segments from the root to ``node`` (walks parents; for CLI and audit use)."""
+    parts: list[str] = []
+    current: Node | None = node
+    while current is not None and current.parent_id is not None:
+        parts.append(current.name)
+        current = session.get(Node, current.parent_id)
+    return list(reversed(parts))

@@ -1,0 +1,1 @@
+"""WsgiDAV adapter: the provider, its resources, SQL lock storage and middleware."""

@@ -1,0 +1,102 @@
+"""Per-request context: one DB session, the signed-in actor and their Drive.
+
+The context middleware opens it before WsgiDAV runs and closes it when the
+response iterator is closed, so that streamed GET bodies still have their
+session. The provider, the lock storage and the authenticator find it in
+``environ["davdrive.ctx"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from davdrive.policy import Actor
+from davdrive.runtime import Runtime
+from davdrive.services import Drive
+
+ENV_KEY = "davdrive.ctx"
+
+
+class RequestContext:
+    """Lazily opened session + actor + drive for one request."""
+
+    def __init__(self, runtime: Runtime, environ: dict[str, Any]) -> None:
+        self.runtime = runtime
+        self.environ = environ
+        self._session: Session | None = None
+        self._drive: Drive | None = None
+        self.actor: Actor | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self.runtime.sessions()
+        return self._session
+
+    @property
+    def drive(self) -> Drive:
+        if self._drive is None:
+            if self.actor is None:
+                raise RuntimeError("no signed-in actor for this request")
+            self._drive = Drive(
+                self.session,
+                self.runtime.blobs,
+                self.actor,
+                self.runtime.drive_options,
+                ip=self.environ.get("REMOTE_ADDR", ""),
+            )
+        return self._drive
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+            self._session.close()
+            self._session = None
+            self._drive = None
+
+
+def context_of(environ: dict[str, Any]) -> RequestContext:
+    ctx = environ.get(ENV_KEY)
+    if ctx is None:
+        raise RuntimeError("request context missing: is ContextMiddleware installed?")
+    return ctx  # type: ignore[no-any-return]
+
+
+class _Closing:
+    """Response iterable that closes the request context after the body."""
+
+    def __init__(self, body: Iterable[bytes], ctx: RequestContext) -> None:
+        self._body = body
+        self._ctx = ctx
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._ctx.close()
+
+
+class ContextMiddleware:
+    """Opens a ``RequestContext`` for every request and closes it afterwards."""
+
+    def __init__(self, app: Any, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        ctx = RequestContext(self.runtime, environ)
+        environ[ENV_KEY] = ctx
+        try:
+            body = self.app(environ, start_response)
+        except BaseException:
+            ctx.close()
+            raise
+        return _Closing(body, ctx)

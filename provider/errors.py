@@ -1,0 +1,136 @@
+"""The one place where domain errors become HTTP answers.
+
+``dav_errors()`` wraps every call from the provider into the core and turns a
+``DriveError`` into the matching ``DAVError``. ``SafeErrorPrinter`` replaces
+WsgiDAV's error printer: it renders every ``DAVError`` as a short plain-text
+(or RFC 4918 XML condition) body and turns anything unexpected into a generic
+500 whose body says nothing about the code; the traceback goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from wsgidav import util
+from wsgidav.dav_error import DAVError, get_http_status_string
+from wsgidav.mw.base_mw import BaseMiddleware
+
+from davdrive import errors
+
+_log = logging.getLogger("davdrive")
+
+STATUS_OF: dict[type[errors.DriveError], int] = {
+    errors.BadRequest: 400,
+    errors.NotFound: 404,
+    errors.Forbidden: 403,
+    errors.Conflict: 409,
+    errors.Locked: 423,
+    errors.PreconditionFailed: 412,
+    errors.TooLarge: 413,
+    errors.Throttled: 429,
+}
+
+
+def status_of(exc: errors.DriveError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]  # type: ignore[index]
+    return 400
+
+
+def to_dav_error(exc: errors.DriveError) -> DAVError:
+    headers = None
+    if isinstance(exc, errors.Throttled):
+        headers = [("Retry-After", str(exc.retry_after))]
+    return DAVError(status_of(exc), context_info=exc.message, add_headers=headers)
+
+
+@contextmanager
+def dav_errors() -> Iterator[None]:
+    """Translate domain errors raised inside the block into DAVError."""
+    try:
+        yield
+    except errors.DriveError as exc:
+        raise to_dav_error(exc) from None
+
+
+def plain_response(
+    start_response: Any, status: str, text: str, headers: list[tuple[str, str]] | None = None
+) -> list[bytes]:
+    body = (text.rstrip("\n") + "\n").encode("utf-8")
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        + (headers or []),
+    )
+    return [body]
+
+
+def _dav_error_response(e: DAVError, start_response: Any) -> list[bytes]:
+    status = get_http_status_string(e)
+    headers = list(e.add_headers or [])
+    if e.value in (204, 304):
+        start_response(status, [("Content-Length", "0")] + headers)
+        return [b""]
+    if e.err_condition:
+        body = util.to_bytes(e.err_condition.as_string())
+        start_response(
+            status,
+            [("Content-Type", "application/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
+            + headers,
+        )
+        return [body]
+    if e.value >= 500:
+        return plain_response(start_response, status, "Internal error; it has been logged.")
+    text = status
+    if e.context_info and isinstance(e.context_info, str):
+        text += "\n" + e.context_info
+    return plain_response(start_response, status, text, headers)
+
+
+class SafeErrorPrinter(BaseMiddleware):
+    """WsgiDAV middleware: DAVError -> clean answer, anything else -> generic 500."""
+
+    def is_disabled(self) -> bool:
+        return False
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        captured = util.SubAppStartResponse()
+        started = False
+        try:
+            app_iter = self.next_app(environ, captured)
+            try:
+                for chunk in app_iter:
+                    if not started:
+                        start_response(
+                            captured.status, captured.response_headers, captured.exc_info
+                        )
+                        started = True
+                    yield chunk
+            finally:
+                if hasattr(app_iter, "close"):
+                    app_iter.close()
+            if not started:
+                start_response(captured.status, captured.response_headers, captured.exc_info)
+            return
+        except DAVError as e:
+            if e.value >= 500:
+                _log.error("internal error: %s", e.get_user_info(), exc_info=e.src_exception)
+            error = e
+        except errors.DriveError as exc:
+            error = to_dav_error(exc)
+        except Exception:
+            _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"),
+                           environ.get("PATH_INFO"))
+            error = DAVError(500)
+        if started:
+            # Headers already sent: the only honest thing left is to cut the stream.
+            raise ConnectionAbortedError("response aborted after an internal error")
+        yield from _dav_error_response(error, start_response)

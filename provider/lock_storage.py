@@ -1,0 +1,142 @@
+"""WebDAV lock storage in SQL, shared by every server process.
+
+Implements the interface of ``wsgidav.lock_man.lock_storage.LockStorageDict``
+(lock dictionaries keyed by token, roots are normalised ref-URLs). WsgiDAV
+does not pass the request to its lock storage, so each call runs in its own
+short session. ``locks_for_roots`` serves a whole folder listing in one query.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+from wsgidav.lock_man.lock_manager import (
+    generate_lock_token,
+    normalize_lock_root,
+    validate_lock,
+)
+
+from davdrive.models import Lock
+
+DEFAULT_TIMEOUT = 604800.0  # one week
+MAX_TIMEOUT = 4 * 604800.0
+
+
+def _to_dict(row: Lock) -> dict[str, Any]:
+    return {
+        "token": row.token,
+        "root": row.root,
+        "principal": row.principal,
+        "owner": row.owner,
+        "scope": row.scope,
+        "type": row.type,
+        "depth": row.depth,
+        "timeout": row.timeout,
+        "expire": row.expire,
+    }
+
+
+def _live(now: float) -> Any:
+    return or_(Lock.expire < 0, Lock.expire >= now)
+
+
+class SqlLockStorage:
+    """Locks as rows of ``dav_lock``."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def __repr__(self) -> str:
+        return "SqlLockStorage"
+
+    def open(self) -> None:
+        """Nothing to open: sessions are made per call."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def cleanup(self) -> None:
+        with self._sessions.begin() as session:
+            session.execute(delete(Lock).where(Lock.expire >= 0, Lock.expire < time.time()))
+
+    def clear(self) -> None:
+        with self._sessions.begin() as session:
+            session.execute(delete(Lock))
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        with self._sessions() as session:
+            row = session.get(Lock, token)
+            if row is None:
+                return None
+            if 0 <= row.expire < time.time():
+                session.delete(row)
+                session.commit()
+                return None
+            return _to_dict(row)
+
+    def create(self, path: str, lock: dict[str, Any]) -> dict[str, Any]:
+        assert lock.get("token") is None and lock.get("expire") is None
+        lock["root"] = normalize_lock_root(path)
+        timeout = lock.get("timeout")
+        timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+        if timeout < 0 or timeout > MAX_TIMEOUT:
+            timeout = MAX_TIMEOUT
+        lock["timeout"] = timeout
+        lock["expire"] = time.time() + timeout
+        validate_lock(lock)
+        lock["token"] = generate_lock_token()
+        with self._sessions.begin() as session:
+            session.add(
+                Lock(
+                    token=lock["token"], root=lock["root"], principal=lock["principal"],
+                    owner=lock.get("owner") or "", scope=lock["scope"], type=lock["type"],
+                    depth=lock["depth"], timeout=timeout, expire=lock["expire"],
+                )
+            )
+        return lock
+
+    def refresh(self, token: str, *, timeout: float) -> dict[str, Any]:
+        if timeout < 0 or timeout > MAX_TIMEOUT:
+            timeout = MAX_TIMEOUT
+        with self._sessions.begin() as session:
+            row = session.get(Lock, token)
+            if row is None:
+                raise ValueError("Lock must exist")
+            row.timeout = timeout
+            row.expire = time.time() + timeout
+            return _to_dict(row)
+
+    def delete(self, token: str) -> bool:
+        with self._sessions.begin() as session:
+            return bool(session.execute(delete(Lock).where(Lock.token == token)).rowcount)
+
+    def get_lock_list(
+        self, path: str, *, include_root: bool, include_children: bool, token_only: bool
+    ) -> list[Any]:
+        root = normalize_lock_root(path)
+        conditions = []
+        if include_root:
+            conditions.append(Lock.root == root)
+        if include_children:
+            prefix = root.rstrip("/") + "/"
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(Lock.root.like(escaped + "%", escape="\\"))
+        with self._sessions() as session:
+            rows = session.scalars(select(Lock).where(or_(*conditions), _live(time.time())))
+            locks = [_to_dict(r) for r in rows]
+        return [lk["token"] for lk in locks] if token_only else locks
+
+    def locks_for_roots(self, roots: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Direct live locks of many roots in one query: {root: [lock, ...]}."""
+        result: dict[str, list[dict[str, Any]]] = {}
+        if not roots:
+            return result
+        with self._sessions() as session:
+            for row in session.scalars(
+                select(Lock).where(Lock.root.in_(roots), _live(time.time()))
+            ):
+                result.setdefault(row.root, []).append(_to_dict(row))
+        return result
