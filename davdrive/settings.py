@@ -49,8 +49,9 @@ def _mount(value: Any) -> str | None:
     return None
 
 
-def _backend(value: Any) -> str | None:
-    return None if value in ("local",) else "must be 'local'"
+def _log_level(value: Any) -> str | None:
+    ok = ("debug", "info", "warning", "error")
+    return None if value.lower() in ok else "must be one of " + ", ".join(ok)
 
 
 MiB = 1024 * 1024
@@ -68,12 +69,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.threads", int, 16, "Worker threads of the HTTP server.", _positive),
     Setting("server.tls_cert", str, "", "PEM certificate file; enables HTTPS with tls_key."),
     Setting("server.tls_key", str, "", "PEM private key file for tls_cert."),
-    Setting(
-        "server.trusted_proxies",
-        list,
-        [],
-        "Addresses whose X-Forwarded-For / X-Forwarded-Proto headers are trusted.",
-    ),
     Setting("dav.mount", str, "/dav", "URL path where the drive is served.", _mount),
     Setting(
         "dav.allow_infinite_propfind",
@@ -108,10 +103,8 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a verified password is remembered in memory.",
         _positive,
     ),
-    Setting("blobs.backend", str, "local", "Where file contents are stored.", _backend),
-    Setting("storage.trash_days", int, 30, "Days a deleted item stays in the trash.", _positive),
     Setting("storage.versions", int, 10, "Previous versions kept per file.", _positive),
-    Setting("log.level", str, "info", "Log level: debug, info, warning or error."),
+    Setting("log.level", str, "info", "Log level: debug, info, warning or error.", _log_level),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -266,5 +259,6 @@ def reference_markdown() -> str:
     ]
     for s in SETTINGS:
         default = repr(s.default) if s.default != "" else "(empty)"
-        lines.append(f"| `{s.name}` | `{s.env}` | `{default}` | {s.help} |")
+        text = s.help.replace("|", "\\|")
+        lines.append(f"| `{s.name}` | `{s.env}` | `{default}` | {text} |")
     return "\n".join(lines) + "\n"

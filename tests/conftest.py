@@ -1,0 +1,136 @@
+"""Shared fixtures: a data folder, an in-process app, a live cheroot server.
+
+Passwords use cheap argon2 parameters here (the production defaults cost
+about 100 ms per hash); everything else is the real thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client
+
+from davdrive import tree
+from davdrive.models import Category, User
+from davdrive.passwords import Passwords
+from davdrive.runtime import Runtime, open_runtime
+from davdrive.server import DriveApp, create_app, make_server
+from davdrive.settings import Settings, load_settings
+
+STRICT = os.environ.get("DAVDRIVE_STRICT") == "1"
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; a skip normally, a failure under DAVDRIVE_STRICT=1."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (apt-get install {name})"
+        if STRICT:
+            pytest.fail(message + " and DAVDRIVE_STRICT=1 forbids skipping")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def fast_passwords() -> Passwords:
+    return Passwords(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(None, {}, {"data_dir": str(tmp_path / "data"), "server.port": 0})
+
+
+@pytest.fixture
+def runtime(settings: Settings, fast_passwords: Passwords) -> Iterator[Runtime]:
+    rt = open_runtime(settings, fast_passwords)
+    with rt.sessions() as session:
+        tree.get_root(session)
+        session.commit()
+    yield rt
+    rt.close()
+
+
+def add_user(
+    runtime: Runtime,
+    login: str,
+    password: str = "secret",
+    *,
+    documents: str = "write",
+    category: str | None = None,
+    **user_fields: object,
+) -> None:
+    """Create a user (and its category, named after the documents level if needed)."""
+    slug = category or f"docs-{documents}"
+    with runtime.sessions() as session:
+        cat = session.query(Category).filter_by(slug=slug).first()
+        if cat is None:
+            cat = Category(slug=slug, label=slug, documents=documents, excluded_doc_types=[])
+            session.add(cat)
+            session.flush()
+        session.add(
+            User(
+                login=login,
+                login_key=login.casefold(),
+                category_id=cat.id,
+                password_hash=runtime.passwords.hash(password),
+                **user_fields,
+            )
+        )
+        session.commit()
+
+
+@pytest.fixture
+def app(settings: Settings, runtime: Runtime) -> DriveApp:
+    add_user(runtime, "tester", "secret", documents="write")
+    return create_app(settings, runtime)
+
+
+def basic(login: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
+
+
+@dataclass
+class Dav:
+    """Tiny in-process WebDAV client over the WSGI app."""
+
+    client: Client
+    auth: str = basic("tester", "secret")
+
+    def __call__(self, method: str, path: str, body: bytes | str = b"", **headers: str):  # type: ignore[no-untyped-def]
+        hdrs = {"Authorization": self.auth}
+        hdrs.update({k.replace("_", "-"): v for k, v in headers.items()})
+        data = body.encode() if isinstance(body, str) else body
+        return self.client.open(path, method=method, data=data, headers=hdrs)
+
+
+@pytest.fixture
+def dav(app: DriveApp) -> Dav:
+    return Dav(Client(app))
+
+
+@dataclass
+class LiveServer:
+    url: str
+    port: int
+    app: DriveApp
+
+
+@pytest.fixture
+def live(app: DriveApp) -> Iterator[LiveServer]:
+    """The real cheroot server on a free loopback port, in a thread."""
+    server = make_server(app)
+    server.prepare()
+    port = server.bind_addr[1]
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{port}", port, app)
+    server.stop()
+    thread.join(timeout=5)

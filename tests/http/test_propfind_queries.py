@@ -1,0 +1,95 @@
+"""PROPFIND Depth 1 costs a fixed number of SQL statements, whatever the folder size."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+from sqlalchemy import event
+
+from davdrive import tree
+from davdrive.models import Blob, DeadProperty, Node
+from davdrive.runtime import Runtime
+from davdrive.server import DriveApp
+from tests.conftest import Dav
+
+ALLPROP = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
+NAMED = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop>'
+    "<D:resourcetype/><D:getcontentlength/><D:getlastmodified/><D:getetag/>"
+    "<D:lockdiscovery/></D:prop></D:propfind>"
+)
+
+
+def make_folder(runtime: Runtime, name: str, entries: int) -> None:
+    """A folder with ``entries`` files (each with a dead property) and one subfolder."""
+    blob = runtime.blobs.put_bytes(b"hello")
+    with runtime.sessions() as session:
+        if session.get(Blob, blob.sha256) is None:
+            session.add(Blob(sha256=blob.sha256, sha1=blob.sha1, md5=blob.md5, size=blob.size))
+        root = tree.get_root(session)
+        folder = Node(parent_id=root.id, name=name, name_key=name, kind="folder", mtime=0)
+        session.add(folder)
+        session.flush()
+        files = [
+            Node(
+                parent_id=folder.id, name=f"f{i}.txt", name_key=f"f{i}.txt", kind="file",
+                blob_sha256=blob.sha256, size=5, content_type="text/plain", mtime=0,
+            )
+            for i in range(entries - 1)
+        ]
+        files.append(Node(parent_id=folder.id, name="sub", name_key="sub", kind="folder", mtime=0))
+        session.add_all(files)
+        session.flush()
+        session.add_all(
+            DeadProperty(node_id=f.id, name="{urn:x}tag", value='<tag xmlns="urn:x">v</tag>')
+            for f in files
+        )
+        session.commit()
+
+
+@contextmanager
+def count_statements(app: DriveApp) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def _count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = app.runtime.engine
+    event.listen(engine, "before_cursor_execute", _count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", _count)
+
+
+def propfind_statements(app: DriveApp, dav: Dav, path: str, body: str) -> tuple[int, bytes]:
+    dav("PROPFIND", path, body, Depth="1")  # warm-up: credential cache, connections
+    with count_statements(app) as statements:
+        response = dav("PROPFIND", path, body, Depth="1")
+    assert response.status_code == 207
+    return len(statements), response.data
+
+
+def test_propfind_depth1_statement_count_is_independent_of_folder_size(
+    app: DriveApp, runtime: Runtime, dav: Dav
+) -> None:
+    make_folder(runtime, "small", 10)
+    make_folder(runtime, "large", 2000)
+    for body in (ALLPROP, NAMED):
+        small, small_body = propfind_statements(app, dav, "/dav/small/", body)
+        large, large_body = propfind_statements(app, dav, "/dav/large/", body)
+        assert small_body.count(b"<D:href>") == 11
+        assert large_body.count(b"<D:href>") == 2001
+        assert small == large, f"{small} statements for 10 entries, {large} for 2,000"
+        assert small <= 12, f"PROPFIND Depth 1 ran {small} statements"
+        print(f"PROPFIND Depth 1: {small} statements")
+
+
+def test_propfind_allprop_lists_dead_properties_of_members(
+    app: DriveApp, runtime: Runtime, dav: Dav
+) -> None:
+    make_folder(runtime, "tagged", 3)
+    body = dav("PROPFIND", "/dav/tagged/", ALLPROP, Depth="1").data
+    # two files carry the dead property, plus the subfolder: three values
+    assert body.count(b"urn:x") >= 3
