@@ -9,14 +9,13 @@ row is committed only after its blob is durable.
 
 from __future__ import annotations
 
-import datetime as dt
 import mimetypes
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -360,10 +359,3 @@ class Drive:
             target=path if source is not None else "",
             detail=detail,
         )
-
-    def folder_count(self) -> int:
-        return self.session.scalar(select(func.count()).select_from(Node)) or 0
-
-
-def now_utc() -> dt.datetime:
-    return utcnow()

@@ -111,7 +111,8 @@ class SqlLockStorage:
 
     def delete(self, token: str) -> bool:
         with self._sessions.begin() as session:
-            return bool(session.execute(delete(Lock).where(Lock.token == token)).rowcount)
+            result = session.execute(delete(Lock).where(Lock.token == token))
+            return bool(getattr(result, "rowcount", 0))
 
     def get_lock_list(
         self, path: str, *, include_root: bool, include_children: bool, token_only: bool
