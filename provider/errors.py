@@ -87,7 +87,7 @@ def _dav_error_response(e: DAVError, start_response: Any) -> list[bytes]:
             + headers,
         )
         return [body]
-    if e.value >= 500:
+    if e.value == 500 or e.src_exception is not None:
         return plain_response(start_response, status, "Internal error; it has been logged.")
     text = status
     if e.context_info and isinstance(e.context_info, str):
@@ -121,7 +121,7 @@ class SafeErrorPrinter(BaseMiddleware):
                 start_response(captured.status, captured.response_headers, captured.exc_info)
             return
         except DAVError as e:
-            if e.value >= 500:
+            if e.value == 500 or e.src_exception is not None:
                 _log.error("internal error: %s", e.get_user_info(), exc_info=e.src_exception)
             error = e
         except errors.DriveError as exc:

@@ -3,17 +3,25 @@
 Checks that are cheap and must hold for every request, before any
 authentication or database work:
 
-- header block size (431), NUL and control bytes in the target or headers (400);
+- header block size (431, ``Content-Type``/``Content-Length`` included), NUL and
+  control bytes (anything below 0x20 but TAB, and DEL) in the target or any
+  header value (400);
 - the target must be UTF-8 (no overlong forms), without encoded slashes,
-  backslashes or ``.``/``..`` segments (400);
+  backslashes or ``.``/``..`` segments, also once more percent-decoded
+  (``%252e%252e``) (400);
 - XML bodies are capped (413) and parsed once with defusedxml: DTDs,
   entities and malformed XML are refused (400) before WsgiDAV sees them;
 - uploads larger than the configured maximum are refused (413) before a byte
-  is stored;
+  is stored when the size is announced (``Content-Length`` or
+  ``X-Expected-Entity-Length``); a body of unknown length (chunked) is cut off
+  with 413 as soon as it passes the limit;
 - PROPFIND with Depth: infinity (or no Depth, which means infinity) gets
   403 with the RFC 4918 ``propfind-finite-depth`` condition unless enabled;
-- a ``Destination`` with another scheme or host is reduced to its path when
-  that path lies inside the mount (TLS terminated by a proxy).
+- the ``Destination`` of COPY/MOVE passes the same checks as the target
+  (strict UTF-8, raw UTF-8 bytes accepted and percent-encoded); one with
+  another scheme or host is reduced to its path when that path lies inside
+  the mount (TLS terminated by a proxy); a path outside the mount gets 502
+  (RFC 4918 9.8.5) before WsgiDAV sees it.
 """
 
 from __future__ import annotations
@@ -22,15 +30,21 @@ import io
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from defusedxml import ElementTree as SafeET
+from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
 
 from provider.errors import plain_response
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "REPORT", "SEARCH"})
 _ENCODED_BAD = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Header values: HTAB is legal (RFC 9110 5.5), other C0 controls and DEL are not.
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+# Request headers that WSGI does not prefix with HTTP_.
+_UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 FINITE_DEPTH_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?>\n'
     b'<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>\n'
@@ -57,32 +71,78 @@ def _refuse(status: str, message: str) -> RequestRefused:
     return RequestRefused(status, message)
 
 
+def _check_decoded(path: str, what: str) -> None:
+    """Refuse control characters, backslashes and dot segments, also encoded twice."""
+    if _CONTROL.search(path):
+        raise _refuse("400 Bad Request", f"The {what} contains control characters.")
+    if "\\" in path:
+        raise _refuse("400 Bad Request", f"The {what} contains a backslash.")
+    for seg in path.split("/"):
+        if seg in (".", ".."):
+            raise _refuse("400 Bad Request", f"The {what} contains '.' or '..' segments.")
+        if "%" in seg:
+            # Nothing here decodes twice, but a proxy or a client might: refuse what
+            # would become a traversal (%252e%252e, %252f, %255c, %2500) after one more pass.
+            again = unquote(seg, encoding="latin-1")
+            if again in (".", "..") or "/" in again or "\\" in again or _CONTROL.search(again):
+                raise _refuse("400 Bad Request", f"The {what} is percent-encoded twice.")
+
+
 def _check_path(raw_path: str) -> str:
     """Return the decoded path or raise RequestRefused (400)."""
     try:
         path = raw_path.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         raise _refuse("400 Bad Request", "The URL is not valid UTF-8.") from None
-    if _CONTROL.search(path):
-        raise _refuse("400 Bad Request", "The URL contains control characters.")
-    if "\\" in path:
-        raise _refuse("400 Bad Request", "The URL contains a backslash.")
-    if any(seg in (".", "..") for seg in path.split("/")):
-        raise _refuse("400 Bad Request", "The URL contains '.' or '..' segments.")
+    _check_decoded(path, "URL")
     return path
 
 
 def _content_length(environ: dict[str, Any]) -> int | None:
-    raw = environ.get("CONTENT_LENGTH", "")
-    if raw in ("", None):
+    raw = (environ.get("CONTENT_LENGTH") or "").strip()
+    if not raw:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _refuse("400 Bad Request", "Invalid Content-Length header.") from None
-    if value < 0:
+    # Only ASCII digits: int() would also take "+1", "1_000" and non-ASCII digits.
+    if not (raw.isascii() and raw.isdigit()):
         raise _refuse("400 Bad Request", "Invalid Content-Length header.")
-    return value
+    return int(raw)
+
+
+class _LimitedInput:
+    """``wsgi.input`` for a PUT of unknown length: 413 once the body passes ``limit``."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._seen = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self._seen += len(data)
+        if self._seen > self._limit:
+            raise DAVError(
+                HTTP_REQUEST_ENTITY_TOO_LARGE,
+                f"The upload exceeds the limit of {self._limit} bytes.",
+            )
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._limit + 1 - self._seen
+        return self._count(self._stream.read(max(0, min(size, self._limit + 1 - self._seen))))
+
+    def readline(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._limit + 1 - self._seen
+        return self._count(
+            self._stream.readline(max(0, min(size, self._limit + 1 - self._seen)))
+        )
+
+    def __iter__(self) -> Any:
+        while True:
+            line = self.readline(64 * 1024)
+            if not line:
+                return
+            yield line
 
 
 class HardeningMiddleware:
@@ -116,10 +176,13 @@ class HardeningMiddleware:
         limits = self.limits
         header_bytes = 0
         for key, value in environ.items():
-            if key.startswith("HTTP_") and isinstance(value, str):
+            if (key.startswith("HTTP_") or key in _UNPREFIXED_HEADERS) and isinstance(
+                value, str
+            ):
                 header_bytes += len(key) + len(value) + 4
-                if "\x00" in value or "\r" in value or "\n" in value:
-                    raise _refuse("400 Bad Request", f"Header {key[5:]} contains control bytes.")
+                if _HEADER_CONTROL.search(value):
+                    name = key[5:] if key.startswith("HTTP_") else key
+                    raise _refuse("400 Bad Request", f"Header {name} contains control bytes.")
         if header_bytes > limits.max_header_bytes:
             raise _refuse(
                 "431 Request Header Fields Too Large",
@@ -134,11 +197,7 @@ class HardeningMiddleware:
         method = environ.get("REQUEST_METHOD", "")
         length = _content_length(environ)
         if method == "PUT":
-            if length is not None and length > limits.max_upload_bytes:
-                raise _refuse(
-                    "413 Content Too Large",
-                    f"The upload exceeds the limit of {limits.max_upload_bytes} bytes.",
-                )
+            self._check_upload(environ, length)
         elif method in XML_METHODS:
             self._check_xml_body(environ, length)
         if method == "PROPFIND" and not limits.allow_infinite_propfind:
@@ -147,8 +206,23 @@ class HardeningMiddleware:
                 raise _refuse(
                     "403 Forbidden", "PROPFIND with Depth: infinity is refused (finite depth)."
                 )
-        if "HTTP_DESTINATION" in environ:
+        if method in ("COPY", "MOVE") and "HTTP_DESTINATION" in environ:
             environ["HTTP_DESTINATION"] = self._destination(environ["HTTP_DESTINATION"])
+
+    def _check_upload(self, environ: dict[str, Any], length: int | None) -> None:
+        limit = self.limits.max_upload_bytes
+        expected = environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH", "").strip()
+        announced = length
+        if expected:
+            if not (expected.isascii() and expected.isdigit()):
+                raise _refuse("400 Bad Request", "Invalid X-Expected-Entity-Length header.")
+            announced = max(announced or 0, int(expected))
+        if announced is not None and announced > limit:
+            raise _refuse(
+                "413 Content Too Large", f"The upload exceeds the limit of {limit} bytes."
+            )
+        if length is None:
+            environ["wsgi.input"] = _LimitedInput(environ["wsgi.input"], limit)
 
     def _check_xml_body(self, environ: dict[str, Any], length: int | None) -> None:
         limit = self.limits.max_xml_bytes
@@ -176,19 +250,38 @@ class HardeningMiddleware:
         environ.pop("HTTP_TRANSFER_ENCODING", None)
 
     def _destination(self, value: str) -> str:
-        parts = urlsplit(value.strip())
-        path = unquote(parts.path)
-        if "\x00" in path:
-            raise _refuse("400 Bad Request", "The Destination header is not a valid URL.")
+        """The Destination as a path WsgiDAV resolves into the mount, or RequestRefused.
+
+        WsgiDAV percent-decodes the whole header once and then splits it as a
+        URL (dropping tabs and newlines, cutting at ``?``, splitting ``;params``
+        off the last segment), so what it gets from here is the raw, still
+        encoded path, checked to decode to what it means.
+        """
         try:
-            path.encode("utf-8")
+            raw = value.strip().encode("latin-1")  # WSGI: header bytes as latin-1
         except UnicodeEncodeError:
-            raise _refuse("400 Bad Request", "The Destination header is not valid UTF-8.") from None
-        if _ENCODED_BAD.search(parts.path) or any(
-            seg in (".", "..") for seg in path.split("/")
-        ) or "\\" in path:
-            raise _refuse("400 Bad Request", "The Destination path is not acceptable.")
+            raw = value.strip().encode("utf-8")
+        # Some clients send raw UTF-8 instead of %-escapes: escape it, decode strictly below.
+        ascii_value = _NON_ASCII.sub(lambda m: b"%%%02X" % m.group()[0], raw).decode("ascii")
+        parts = urlsplit(ascii_value, allow_fragments=False)
+        try:
+            path = unquote_to_bytes(parts.path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _refuse("400 Bad Request", "The Destination is not valid UTF-8.") from None
+        if _ENCODED_BAD.search(parts.path):
+            raise _refuse("400 Bad Request", "The Destination contains an encoded '/', '\\' "
+                                             "or NUL.")
+        _check_decoded(path, "Destination")
+        if "?" in path:
+            # WsgiDAV would decode it and cut the name there: refuse rather than truncate.
+            raise _refuse("400 Bad Request", "The Destination name may not contain '?'.")
         mount = self.limits.mount
-        if parts.netloc and (path == mount or path.startswith(mount + "/")):
-            return parts.path  # same mount, whatever scheme/host the proxy saw
-        return value
+        if not (path == mount or path.startswith(mount + "/")):
+            raise _refuse("502 Bad Gateway", f"The Destination is outside {mount}/ on this "
+                                              "server; copy or move within the drive.")
+        if ";" in path.rstrip("/").rsplit("/", 1)[-1]:
+            # urlparse would take "a;b.txt" for "a" with parameters "b.txt" (and COPY
+            # would overwrite "a"); a final "." segment, dropped by WsgiDAV's
+            # normalize_path, keeps the last name whole.
+            return parts.path.rstrip("/") + "/."
+        return parts.path  # same mount, whatever scheme/host the proxy saw

@@ -338,6 +338,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
 
     def begin_write(self, *, content_type: str | None = None) -> _UploadSink:
         expected = _expected_length(self.environ)
+        _oc_mtime(self.environ)
         limit = self.drive.options.max_upload_bytes
         with dav_errors():
             if expected is not None and limit is not None and expected > limit:
@@ -376,6 +377,19 @@ class FileResource(_NodeMixin, DAVNonCollection):
             )
 
 
+MAX_OC_MTIME = 253402300799  # 9999-12-31T23:59:59Z
+
+
 def _oc_mtime(environ: dict[str, Any]) -> float | None:
-    raw = environ.get("HTTP_X_OC_MTIME", "")
-    return float(raw) if raw.isdigit() else None
+    """The client's modification time (``X-OC-Mtime``, Unix seconds), if sent.
+
+    Raises a 400 for anything but plain decimal digits within year 9999, so a
+    bad header is refused before the body is read rather than after storing it.
+    """
+    raw = environ.get("HTTP_X_OC_MTIME")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_OC_MTIME):
+        raise DAVError(400, "Invalid X-OC-Mtime header: expected Unix seconds.")
+    return float(raw)
