@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import logging
 from typing import Any
 
@@ -23,47 +22,16 @@ from wsgidav.dc.base_dc import BaseDomainController
 
 from auth.credential_cache import CredentialCache
 from davdrive import audit
-from davdrive.hours import parse_hours
+from davdrive.accounts import actor_for, login_facts
 from davdrive.models import AppPassword, User, utcnow
 from davdrive.passwords import token_hash
-from davdrive.policy import Actor, LoginFacts, decide_login
+from davdrive.policy import Actor, decide_login
 from davdrive.runtime import Runtime
 from provider.context import context_of
 from provider.errors import plain_response
 
 _log = logging.getLogger("davdrive.auth")
 MAX_CREDENTIAL_BYTES = 4096
-
-
-def actor_of(user: User) -> Actor:
-    c = user.category
-    return Actor(
-        user_id=user.id,
-        login=user.login,
-        category=c.slug,
-        documents=c.documents,
-        members=c.members,
-        config=c.config,
-        may_delete=c.may_delete,
-        degree=user.degree,
-        excluded_doc_types=frozenset(c.excluded_doc_types or ()),
-    )
-
-
-def login_facts(user: User, now: dt.datetime) -> LoginFacts:
-    expires = user.expires_at
-    if expires is not None and expires.tzinfo is None:
-        expires = expires.replace(tzinfo=dt.UTC)
-    try:
-        inside = parse_hours(user.login_hours or "").allows(now.astimezone())
-    except ValueError:
-        inside = False  # an unreadable schedule never opens the door
-    return LoginFacts(
-        active=user.active,
-        expired=expires is not None and expires <= now,
-        category_login=user.category.login,
-        inside_hours=inside,
-    )
 
 
 class DriveDomainController(BaseDomainController):
@@ -130,7 +98,7 @@ class DriveDomainController(BaseDomainController):
         if not decision.allowed:
             self._fail(session, user.login, ip, decision.reason)
             return None
-        return actor_of(user)
+        return actor_for(user)
 
     def _app_password_ok(self, session: Session, user: User | None, password: str) -> bool:
         if user is None:

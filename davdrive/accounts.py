@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from davdrive import audit, tree
 from davdrive.errors import BadRequest, Conflict, Forbidden, NotFound
-from davdrive.hours import normalize_hours
+from davdrive.hours import normalize_hours, parse_hours
 from davdrive.models import (
     FOLDER_LEVELS,
     LEVELS,
@@ -48,7 +48,7 @@ from davdrive.models import (
 )
 from davdrive.passwords import Passwords, generate_password, token_hash
 from davdrive.paths import join, split_path
-from davdrive.policy import SYSTEM, Action, Actor, decide
+from davdrive.policy import SYSTEM, Action, Actor, LoginFacts, decide
 from davdrive.services import facts
 
 MIN_PASSWORD_LENGTH: Final = 8
@@ -675,6 +675,23 @@ def actor_for(user: User) -> Actor:
         may_delete=c.may_delete,
         degree=user.degree,
         excluded_doc_types=frozenset(c.excluded_doc_types or ()),
+    )
+
+
+def login_facts(user: User, now: dt.datetime) -> LoginFacts:
+    """The facts the sign-in rule of the policy needs about ``user`` at ``now``."""
+    expires = user.expires_at
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=dt.UTC)
+    try:
+        inside = parse_hours(user.login_hours or "").allows(now.astimezone())
+    except ValueError:
+        inside = False  # an unreadable schedule never opens the door
+    return LoginFacts(
+        active=user.active,
+        expired=expires is not None and expires <= now,
+        category_login=user.category.login,
+        inside_hours=inside,
     )
 
 
