@@ -9,17 +9,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from tests.conftest import basic
+from tests.conftest import basic, require_tool
 
 DAVDRIVE = [sys.executable, "-m", "davdrive.cli"]
 
 
-def run_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*DAVDRIVE, "--data", str(data), *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=120, check=False, input=stdin,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
@@ -42,21 +43,8 @@ def test_init_demo_serve_then_a_demo_user_lists_the_drive(tmp_path: Path) -> Non
     again = run_cli(data, "demo")
     assert again.returncode == 0 and "already" in again.stdout
 
-    server = subprocess.Popen(
-        [*DAVDRIVE, "--data", str(data), "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    server, url = start_server(data)
     try:
-        assert server.stdout is not None
-        deadline = time.monotonic() + 30
-        url = None
-        while time.monotonic() < deadline and url is None:
-            line = server.stdout.readline()
-            match = re.search(r"Serving on (http://\S+)", line)
-            if match:
-                url = match.group(1)
-        assert url is not None, "server did not report its URL"
         for login in ("alice", "carol"):
             response = requests.request(
                 "PROPFIND", url, headers={"Depth": "1",
@@ -69,11 +57,83 @@ def test_init_demo_serve_then_a_demo_user_lists_the_drive(tmp_path: Path) -> Non
             timeout=10,
         )
         assert refused.status_code == 401
-        options = requests.options(url.rsplit("/dav/", 1)[0] + "/", timeout=10)
+        root = url.rsplit("/dav/", 1)[0]
+        options = requests.options(root + "/", timeout=10)
         assert options.status_code == 200 and "2" in options.headers["DAV"]
+        # Nothing but the drive is mounted: no directory browser, no other share.
+        carol = {"Authorization": basic("carol", credentials["carol"])}
+        listing = requests.get(url, headers=carol, timeout=10)
+        assert listing.status_code in (403, 405), listing.status_code
+        assert b"<html" not in listing.content.lower()
+        home = requests.get(root + "/", timeout=10)
+        assert home.headers["Content-Type"].startswith("text/plain")
+        assert "/dav/" in home.text and b"<html" not in home.content.lower()
+        for other in ("/admin/", "/static/x.css", "/dav2/", "/favicon.ico"):
+            answer = requests.get(root + other, headers=carol, timeout=10)
+            assert answer.status_code == 404, (other, answer.status_code)
+            assert b"<html" not in answer.content.lower()
     finally:
-        server.terminate()
+        stop(server)
+
+
+def start_server(data: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """Run `davdrive serve` on a free port; return the process and its DAV URL."""
+    server = subprocess.Popen(
+        [*DAVDRIVE, "--data", str(data), "serve", "--host", "127.0.0.1", "--port", "0", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert server.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = server.stdout.readline()
+        if not line and server.poll() is not None:
+            break
+        match = re.search(r"Serving on (https?://\S+)", line)
+        if match:
+            return server, match.group(1)
+    stop(server)
+    errors = server.stderr.read() if server.stderr else ""
+    raise AssertionError(f"server did not report its URL: {errors}")
+
+
+def stop(server: subprocess.Popen[str]) -> None:
+    server.terminate()
+    try:
         server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def test_serve_with_tls_answers_over_https_only(tmp_path: Path) -> None:
+    openssl = require_tool("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    data = tmp_path / "data"
+    assert run_cli(data, "init").returncode == 0
+    added = run_cli(data, "user", "add", "tls", "--category", "admin", "--password-stdin",
+                    stdin="s3cret-pass-for-tls\n")
+    assert added.returncode == 0, added.stderr
+    server, url = start_server(data, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        assert url.startswith("https://127.0.0.1:")
+        response = requests.request(
+            "PROPFIND", url,
+            headers={"Depth": "0", "Authorization": basic("tls", "s3cret-pass-for-tls")},
+            verify=str(cert), timeout=10,
+        )
+        assert response.status_code == 207, response.text
+        plain = url.replace("https://", "http://")
+        with pytest.raises(requests.ConnectionError):
+            requests.request("PROPFIND", plain, headers={"Depth": "0"}, timeout=10)
+    finally:
+        stop(server)
 
 
 def test_config_errors_are_all_reported_and_exit_non_zero(tmp_path: Path) -> None:
