@@ -34,9 +34,7 @@ from davdrive import audit, tree
 from davdrive.errors import BadRequest, Conflict, Forbidden, NotFound
 from davdrive.hours import normalize_hours, parse_hours
 from davdrive.models import (
-    FOLDER_LEVELS,
     LEVELS,
-    VISIBILITIES,
     AppPassword,
     Category,
     DocType,
@@ -47,9 +45,7 @@ from davdrive.models import (
     utcnow,
 )
 from davdrive.passwords import Passwords, generate_password, token_hash
-from davdrive.paths import join, split_path
-from davdrive.policy import SYSTEM, Action, Actor, LoginFacts, decide
-from davdrive.services import facts
+from davdrive.policy import SYSTEM, Actor, LoginFacts
 
 MIN_PASSWORD_LENGTH: Final = 8
 MAX_PASSWORD_LENGTH: Final = 1024
@@ -93,6 +89,10 @@ DEFAULT_CATEGORIES: Final[tuple[Mapping[str, Any], ...]] = (
     )),
 )
 
+# Folder rights of a new drive's root: without any, only document administrators
+# would see anything (a category's right is 'none' until a folder says otherwise).
+DEFAULT_ROOT_RIGHTS: Final = (("office", "write"), ("member", "read"))
+
 
 # --- small helpers -----------------------------------------------------------------
 
@@ -104,7 +104,7 @@ def _as_utc(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def _check_level(value: str, allowed: tuple[str, ...], what: str) -> str:
+def check_level(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
         raise BadRequest(f"{what} must be one of {', '.join(allowed)}, not {value!r}.")
     return value
@@ -162,13 +162,15 @@ def _check_text(value: str | None, limit: int, what: str) -> str:
     return text
 
 
-def _check_degree(degree: int) -> int:
+def check_degree(degree: int) -> int:
     if degree < 0:
         raise BadRequest(f"The degree must be 0 or more, not {degree}.")
     return degree
 
 
-def _audit(session: Session, actor: Actor, action: str, path: str = "", detail: str = "") -> None:
+def audit_change(
+    session: Session, actor: Actor, action: str, path: str = "", detail: str = ""
+) -> None:
     audit.record(session, user=actor.login, action=action, path=path, detail=detail)
 
 
@@ -324,7 +326,7 @@ def add_doctype(
     doctype = DocType(slug=slug, label=label if label is not None else slug)
     session.add(doctype)
     session.flush()
-    _audit(session, actor, "doctype.add", detail=slug)
+    audit_change(session, actor, "doctype.add", detail=slug)
     return doctype
 
 
@@ -368,8 +370,8 @@ def add_category(
     _require_config(actor)
     check_slug(slug, "category")
     _check_text(label, 200, "The label")
-    _check_level(documents, LEVELS, "The documents level")
-    _check_level(members, LEVELS, "The members level")
+    check_level(documents, LEVELS, "The documents level")
+    check_level(members, LEVELS, "The members level")
     excluded = _check_doc_types(session, excluded_doc_types)
     if session.scalars(select(Category).where(Category.slug == slug)).first() is not None:
         raise Conflict(f"The category {slug!r} already exists.")
@@ -382,7 +384,7 @@ def add_category(
     session.flush()
     if is_default:
         _make_default(session, category)
-    _audit(session, actor, "category.add", detail=slug)
+    audit_change(session, actor, "category.add", detail=slug)
     return category
 
 
@@ -416,9 +418,9 @@ def set_category(
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if documents is not None:
-        _check_level(documents, LEVELS, "The documents level")
+        check_level(documents, LEVELS, "The documents level")
     if members is not None:
-        _check_level(members, LEVELS, "The members level")
+        check_level(members, LEVELS, "The members level")
     if excluded_doc_types is not None:
         changes["excluded_doc_types"] = _check_doc_types(session, excluded_doc_types)
     if is_default is False and category.is_default:
@@ -430,7 +432,7 @@ def set_category(
         _make_default(session, category)
     category.version = (category.version or 0) + 1
     session.flush()
-    _audit(session, actor, "category.set", detail=f"{slug}: {_describe(changes, is_default)}")
+    audit_change(session, actor, "category.set", detail=f"{slug}: {_describe(changes, is_default)}")
     return category
 
 
@@ -509,13 +511,13 @@ def add_user(
     password = _check_password(password) if password is not None else generate_password()
     user = User(
         login=login, login_key=login_key(login), display_name=display_name, email=email,
-        category=cat, degree=_check_degree(degree), active=active,
+        category=cat, degree=check_degree(degree), active=active,
         expires_at=_as_utc(expires_at), login_hours=_check_hours(hours),
         password_hash=passwords.hash(password), auth_version=1,
     )
     session.add(user)
     session.flush()
-    _audit(session, actor, "user.add", detail=f"{login} ({cat.slug})")
+    audit_change(session, actor, "user.add", detail=f"{login} ({cat.slug})")
     return user, password
 
 
@@ -547,7 +549,7 @@ def set_user(
     if password is not None:
         _check_password(password)
     if degree is not None:
-        _check_degree(degree)
+        check_degree(degree)
     given = {
         "degree": degree, "password": password, "active": active, "hours": hours,
         "display_name": display_name, "email": email,
@@ -572,7 +574,7 @@ def set_user(
     if auth_changed:
         user.auth_version = (user.auth_version or 0) + 1
     session.flush()
-    _audit(session, actor, "user.set", detail=user.login)
+    audit_change(session, actor, "user.set", detail=user.login)
     return user
 
 
@@ -647,7 +649,7 @@ def delete_user(session: Session, login: str, actor: Actor = SYSTEM) -> None:
     session.execute(update(Record).where(Record.user_id == user.id).values(user_id=None))
     session.delete(user)
     session.flush()
-    _audit(session, actor, "user.delete", detail=user.login)
+    audit_change(session, actor, "user.delete", detail=user.login)
 
 
 def app_password(session: Session, login: str, label: str = "", actor: Actor = SYSTEM) -> str:
@@ -658,7 +660,7 @@ def app_password(session: Session, login: str, label: str = "", actor: Actor = S
     token = secrets.token_urlsafe(24)
     session.add(AppPassword(user_id=user.id, label=label, token_hash=token_hash(token)))
     session.flush()
-    _audit(session, actor, "app_password.add", detail=f"{user.login}: {label}")
+    audit_change(session, actor, "app_password.add", detail=f"{user.login}: {label}")
     return token
 
 
@@ -695,121 +697,6 @@ def login_facts(user: User, now: dt.datetime) -> LoginFacts:
     )
 
 
-# --- drive nodes ------------------------------------------------------------------------
-
-
-def resolve_path(session: Session, path: str) -> Node:
-    """The live node at ``path`` ('/' is the root); NotFound when missing."""
-    chain = tree.resolve_chain(session, split_path(path))
-    if chain is None:
-        raise NotFound(f"No such item: {path}")
-    return chain[-1]
-
-
-def _require_decision(actor: Actor, action: Action, node: Node) -> None:
-    decision = decide(actor, action, facts(node))
-    if not decision.allowed:
-        raise Forbidden(f"Not allowed: {decision.reason}.")
-
-
-def set_folder_rights(
-    session: Session, folder: Node, rights: Mapping[str, str], actor: Actor = SYSTEM
-) -> None:
-    """Set per-category rights on a folder: none|read|write|manage, or 'inherit' to remove.
-
-    'none' is stored as an explicit row meaning "no access here". Everything
-    is validated before anything changes.
-    """
-    if not folder.is_folder:
-        raise BadRequest("Rights are set on folders, not on files.")
-    _require_decision(actor, Action.SET_RIGHTS, folder)
-    wanted: list[tuple[Category, str]] = []
-    for slug, level in rights.items():
-        if level != INHERIT:
-            _check_level(level, FOLDER_LEVELS, f"The folder right for {slug!r}")
-        wanted.append((get_category(session, slug), level))
-    for category, level in wanted:
-        row = session.get(FolderRight, (folder.id, category.id))
-        if level == INHERIT:
-            if row is not None:
-                session.delete(row)
-        elif row is None:
-            session.add(FolderRight(folder_id=folder.id, category_id=category.id, level=level))
-        else:
-            row.level = level
-    session.flush()
-    detail = ", ".join(f"{c.slug}={level}" for c, level in wanted)
-    _audit(session, actor, "folder.rights", path=_path(session, folder), detail=detail)
-
-
-def folder_rights(session: Session, folder: Node) -> dict[str, str]:
-    """The explicit rights on ``folder``: {category slug: level}."""
-    rows = session.execute(
-        select(Category.slug, FolderRight.level)
-        .join(Category, Category.id == FolderRight.category_id)
-        .where(FolderRight.folder_id == folder.id)
-        .order_by(Category.slug)
-    )
-    return {slug: level for slug, level in rows}
-
-
-def node_set(
-    session: Session,
-    node: Node,
-    min_degree: int | None = None,
-    doc_type: str | None = None,
-    visibility: str | None = None,
-    protected: bool | None = None,
-    owner_login: str | None = None,
-    new_files_private: bool | None = None,
-    *,
-    actor: Actor = SYSTEM,
-) -> Node:
-    """Change a node's classification and settings (None = unchanged).
-
-    ``doc_type=""`` clears the doc type; ``owner_login=""`` makes the system
-    the owner. ``new_files_private`` applies to folders only.
-    """
-    if min_degree is not None:
-        _check_degree(min_degree)
-    if doc_type:
-        get_doctype(session, doc_type)
-    if visibility is not None:
-        _check_level(visibility, VISIBILITIES, "The visibility")
-    if new_files_private is not None and not node.is_folder:
-        raise BadRequest("--new-files-private/--new-files-shared apply to folders only.")
-    owner = get_user(session, owner_login) if owner_login else None
-    _guard_node_set(node, actor, classify=min_degree is not None or doc_type is not None
-                    or protected is not None or owner_login is not None
-                    or new_files_private is not None, visibility=visibility is not None)
-    changes: dict[str, Any] = {
-        "min_degree": min_degree, "visibility": visibility, "protected": protected,
-        "new_files_private": new_files_private,
-    }
-    changes = {k: v for k, v in changes.items() if v is not None}
-    if doc_type is not None:
-        changes["doc_type"] = doc_type or None
-    if owner_login is not None:
-        changes["owner_id"] = owner.id if owner else None
-    for field, value in changes.items():
-        setattr(node, field, value)
-    session.flush()
-    detail = ", ".join(f"{k}={v}" for k, v in sorted(changes.items())) or "no change"
-    _audit(session, actor, "node.set", path=_path(session, node), detail=detail)
-    return node
-
-
-def _guard_node_set(node: Node, actor: Actor, *, classify: bool, visibility: bool) -> None:
-    if classify:
-        _require_decision(actor, Action.SET_CLASSIFICATION, node)
-    if visibility:
-        _require_decision(actor, Action.SET_VISIBILITY, node)
-
-
-def _path(session: Session, node: Node) -> str:
-    return join(tree.path_of(session, node))
-
-
 # --- defaults ------------------------------------------------------------------------
 
 
@@ -834,6 +721,12 @@ def init_defaults(session: Session) -> list[str]:
         add_category(session, slug, **fields)
         done.append(f"created category {slug!r}")
     if tree.resolve_chain(session, []) is None:
-        tree.get_root(session)
+        root = tree.get_root(session)
         done.append("created the drive's root folder")
+        for slug, level in DEFAULT_ROOT_RIGHTS:
+            category = session.scalars(select(Category).where(Category.slug == slug)).first()
+            if category is not None:
+                session.add(FolderRight(folder_id=root.id, category_id=category.id, level=level))
+                done.append(f"gave category {slug!r} the right {level!r} on the root folder")
+        session.flush()
     return done

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from davdrive import accounts, tree
+from davdrive import accounts, node_admin, tree
 from davdrive.errors import BadRequest, ConfigError, Conflict, DriveError, NotFound
 from davdrive.models import FOLDER_LEVELS, LEVELS, VISIBILITIES, Node
 from davdrive.passwords import Passwords, generate_password
@@ -370,10 +370,10 @@ def cmd_folder_add(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_folder_rights(ctx: Context, args: argparse.Namespace) -> int:
     rights = _parse_rights(args.rights)
     with _session(ctx) as (_, session):
-        folder = accounts.resolve_path(session, args.path)
+        folder = node_admin.resolve_path(session, args.path)
         if rights:
-            accounts.set_folder_rights(session, folder, rights)
-        current = accounts.folder_rights(session, folder)
+            node_admin.set_folder_rights(session, folder, rights)
+        current = node_admin.folder_rights(session, folder)
     shown = ", ".join(f"{slug}={level}" for slug, level in current.items())
     out(f"rights on {args.path}: {shown or 'none set (inherited)'}")
     return 0
@@ -391,8 +391,8 @@ def cmd_node_set(ctx: Context, args: argparse.Namespace) -> int:
     if options.get("doc_type", "").lower() == "none":
         options["doc_type"] = ""
     with _session(ctx) as (_, session):
-        node = accounts.resolve_path(session, args.path)
-        accounts.node_set(session, node, **options)
+        node = node_admin.resolve_path(session, args.path)
+        node_admin.node_set(session, node, **options)
     out(f"updated {args.path}")
     return 0
 
@@ -458,11 +458,11 @@ def _demo_tree(session: Session, runtime: Runtime) -> None:
     for path, rights, doc_type, min_degree in DEMO_FOLDERS:
         folder, _ = make_folders(session, runtime, path)
         if doc_type or min_degree:
-            accounts.node_set(session, folder, min_degree=min_degree or None, doc_type=doc_type)
+            node_admin.node_set(session, folder, min_degree=min_degree or None, doc_type=doc_type)
         if rights:
-            accounts.set_folder_rights(session, folder, dict(rights))
+            node_admin.set_folder_rights(session, folder, dict(rights))
     for folder_path, name, text in DEMO_FILES:
-        folder = accounts.resolve_path(session, folder_path)
+        folder = node_admin.resolve_path(session, folder_path)
         if tree.child_named(session, folder.id, name) is None:
             upload = drive.begin_upload(folder, name, None)
             try:
@@ -471,8 +471,8 @@ def _demo_tree(session: Session, runtime: Runtime) -> None:
                 upload.writer.abort()
                 raise
             drive.finish_upload(upload)
-    board_minutes = accounts.resolve_path(session, "/Board/Minutes 2025-01.md")
-    accounts.node_set(session, board_minutes, doc_type="minutes")
+    board_minutes = node_admin.resolve_path(session, "/Board/Minutes 2025-01.md")
+    node_admin.node_set(session, board_minutes, doc_type="minutes")
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from davdrive import audit, tree
 from davdrive.blobs import BlobInfo, BlobStore, BlobWriter
-from davdrive.errors import Conflict, Forbidden, NameNotAvailable, NotFound
-from davdrive.models import Blob, DeadProperty, Node, NodeVersion, utcnow
+from davdrive.errors import BadRequest, Conflict, Forbidden, NameNotAvailable, NotFound
+from davdrive.facts import FactBuilder
+from davdrive.models import VISIBILITIES, Blob, DeadProperty, DocType, Node, NodeVersion, utcnow
 from davdrive.paths import join, name_key, validate_name
-from davdrive.policy import Action, Actor, Decision, NodeFacts, decide
+from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions, decide
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,15 @@ class DriveOptions:
     versions_kept: int = 10
 
 
-def facts(node: Node) -> NodeFacts:
-    return NodeFacts(
-        is_folder=node.is_folder,
-        owner_id=node.owner_id,
-        protected=node.protected,
-        is_root=node.parent_id is None,
-    )
-
-
 def guess_content_type(name: str) -> str:
     return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+
+
+class Unset:
+    """Marker for "leave unchanged" where None is a meaningful value."""
+
+
+UNSET = Unset()
 
 
 class Upload:
@@ -73,27 +72,43 @@ class Drive:
         self.actor = actor
         self.options = options or DriveOptions()
         self.ip = ip
+        self.facts = FactBuilder(session, actor)
         self._chains: dict[tuple[str, ...], list[Node] | None] = {}
+        self._facts: dict[int, NodeFacts] = {}
 
     # --- rights ---------------------------------------------------------------
 
+    def facts_of(self, node: Node) -> NodeFacts:
+        """The policy's facts about ``node`` for this actor (cached per unit of work)."""
+        if node.id not in self._facts:
+            chain = tree.ancestors(self.session, node)
+            for n, f in zip(chain, self.facts.chain(chain), strict=True):
+                self._facts.setdefault(n.id, f)
+        return self._facts[node.id]
+
     def decide(self, action: Action, node: Node) -> Decision:
-        return decide(self.actor, action, facts(node))
+        return decide(self.actor, action, self.facts_of(node))
 
     def require(self, action: Action, node: Node) -> None:
         decision = self.decide(action, node)
         if not decision.allowed:
             raise Forbidden(f"Not allowed: {decision.reason}.")
 
+    def allowed_actions(self, node: Node) -> list[Action]:
+        return allowed_actions(self.actor, self.facts_of(node))
+
     # --- reading --------------------------------------------------------------
 
     def chain(self, parts: list[str]) -> list[Node] | None:
-        """Visible nodes from the root to ``parts`` or None (missing or invisible)."""
+        """Nodes from the root to ``parts`` or None (missing, or not seen by the actor)."""
         key = tuple(name_key(p) for p in parts)
         if key not in self._chains:
             chain = tree.resolve_chain(self.session, parts)
-            if chain is not None and not all(self.decide(Action.SEE, n) for n in chain):
-                chain = None
+            if chain is not None:
+                for n, f in zip(chain, self.facts.chain(chain), strict=True):
+                    self._facts[n.id] = f
+                if not all(self.decide(Action.SEE, n) for n in chain):
+                    chain = None
             self._chains[key] = chain
         return self._chains[key]
 
@@ -102,7 +117,14 @@ class Drive:
         return chain[-1] if chain else None
 
     def children(self, folder: Node) -> list[Node]:
-        return [n for n in tree.children(self.session, folder.id) if self.decide(Action.SEE, n)]
+        """The children of ``folder`` that the actor sees (visible or pass-through)."""
+        parent = self.facts_of(folder)
+        seen = []
+        for child in tree.children(self.session, folder.id):
+            self._facts[child.id] = self.facts.child(parent, child)
+            if self.decide(Action.SEE, child):
+                seen.append(child)
+        return seen
 
     def open_content(self, node: Node) -> BinaryIO:
         self.require(Action.READ, node)
@@ -134,9 +156,19 @@ class Drive:
             raise Conflict("The parent is not a folder.")
         self.require(Action.CREATE, parent)
         name = validate_name(name, windows=self.options.windows_names)
-        if tree.child_named(self.session, parent.id, name) is not None:
-            raise NameNotAvailable(f"The name {name!r} is not available in this folder.")
+        self._refuse_taken(parent, name)
         return name
+
+    def _refuse_taken(self, parent: Node, name: str, moving: Node | None = None) -> None:
+        """409 when ``name`` is taken in ``parent`` (seen or not); audited, never overwritten."""
+        clash = tree.child_named(self.session, parent.id, name)
+        if clash is None or clash is moving:
+            return
+        if not self.decide(Action.SEE, clash):
+            self.session.rollback()
+            self._audit("name_not_available", parent, detail=f"name {name!r} held by a hidden item")
+            self._commit()
+        raise NameNotAvailable(f"The name {name!r} is not available in this folder.")
 
     def _new_node(self, parent: Node, name: str, kind: str, **values: object) -> Node:
         now = time.time()
@@ -160,7 +192,13 @@ class Drive:
         except IntegrityError as exc:
             self.session.rollback()
             raise NameNotAvailable("The name is not available in this folder.") from exc
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop cached paths and facts: something changed."""
         self._chains.clear()
+        self._facts.clear()
+        self.facts.reset()
 
     def make_folder(self, parent: Node, name: str) -> Node:
         name = self._check_create(parent, name)
@@ -276,11 +314,28 @@ class Drive:
         self._commit()
 
     def _require_subtree(self, action: Action, node: Node) -> list[Node]:
+        """Check ``action`` on ``node`` and every descendant, seen or not: all or nothing.
+
+        A refusal on a descendant names it only if the actor sees it.
+        """
+        self.require(action, node)
         nodes = tree.subtree(self.session, node)
-        for n in nodes:
-            decision = self.decide(action, n)
-            if not decision.allowed:
-                raise Forbidden(f"Not allowed: {decision.reason}; nothing was changed.")
+        if len(nodes) == 1:
+            return nodes
+        facts = self.facts.subtree(self.facts_of(node), nodes)
+        for n in nodes[1:]:
+            decision = decide(self.actor, action, facts[n.id])
+            if decision.allowed:
+                continue
+            if decide(self.actor, Action.SEE, facts[n.id]):
+                raise Forbidden(
+                    f"Not allowed to {action.value} {n.name!r} inside: {decision.reason}; "
+                    "nothing was changed."
+                )
+            raise Forbidden(
+                f"Not allowed: the folder holds items you may not {action.value}; "
+                "nothing was changed."
+            )
         return nodes
 
     def _trash(self, node: Node) -> None:
@@ -289,10 +344,17 @@ class Drive:
         self.session.flush()
 
     def move(self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None) -> Node:
-        """Rename or move ``node``; ``replace`` is the existing target (Overwrite: T)."""
+        """Rename or move ``node``; ``replace`` is the existing target (Overwrite: T).
+
+        The node keeps its owner and its effective classification: leaving its
+        folder, it takes on the degree, doc type and privacy it inherited there.
+        """
         self._require_subtree(Action.MOVE, node)
+        inherited = self._effective_classification(node)
         dest_name = self._check_destination(node, dest_parent, dest_name, replace)
         source_path = self.path(node)
+        if dest_parent.id != node.parent_id:
+            node.min_degree, node.doc_type, node.visibility = inherited
         node.parent_id = dest_parent.id
         node.name = dest_name
         node.name_key = name_key(dest_name)
@@ -305,20 +367,30 @@ class Drive:
     def copy(
         self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None, recursive: bool
     ) -> Node:
-        """Copy ``node`` (its subtree when ``recursive``); the copy belongs to the actor."""
-        nodes = tree.subtree(self.session, node) if recursive else [node]
-        for n in nodes:
-            self.require(Action.READ, n)
+        """Copy ``node`` (its subtree when ``recursive``); the copy belongs to the actor.
+
+        Every node copied must be readable by the actor, or nothing is copied.
+        The copy keeps the effective classification of what it copies.
+        """
+        nodes = self._require_subtree(Action.READ, node) if recursive else [node]
+        if not recursive:
+            self.require(Action.READ, node)
+        top_class = self._effective_classification(node)
         dest_name = self._check_destination(node, dest_parent, dest_name, replace)
         props = self.dead_properties(n.id for n in nodes)
         new_ids: dict[int, Node] = {}
         for n in nodes:
             parent = dest_parent if n is node else new_ids[n.parent_id or 0]
+            degree, doc_type, visibility = (
+                top_class if n is node else (n.min_degree, n.doc_type, n.visibility)
+            )
             copy = self._new_node(
                 parent, dest_name if n is node else n.name, n.kind,
                 blob_sha256=n.blob_sha256, size=n.size, content_type=n.content_type,
-                mtime=n.mtime, doc_type=n.doc_type, min_degree=n.min_degree,
+                mtime=n.mtime, doc_type=doc_type, min_degree=degree,
             )
+            if visibility == "private":
+                copy.visibility = "private"
             self.session.flush()
             new_ids[n.id] = copy
             for pname, value in props[n.id].items():
@@ -327,6 +399,12 @@ class Drive:
         self._audit("copy", new_ids[node.id], source=self.path(node))
         self._commit()
         return new_ids[node.id]
+
+    def _effective_classification(self, node: Node) -> tuple[int, str | None, str]:
+        """(min degree, doc type, visibility) that ``node`` has where it stands."""
+        facts = self.facts_of(node)
+        visibility = "private" if facts.private_marks else node.visibility
+        return facts.min_degree, facts.doc_type, visibility
 
     def _check_destination(
         self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None
@@ -338,10 +416,40 @@ class Drive:
         if replace is not None:
             self._require_subtree(Action.DELETE, replace)
             self._trash(replace)
-        clash = tree.child_named(self.session, dest_parent.id, dest_name)
-        if clash is not None and clash.id != node.id:
-            raise NameNotAvailable(f"The name {dest_name!r} is not available in this folder.")
+        self._refuse_taken(dest_parent, dest_name, moving=node)
         return dest_name
+
+    # --- classification -------------------------------------------------------
+
+    def set_classification(
+        self, node: Node, *, min_degree: int | None = None, doc_type: str | None | Unset = UNSET
+    ) -> None:
+        """Change the minimum degree and/or doc type (``doc_type=None`` clears it)."""
+        self.require(Action.SET_CLASSIFICATION, node)
+        if min_degree is not None:
+            if min_degree < 0:
+                raise BadRequest("The degree must be 0 or more.")
+            node.min_degree = min_degree
+        if not isinstance(doc_type, Unset):
+            if doc_type is not None and self.session.scalars(
+                select(DocType.id).where(DocType.slug == doc_type)
+            ).first() is None:
+                raise BadRequest(f"No document type {doc_type!r}.")
+            node.doc_type = doc_type
+        node.updated_at = utcnow()
+        self.session.flush()
+        self._audit("classify", node, detail=f"degree={node.min_degree} doc_type={node.doc_type}")
+        self._commit()
+
+    def set_visibility(self, node: Node, visibility: str) -> None:
+        self.require(Action.SET_VISIBILITY, node)
+        if visibility not in VISIBILITIES:
+            raise BadRequest("The visibility is 'shared' or 'private'.")
+        node.visibility = visibility
+        node.updated_at = utcnow()
+        self.session.flush()
+        self._audit("visibility", node, detail=visibility)
+        self._commit()
 
     # --- helpers --------------------------------------------------------------
 

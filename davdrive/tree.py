@@ -9,6 +9,7 @@ one recursive CTE.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -106,3 +107,47 @@ def path_of(session: Session, node: Node) -> list[str]:
         parts.append(current.name)
         current = session.get(Node, current.parent_id)
     return list(reversed(parts))
+
+
+def ancestors(session: Session, node: Node) -> list[Node]:
+    """``node`` and its ancestors, root first (walks parents through the session)."""
+    chain = [node]
+    while chain[-1].parent_id is not None:
+        parent = session.get(Node, chain[-1].parent_id)
+        if parent is None:
+            break
+        chain.append(parent)
+    return list(reversed(chain))
+
+
+def with_ancestors(session: Session, ids: Iterable[int]) -> dict[int, Node]:
+    """The live nodes ``ids`` and all their live ancestors, in one recursive query."""
+    up = (
+        select(Node.id, Node.parent_id)
+        .where(Node.id.in_(list(ids)), Node.deleted_at.is_(None))
+        .cte(recursive=True)
+    )
+    parent = select(Node.id, Node.parent_id).where(
+        Node.id == up.c.parent_id, Node.deleted_at.is_(None)
+    )
+    up = up.union(parent)
+    return {n.id: n for n in session.scalars(select(Node).join(up, Node.id == up.c.id))}
+
+
+def typed_below(session: Session, excluded: Iterable[str]) -> set[int]:
+    """Live nodes with their own doc type, not in ``excluded``, below a node whose own
+    doc type is in ``excluded`` (the only nodes that escape an excluded type)."""
+    kinds = list(excluded)
+    down = (
+        select(Node.id, Node.doc_type)
+        .where(Node.doc_type.in_(kinds), Node.deleted_at.is_(None))
+        .cte(recursive=True)
+    )
+    child = select(Node.id, Node.doc_type).where(
+        Node.parent_id == down.c.id, Node.deleted_at.is_(None)
+    )
+    down = down.union(child)
+    rows = session.execute(
+        select(down.c.id).where(down.c.doc_type.is_not(None), down.c.doc_type.not_in(kinds))
+    )
+    return {row[0] for row in rows}

@@ -18,7 +18,7 @@ import pytest
 from werkzeug.test import Client
 
 from davdrive import tree
-from davdrive.models import Category, User
+from davdrive.models import Category, FolderRight, User
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import DriveApp, create_app, make_server
@@ -65,15 +65,26 @@ def add_user(
     *,
     documents: str = "write",
     category: str | None = None,
+    root_right: str | None = None,
     **user_fields: object,
 ) -> None:
-    """Create a user (and its category, named after the documents level if needed)."""
+    """Create a user (and its category, named after the documents level if needed).
+
+    A new category gets a folder right on the root: ``root_right``, by default
+    the one matching its documents level (read -> read, write -> write,
+    admin -> manage, none -> none).
+    """
     slug = category or f"docs-{documents}"
     with runtime.sessions() as session:
         cat = session.query(Category).filter_by(slug=slug).first()
         if cat is None:
             cat = Category(slug=slug, label=slug, documents=documents, excluded_doc_types=[])
             session.add(cat)
+            session.flush()
+            level = root_right or {"admin": "manage"}.get(documents, documents)
+            session.add(
+                FolderRight(folder_id=tree.get_root(session).id, category_id=cat.id, level=level)
+            )
             session.flush()
         session.add(
             User(

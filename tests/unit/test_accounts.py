@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davdrive import accounts, tree
+from davdrive import accounts, node_admin, tree
 from davdrive.errors import BadRequest, Conflict, Forbidden, NotFound
 from davdrive.models import AppPassword, AuditEvent, Category, FolderRight, Node, User
 from davdrive.passwords import Passwords, token_hash
@@ -371,18 +371,18 @@ def test_folder_rights_store_none_explicitly_and_inherit_removes(
     session: Session, runtime: Runtime
 ) -> None:
     board = folder(session, runtime, "Board")
-    accounts.set_folder_rights(session, board, {"office": "write", "member": "none"})
-    assert accounts.folder_rights(session, board) == {"member": "none", "office": "write"}
-    accounts.set_folder_rights(session, board, {"member": "inherit", "office": "manage"})
-    assert accounts.folder_rights(session, board) == {"office": "manage"}
+    node_admin.set_folder_rights(session, board, {"office": "write", "member": "none"})
+    assert node_admin.folder_rights(session, board) == {"member": "none", "office": "write"}
+    node_admin.set_folder_rights(session, board, {"member": "inherit", "office": "manage"})
+    assert node_admin.folder_rights(session, board) == {"office": "manage"}
 
 
 def test_invalid_folder_rights_change_nothing(session: Session, runtime: Runtime) -> None:
     board = folder(session, runtime, "Board")
     with pytest.raises(BadRequest, match="none, read, write, manage"):
-        accounts.set_folder_rights(session, board, {"office": "write", "member": "admin"})
+        node_admin.set_folder_rights(session, board, {"office": "write", "member": "admin"})
     with pytest.raises(NotFound, match="ghosts"):
-        accounts.set_folder_rights(session, board, {"office": "write", "ghosts": "read"})
+        node_admin.set_folder_rights(session, board, {"office": "write", "ghosts": "read"})
     assert session.scalars(select(FolderRight)).all() == []
 
 
@@ -392,7 +392,7 @@ def test_rights_are_for_folders_and_need_set_rights(
     board = folder(session, runtime, "Board")
     carol = add(session, pw, "carol")
     with pytest.raises(Forbidden):
-        accounts.set_folder_rights(session, board, {"member": "write"},
+        node_admin.set_folder_rights(session, board, {"member": "write"},
                                    actor=accounts.actor_for(carol))
 
 
@@ -401,11 +401,11 @@ def test_node_set_changes_classification(
 ) -> None:
     node = folder(session, runtime, "Treasury")
     bob = add(session, pw, "bob", "office")
-    accounts.node_set(session, node, min_degree=2, doc_type="treasury", visibility="private",
+    node_admin.node_set(session, node, min_degree=2, doc_type="treasury", visibility="private",
                       protected=True, owner_login="BOB", new_files_private=True)
     assert (node.min_degree, node.doc_type, node.visibility, node.protected,
             node.owner_id, node.new_files_private) == (2, "treasury", "private", True, bob.id, True)
-    accounts.node_set(session, node, doc_type="", owner_login="")
+    node_admin.node_set(session, node, doc_type="", owner_login="")
     assert node.doc_type is None and node.owner_id is None
     actions = session.scalars(select(AuditEvent.action)).all()
     assert actions.count("node.set") == 2
@@ -416,11 +416,11 @@ def test_node_set_refuses_unknown_values_without_changing(
 ) -> None:
     node = folder(session, runtime, "Public")
     with pytest.raises(NotFound, match="payroll"):
-        accounts.node_set(session, node, min_degree=3, doc_type="payroll")
+        node_admin.node_set(session, node, min_degree=3, doc_type="payroll")
     with pytest.raises(BadRequest):
-        accounts.node_set(session, node, visibility="secret")
+        node_admin.node_set(session, node, visibility="secret")
     with pytest.raises(NotFound):
-        accounts.node_set(session, node, min_degree=3, owner_login="nobody")
+        node_admin.node_set(session, node, min_degree=3, owner_login="nobody")
     assert node.min_degree == 0
 
 
@@ -428,12 +428,12 @@ def test_resolve_path_is_case_insensitive_and_reports_missing(
     session: Session, runtime: Runtime
 ) -> None:
     node = folder(session, runtime, "Board")
-    assert accounts.resolve_path(session, "/board/").id == node.id
-    assert accounts.resolve_path(session, "/").parent_id is None
+    assert node_admin.resolve_path(session, "/board/").id == node.id
+    assert node_admin.resolve_path(session, "/").parent_id is None
     with pytest.raises(NotFound, match="/Nope"):
-        accounts.resolve_path(session, "/Nope")
+        node_admin.resolve_path(session, "/Nope")
     with pytest.raises(BadRequest):
-        accounts.resolve_path(session, "/../etc")
+        node_admin.resolve_path(session, "/../etc")
 
 
 def test_doctype_add_refuses_duplicates(session: Session) -> None:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davdrive import accounts, cli, tree
+from davdrive import accounts, cli, node_admin, tree
 from davdrive.models import AppPassword, Category, Node, User
 from davdrive.passwords import Passwords, token_hash
 from davdrive.runtime import open_runtime
@@ -391,7 +391,7 @@ def test_node_set_and_doctype_add(ready: Cli) -> None:
                    "--owner", "bob", "--new-files-private", "--protected")
     assert result.code == 0, result.err
     for session in ready.db():
-        node = accounts.resolve_path(session, "/Payroll")
+        node = node_admin.resolve_path(session, "/Payroll")
         assert (node.doc_type, node.min_degree, node.new_files_private, node.protected) == (
             "payroll", 2, True, True)
         assert node.owner_id == accounts.get_user(session, "bob").id
@@ -428,12 +428,12 @@ def test_demo_loads_an_association_and_is_safe_to_rerun(run: Cli) -> None:
             assert run.passwords.verify(user.password_hash, password), login
         assert accounts.get_user(session, "dave").degree == 2
         assert accounts.get_user(session, "carol").degree == 1
-        treasury = accounts.resolve_path(session, "/Treasury")
+        treasury = node_admin.resolve_path(session, "/Treasury")
         assert treasury.doc_type == "treasury"
-        assert accounts.folder_rights(session, treasury) == {"member": "read", "office": "write"}
-        assert accounts.folder_rights(session, accounts.resolve_path(session, "/Board")) == {
+        assert node_admin.folder_rights(session, treasury) == {"member": "read", "office": "write"}
+        assert node_admin.folder_rights(session, node_admin.resolve_path(session, "/Board")) == {
             "member": "none", "office": "write"}
-        budget = accounts.resolve_path(session, "/Treasury/Budget 2025.txt")
+        budget = node_admin.resolve_path(session, "/Treasury/Budget 2025.txt")
         assert budget.doc_type == "treasury" and budget.size > 0 and budget.owner_id is None
         assert budget.blob_sha256 is not None
         blob = run.settings.blob_dir / budget.blob_sha256[:2] / budget.blob_sha256[2:4]
