@@ -397,6 +397,26 @@ def cmd_node_set(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
+    with _session(ctx) as (_, session):
+        explanation = node_admin.explain(session, args.login, args.path)
+    if args.json:
+        out(json.dumps(explanation.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    e = explanation
+    out(f"{e.login} (category {e.category}, degree {e.degree}) on {e.path}")
+    if not e.exists_for_user:
+        out("  this item does not exist for them (404):")
+    for path, decision in e.steps:
+        if not decision.allowed:
+            out(f"  not seen: {path} ({decision.reason})")
+    width = max(len(a.value) for a, _ in e.decisions)
+    for action, decision in e.decisions:
+        verdict = "yes" if decision.allowed else "no "
+        out(f"  {action.value:<{width}}  {verdict}  {decision.reason}")
+    return 0
+
+
 # --- document types ------------------------------------------------------------------------
 
 
@@ -430,7 +450,7 @@ DEMO_USERS = (
 # (path, folder rights, doc type, minimum degree)
 DEMO_FOLDERS: tuple[tuple[str, tuple[tuple[str, str], ...], str | None, int], ...] = (
     ("/Public", (("member", "read"), ("office", "write")), None, 0),
-    ("/Members", (("member", "write"), ("office", "write")), None, 0),
+    ("/Members", (("member", "read"), ("office", "write")), None, 0),
     ("/Members/Committee", (), None, 2),
     ("/Board", (("office", "write"), ("member", "none")), None, 0),
     ("/Treasury", (("office", "write"), ("member", "read")), "treasury", 0),
@@ -617,6 +637,14 @@ def _drive_parsers(sub: Any) -> None:
     _pair(change, "new_files_private", "--new-files-private", "--new-files-shared",
           "a drop box: new files are seen only by their owner and managers")
     change.set_defaults(handler=cmd_node_set)
+
+    explain = sub.add_parser(
+        "explain", help="what a user may do on a path, and why (the policy's reasons)"
+    )
+    explain.add_argument("login")
+    explain.add_argument("path")
+    explain.add_argument("--json", action="store_true")
+    explain.set_defaults(handler=cmd_explain)
 
     doctype = sub.add_parser("doctype", help="document types")
     dsub = doctype.add_subparsers(dest="action", required=True, metavar="add|list")

@@ -28,6 +28,10 @@ class Forbidden(DriveError):
     """The user may not do this."""
 
 
+class ReadOnlyProperty(Forbidden):
+    """This property is computed by the drive and cannot be changed."""
+
+
 class Conflict(DriveError):
     """The operation clashes with the current state (e.g. a missing parent)."""
 

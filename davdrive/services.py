@@ -23,7 +23,16 @@ from davdrive import audit, tree
 from davdrive.blobs import BlobInfo, BlobStore, BlobWriter
 from davdrive.errors import BadRequest, Conflict, Forbidden, NameNotAvailable, NotFound
 from davdrive.facts import FactBuilder
-from davdrive.models import VISIBILITIES, Blob, DeadProperty, DocType, Node, NodeVersion, utcnow
+from davdrive.models import (
+    VISIBILITIES,
+    Blob,
+    DeadProperty,
+    DocType,
+    Node,
+    NodeVersion,
+    User,
+    utcnow,
+)
 from davdrive.paths import join, name_key, validate_name
 from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions, decide
 
@@ -37,6 +46,9 @@ class DriveOptions:
 
 def guess_content_type(name: str) -> str:
     return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+
+
+MAX_DEGREE = 1000
 
 
 class Unset:
@@ -145,6 +157,14 @@ class Drive:
             for node_id, name, value in rows:
                 result[node_id][name] = value
         return result
+
+    def owner_logins(self, owner_ids: Iterable[int | None]) -> dict[int, str]:
+        """{user id: login} for many owners in one query."""
+        ids = {i for i in owner_ids if i is not None}
+        if not ids:
+            return {}
+        rows = self.session.execute(select(User.id, User.login).where(User.id.in_(ids)))
+        return {user_id: login for user_id, login in rows}
 
     def blob_info(self, node: Node) -> Blob | None:
         return self.session.get(Blob, node.blob_sha256) if node.blob_sha256 else None
@@ -422,29 +442,42 @@ class Drive:
     # --- classification -------------------------------------------------------
 
     def set_classification(
-        self, node: Node, *, min_degree: int | None = None, doc_type: str | None | Unset = UNSET
+        self,
+        node: Node,
+        *,
+        min_degree: int | None = None,
+        doc_type: str | None | Unset = UNSET,
+        dry_run: bool = False,
     ) -> None:
-        """Change the minimum degree and/or doc type (``doc_type=None`` clears it)."""
+        """Change the minimum degree and/or doc type (``doc_type=None`` clears it).
+
+        With ``dry_run`` everything is checked and nothing is changed.
+        """
         self.require(Action.SET_CLASSIFICATION, node)
+        if min_degree is not None and not 0 <= min_degree <= MAX_DEGREE:
+            raise BadRequest(f"The degree must be a whole number from 0 to {MAX_DEGREE}.")
+        if isinstance(doc_type, str) and self.session.scalars(
+            select(DocType.id).where(DocType.slug == doc_type)
+        ).first() is None:
+            raise BadRequest(f"No document type {doc_type!r}: add it first.")
+        if dry_run:
+            return
         if min_degree is not None:
-            if min_degree < 0:
-                raise BadRequest("The degree must be 0 or more.")
             node.min_degree = min_degree
         if not isinstance(doc_type, Unset):
-            if doc_type is not None and self.session.scalars(
-                select(DocType.id).where(DocType.slug == doc_type)
-            ).first() is None:
-                raise BadRequest(f"No document type {doc_type!r}.")
             node.doc_type = doc_type
         node.updated_at = utcnow()
         self.session.flush()
         self._audit("classify", node, detail=f"degree={node.min_degree} doc_type={node.doc_type}")
         self._commit()
 
-    def set_visibility(self, node: Node, visibility: str) -> None:
+    def set_visibility(self, node: Node, visibility: str, *, dry_run: bool = False) -> None:
+        """Make ``node`` shared or private (checked only, with ``dry_run``)."""
         self.require(Action.SET_VISIBILITY, node)
         if visibility not in VISIBILITIES:
             raise BadRequest("The visibility is 'shared' or 'private'.")
+        if dry_run:
+            return
         node.visibility = visibility
         node.updated_at = utcnow()
         self.session.flush()

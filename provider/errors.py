@@ -15,7 +15,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from wsgidav import util
-from wsgidav.dav_error import DAVError, get_http_status_string
+from wsgidav.dav_error import (
+    DAVError,
+    PRECONDITION_CODE_ProtectedProperty,
+    get_http_status_string,
+)
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davdrive import errors
@@ -41,11 +45,21 @@ def status_of(exc: errors.DriveError) -> int:
     return 400
 
 
+CONDITION_OF: dict[type[errors.DriveError], str] = {
+    errors.ReadOnlyProperty: PRECONDITION_CODE_ProtectedProperty,
+}
+
+
 def to_dav_error(exc: errors.DriveError) -> DAVError:
     headers = None
     if isinstance(exc, errors.Throttled):
         headers = [("Retry-After", str(exc.retry_after))]
-    return DAVError(status_of(exc), context_info=exc.message, add_headers=headers)
+    return DAVError(
+        status_of(exc),
+        context_info=exc.message,
+        add_headers=headers,
+        err_condition=CONDITION_OF.get(type(exc)),
+    )
 
 
 @contextmanager

@@ -18,14 +18,21 @@ from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
 from wsgidav.lock_man.lock_manager import normalize_lock_root
 
-from davdrive.errors import IncompleteUpload, TooLarge
+from davdrive.errors import BadRequest, IncompleteUpload, ReadOnlyProperty, TooLarge
 from davdrive.models import Node
 from davdrive.paths import join, split_path
+from davdrive.policy import Action
 from davdrive.services import Drive, Upload
 from provider.context import context_of
 from provider.errors import dav_errors
 
 LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
+NS = "urn:davdrive"
+# Live properties of DESIGN 6, returned when asked for by name (not in allprop).
+DRIVE_PROPS = tuple(
+    f"{{{NS}}}{name}"
+    for name in ("degree", "doc-type", "visibility", "owner", "protected", "effective-access")
+)
 # Content types a browser would run: served as attachments under a strict CSP.
 ACTIVE_TYPES = (
     "text/html",
@@ -49,6 +56,12 @@ class MemberBatch:
         self._resources = resources
         self._props: dict[int, dict[str, str]] | None = None
         self._locks: dict[str, list[dict[str, Any]]] | None = None
+        self._owners: dict[int, str] | None = None
+
+    def owner_login(self, owner_id: int) -> str:
+        if self._owners is None:
+            self._owners = self._drive.owner_logins(r.node.owner_id for r in self._resources)
+        return self._owners.get(owner_id, "")
 
     def props(self, node_id: int) -> dict[str, str]:
         if self._props is None:
@@ -106,6 +119,8 @@ class _NodeMixin(_DAVResource):
 
     def get_property_names(self, *, is_allprop: bool) -> list[str]:
         names: list[str] = super().get_property_names(is_allprop=is_allprop)
+        if not is_allprop and self.node is not None:
+            names.extend(DRIVE_PROPS)
         names.extend(self._dead_props().keys())
         return names
 
@@ -114,10 +129,36 @@ class _NodeMixin(_DAVResource):
             return self._lock_discovery()
         if name.startswith("{DAV:}"):
             return super().get_property_value(name)
+        if name in DRIVE_PROPS and self.node is not None:
+            element = etree.Element(name)
+            element.text = self._drive_prop(name.split("}", 1)[1])
+            return element
         value = self._dead_props().get(name)
         if value is None:
             raise DAVError(404)
         return xml_tools.string_to_xml(value)
+
+    def _drive_prop(self, local: str) -> str:
+        node = self.node
+        if local == "degree":
+            return str(node.min_degree)
+        if local == "doc-type":
+            return node.doc_type or ""
+        if local == "visibility":
+            return node.visibility
+        if local == "protected":
+            return "true" if node.protected else "false"
+        if local == "owner":
+            return self._owner_login()
+        return " ".join(action.value for action in self.drive.allowed_actions(node))
+
+    def _owner_login(self) -> str:
+        owner_id = self.node.owner_id
+        if owner_id is None:
+            return "system"
+        if self.batch is not None:
+            return self.batch.owner_login(owner_id)
+        return self.drive.owner_logins([owner_id]).get(owner_id, "")
 
     def _lock_discovery(self) -> Any:
         """RFC 4918 lockdiscovery; another user's lock token is never shown."""
@@ -146,10 +187,40 @@ class _NodeMixin(_DAVResource):
             return super().set_property_value(name, value, dry_run=dry_run)
         if self.node is None:
             raise DAVError(HTTP_FORBIDDEN)
+        if name in DRIVE_PROPS:
+            with dav_errors():
+                self._set_drive_prop(name.split("}", 1)[1], value, dry_run)
+            return None
+        if name.startswith(f"{{{NS}}}"):
+            raise DAVError(HTTP_FORBIDDEN, f"{name} is not a property of this drive.")
         text = None if value is None else etree.tostring(value).decode("utf-8")
         with dav_errors():
             self.drive.set_dead_property(self.node, name, text, dry_run)
         return None
+
+    def _set_drive_prop(self, local: str, value: Any, dry_run: bool) -> None:
+        """PROPPATCH of a urn:davdrive property; removing one restores its default."""
+        text = None if value is None else "".join(value.itertext()).strip()
+        drive, node = self.drive, self.node
+        if local == "degree":
+            if text is not None and not (text.isascii() and text.isdigit()):
+                raise BadRequest("The degree is a whole number, 0 or more.")
+            degree = int(text) if text else 0
+            drive.set_classification(node, min_degree=degree, dry_run=dry_run)
+        elif local == "doc-type":
+            drive.set_classification(node, doc_type=text or None, dry_run=dry_run)
+        elif local == "visibility":
+            drive.set_visibility(node, text or "shared", dry_run=dry_run)
+        else:
+            raise ReadOnlyProperty(
+                f"{{{NS}}}{local} is computed by the drive and cannot be changed over WebDAV."
+            )
+
+    def prevent_locking(self) -> bool:
+        """A lock is a change: only those who may modify the item lock it."""
+        with dav_errors():
+            self.drive.require(Action.MODIFY, self.node)
+        return False
 
     def set_last_modified(self, dest_path: str, time_stamp: Any, *, dry_run: bool) -> bool:
         if dry_run:
