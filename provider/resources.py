@@ -217,9 +217,14 @@ class _NodeMixin(_DAVResource):
             )
 
     def prevent_locking(self) -> bool:
-        """A lock is a change: only those who may modify the item lock it."""
-        with dav_errors():
-            self.drive.require(Action.MODIFY, self.node)
+        """A lock is a change: only those who may modify the item lock it.
+
+        WsgiDAV also asks this when listing lock properties; there the answer
+        stays False (the properties describe the item, not the user's rights).
+        """
+        if self.environ.get("REQUEST_METHOD") == "LOCK":
+            with dav_errors():
+                self.drive.require(Action.MODIFY, self.node)
         return False
 
     def set_last_modified(self, dest_path: str, time_stamp: Any, *, dry_run: bool) -> bool:

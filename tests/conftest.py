@@ -119,7 +119,7 @@ class Dav:
         hdrs = {"Authorization": self.auth}
         hdrs.update({k.replace("_", "-"): v for k, v in headers.items()})
         data = body.encode() if isinstance(body, str) else body
-        return self.client.open(path, method=method, data=data, headers=hdrs)
+        return self.client.open(path, method=method, data=data, headers=hdrs, buffered=True)
 
 
 @pytest.fixture

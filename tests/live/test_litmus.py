@@ -1,5 +1,9 @@
 """litmus 0.13 passes every test of basic, copymove, props, locks and http
-against the live server, as a normal user inside a writable folder."""
+against the live server, as a normal user inside a writable folder.
+
+The user's category has no right on the root (it is a pass-through folder for
+them) and the right ``write`` on the test folder only: litmus runs under the
+rights engine exactly as a member of the association would."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from davdrive import node_admin
 from tests.conftest import LiveServer, add_user, basic, require_tool
 
 SUITES = ("basic", "copymove", "props", "locks", "http")
@@ -16,12 +21,24 @@ SUITES = ("basic", "copymove", "props", "locks", "http")
 
 def test_litmus_passes_every_suite_as_a_normal_user(live: LiveServer, tmp_path: Path) -> None:
     litmus = require_tool("litmus")
-    add_user(live.app.runtime, "member1", "pass-word-1", documents="write", category="writer")
+    runtime = live.app.runtime
+    add_user(
+        runtime, "member1", "pass-word-1", documents="write", category="writer", root_right="none"
+    )
     created = requests.request(
         "MKCOL", f"{live.url}/dav/shared/", headers={"Authorization": basic("tester", "secret")},
         timeout=10,
     )
     assert created.status_code == 201
+    with runtime.sessions() as session:
+        shared = node_admin.resolve_path(session, "/shared")
+        node_admin.set_folder_rights(session, shared, {"writer": "write"})
+        session.commit()
+    outside = requests.request(
+        "PUT", f"{live.url}/dav/outside.txt", data=b"x",
+        headers={"Authorization": basic("member1", "pass-word-1")}, timeout=10,
+    )
+    assert outside.status_code == 403  # the root is only a way through for this user
     result = subprocess.run(
         [litmus, f"{live.url}/dav/shared/", "member1", "pass-word-1"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,

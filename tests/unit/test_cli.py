@@ -448,3 +448,49 @@ def test_demo_loads_an_association_and_is_safe_to_rerun(run: Cli) -> None:
 def test_demo_leaves_a_working_last_admin_rule(run: Cli) -> None:
     run("demo")
     assert_one_line_error(run("user", "delete", "alice"), "administer")
+
+
+# --- rights: init defaults and explain ------------------------------------------------------
+
+
+def test_init_gives_office_write_and_members_read_on_the_root(ready: Cli) -> None:
+    for session in ready.db():
+        root = node_admin.resolve_path(session, "/")
+        assert node_admin.folder_rights(session, root) == {"member": "read", "office": "write"}
+
+
+def test_explain_gives_the_policy_reasons_for_each_action(run: Cli) -> None:
+    run("demo")
+    hidden = run("explain", "carol", "/Members/Committee/Committee notes.md")
+    assert hidden.code == 0, hidden.err
+    assert "does not exist for them (404)" in hidden.out
+    assert "not seen: /Members/Committee (degree 1 < required 2)" in hidden.out
+    see = next(line for line in hidden.out.splitlines() if line.strip().startswith("see "))
+    assert " no " in see and "degree 1 < required 2" in see
+
+    treasury = run("explain", "--json", "carol", "/Treasury/Budget 2025.txt").json
+    assert treasury["exists_for_user"] is False
+    assert all(not a["allowed"] for a in treasury["actions"].values())
+    assert "doc type 'treasury' excluded for category 'member'" in (
+        treasury["actions"]["read"]["reason"]
+    )
+
+    dave = run("explain", "--json", "dave", "/Members/Committee/Committee notes.md").json
+    assert dave["exists_for_user"] is True
+    allowed = {name for name, a in dave["actions"].items() if a["allowed"]}
+    assert allowed == {"see", "read"}  # documents level read: never writes
+    reason = dave["actions"]["modify"]["reason"]
+    assert "documents level 'read'" in reason and "< required 'write'" in reason
+
+    bob = run("explain", "--json", "bob", "/Treasury").json
+    allowed = {name for name, a in bob["actions"].items() if a["allowed"]}
+    assert allowed == {"see", "read", "create"}  # the folder is the system's: no modify
+
+    alice = run("explain", "--json", "alice", "/Treasury/Budget 2025.txt").json
+    assert all(alice["actions"][a]["allowed"] for a in ("see", "read", "modify", "delete"))
+
+
+def test_explain_of_a_missing_path_or_user_is_a_one_line_error(run: Cli) -> None:
+    run("demo")
+    assert_one_line_error(run("explain", "carol", "/Nowhere"), "No such item")
+    assert_one_line_error(run("explain", "nobody", "/"), "nobody")
