@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
+from werkzeug.test import Client
 
-from davdrive import tree
-from davdrive.models import Blob, DeadProperty, Node
+from davdrive import node_admin, tree
+from davdrive.models import Blob, Category, DeadProperty, Node
 from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
-from tests.conftest import Dav
+from tests.conftest import Dav, add_user, basic
 
 ALLPROP = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
 NAMED = (
@@ -93,3 +94,41 @@ def test_propfind_allprop_lists_dead_properties_of_members(
     body = dav("PROPFIND", "/dav/tagged/", ALLPROP, Depth="1").data
     # two files carry the dead property, plus the subfolder: three values
     assert body.count(b"urn:x") >= 3
+
+
+DRIVE_PROPS = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:d="urn:davdrive"><D:prop>'
+    "<D:getetag/><d:owner/><d:degree/><d:visibility/><d:effective-access/>"
+    "</D:prop></D:propfind>"
+)
+
+
+def test_statement_count_stays_fixed_for_a_member_under_the_rights_engine(
+    app: DriveApp, runtime: Runtime
+) -> None:
+    """A member with excluded doc types, no right on the root (a pass-through
+    folder for them) and a right on the listed folders: pass-through, rights and
+    owners cost a fixed number of statements too."""
+    add_user(runtime, "member", "secret", documents="read", category="member", root_right="none")
+    make_folder(runtime, "small", 10)
+    make_folder(runtime, "large", 2000)
+    with runtime.sessions() as session:
+        member = session.query(Category).filter_by(slug="member").one()
+        member.excluded_doc_types = ["treasury"]
+        for name in ("small", "large"):
+            folder = node_admin.resolve_path(session, f"/{name}")
+            node_admin.set_folder_rights(session, folder, {"member": "read"})
+        session.commit()
+    dav = Dav(Client(app), basic("member", "secret"))
+    for body in (ALLPROP, NAMED, DRIVE_PROPS):
+        small, small_body = propfind_statements(app, dav, "/dav/small/", body)
+        large, large_body = propfind_statements(app, dav, "/dav/large/", body)
+        assert small_body.count(b"<D:href>") == 11
+        assert large_body.count(b"<D:href>") == 2001
+        assert small == large, f"{small} statements for 10 entries, {large} for 2,000"
+        assert small <= 14, f"PROPFIND Depth 1 ran {small} statements"
+        print(f"PROPFIND Depth 1 as a member: {small} statements")
+    root, root_body = propfind_statements(app, dav, "/dav/", NAMED)
+    assert root_body.count(b"<D:href>") == 3  # the root (a way through) and the two folders
+    assert b">see read</" in large_body  # effective-access of a read-only member
+
