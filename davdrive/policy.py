@@ -11,7 +11,8 @@ Rules, in the order they are applied:
 - the system may do everything;
 - protected items are changed by nobody else; the backoffice branch is
   read-only; the root is never deleted or moved;
-- document administrators may do everything else;
+- document administrators may do everything else, but delete and move only
+  when their category may delete (seed 002: "for the whole category");
 - a node is *visible* when the category may read documents, the user's degree
   reaches the highest minimum degree of the node and its ancestors, the
   node's effective doc type is not excluded for the category, every private
@@ -166,6 +167,8 @@ def decide(actor: Actor, action: Action, node: NodeFacts) -> Decision:
         if action is Action.SET_RIGHTS and not node.is_folder:
             return Decision(False, "rights are set on folders, not on files")
     if actor.documents == "admin":
+        if action in (Action.DELETE, Action.MOVE) and not actor.may_delete:
+            return Decision(False, f"category {actor.category!r} may not delete")
         return Decision(True, "document administrator")
     if action is Action.SET_RIGHTS:
         return Decision(False, "only document administrators set folder rights")
