@@ -50,11 +50,28 @@ CONDITION_OF: dict[type[errors.DriveError], str] = {
 }
 
 
+class UserDAVError(DAVError):
+    """A DAVError whose user text is only its status and message.
+
+    WsgiDAV copies ``get_user_info()`` into PROPPATCH multistatus bodies, and
+    its own version adds the repr of the source exception and of the error
+    condition object (a memory address).
+    """
+
+    def get_user_info(self) -> str:
+        text = f"{self.value}"
+        if isinstance(self.context_info, str) and self.context_info:
+            text += f": {self.context_info}"
+        if self.err_condition is not None:
+            text += f" ({self.err_condition.condition_code})"
+        return text
+
+
 def to_dav_error(exc: errors.DriveError) -> DAVError:
     headers = None
     if isinstance(exc, errors.Throttled):
         headers = [("Retry-After", str(exc.retry_after))]
-    return DAVError(
+    return UserDAVError(
         status_of(exc),
         context_info=exc.message,
         add_headers=headers,
@@ -69,6 +86,24 @@ def dav_errors() -> Iterator[None]:
         yield
     except errors.DriveError as exc:
         raise to_dav_error(exc) from None
+
+
+@contextmanager
+def contained_errors() -> Iterator[None]:
+    """Like ``dav_errors``, and any unexpected exception becomes a logged, plain 500.
+
+    For hooks whose errors WsgiDAV writes into a response body itself
+    (PROPPATCH), where the generic error printer never sees them.
+    """
+    try:
+        yield
+    except errors.DriveError as exc:
+        raise to_dav_error(exc) from None
+    except DAVError:
+        raise
+    except Exception:
+        _log.exception("internal error in a WebDAV hook")
+        raise UserDAVError(500, "Internal error; it has been logged.") from None
 
 
 def plain_response(

@@ -24,7 +24,7 @@ from davdrive.paths import join, split_path
 from davdrive.policy import Action
 from davdrive.services import Drive, Upload
 from provider.context import context_of
-from provider.errors import dav_errors
+from provider.errors import contained_errors, dav_errors
 
 LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
 NS = "urn:davdrive"
@@ -187,14 +187,13 @@ class _NodeMixin(_DAVResource):
             return super().set_property_value(name, value, dry_run=dry_run)
         if self.node is None:
             raise DAVError(HTTP_FORBIDDEN)
-        if name in DRIVE_PROPS:
-            with dav_errors():
+        with contained_errors():
+            if name in DRIVE_PROPS:
                 self._set_drive_prop(name.split("}", 1)[1], value, dry_run)
-            return None
-        if name.startswith(f"{{{NS}}}"):
-            raise DAVError(HTTP_FORBIDDEN, f"{name} is not a property of this drive.")
-        text = None if value is None else etree.tostring(value).decode("utf-8")
-        with dav_errors():
+                return None
+            if name.startswith(f"{{{NS}}}"):
+                raise ReadOnlyProperty(f"{name} is not a property of this drive.")
+            text = None if value is None else etree.tostring(value).decode("utf-8")
             self.drive.set_dead_property(self.node, name, text, dry_run)
         return None
 
