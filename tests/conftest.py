@@ -18,10 +18,11 @@ import pytest
 from werkzeug.test import Client
 
 from davdrive import tree
-from davdrive.models import Category, FolderRight, User
+from davdrive.models import Category, FolderRight, Node, User
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import DriveApp, create_app, make_server
+from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
 
 STRICT = os.environ.get("DAVDRIVE_STRICT") == "1"
@@ -96,6 +97,13 @@ def add_user(
             )
         )
         session.commit()
+
+
+def put_file(drive: Drive, folder: Node, name: str, data: bytes) -> Node:
+    """Store a file through the drive's upload path (as ``drive``'s actor)."""
+    upload = drive.begin_upload(folder, name, None)
+    upload.writer.write(data)
+    return drive.finish_upload(upload)
 
 
 @pytest.fixture

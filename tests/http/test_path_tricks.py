@@ -24,7 +24,7 @@ from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
 from davdrive.services import Drive
-from tests.conftest import Dav, add_user, basic
+from tests.conftest import Dav, add_user, basic, put_file
 
 SECRET = b"TOP-SECRET-CONTENT"
 PUBLIC = b"public content"
@@ -39,11 +39,6 @@ LOCKINFO = (
     b"</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"
 )
 
-
-def _put(drive: Drive, folder: object, name: str, data: bytes) -> None:
-    upload = drive.begin_upload(folder, name, None)  # type: ignore[arg-type]
-    upload.writer.write(data)
-    drive.finish_upload(upload)
 
 
 @pytest.fixture
@@ -63,7 +58,7 @@ def scene(app: DriveApp, runtime: Runtime) -> Iterator[Dav]:
             (committee, "Notes.txt", SECRET),
             (club, "Café public.txt", PUBLIC),
         ):
-            _put(drive, folder, name, data)
+            put_file(drive, folder, name, data)
         node_admin.set_folder_rights(session, club, {"member": "read"})
         secret = node_admin.resolve_path(session, "/Club/Café secret.txt")
         node_admin.node_set(session, secret, min_degree=3)

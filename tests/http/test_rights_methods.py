@@ -20,7 +20,7 @@ from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
 from davdrive.services import Drive
-from tests.conftest import Dav, add_user, basic
+from tests.conftest import Dav, add_user, basic, put_file
 
 SECRET = b"classified content"
 LOCKINFO = (
@@ -65,11 +65,6 @@ class Club:
                 return stream.read()
 
 
-def _put(drive: Drive, folder: object, name: str, data: bytes) -> None:
-    upload = drive.begin_upload(folder, name, None)  # type: ignore[arg-type]
-    upload.writer.write(data)
-    drive.finish_upload(upload)
-
 
 @pytest.fixture
 def club(app: DriveApp, runtime: Runtime) -> Iterator[Club]:
@@ -87,7 +82,7 @@ def club(app: DriveApp, runtime: Runtime) -> Iterator[Club]:
         drive.make_folder(club, "System")
         for folder, name in ((club, "Degree3.txt"), (club, "Budget.txt"), (deep, "Inner.txt"),
                              (club, "Public.txt"), (club, "Fixed.txt")):
-            _put(drive, folder, name, SECRET if folder is deep or "3" in name or "Bud" in name
+            put_file(drive, folder, name, SECRET if folder is deep or "3" in name or "Bud" in name
                  else b"public")
         node_admin.set_folder_rights(session, club, {
             c: r for c, _, r, _ in PEOPLE.values() if r is not None})
@@ -403,8 +398,8 @@ def test_a_pass_through_folder_lists_only_the_way_and_takes_nothing(club: Club) 
         drive = Drive(session, club.runtime.blobs, SYSTEM, club.runtime.drive_options)
         board = drive.make_folder(tree.get_root(session), "Board")
         inner = drive.make_folder(board, "Open")
-        _put(drive, board, "Minutes.txt", SECRET)
-        _put(drive, inner, "Agenda.txt", b"agenda")
+        put_file(drive, board, "Minutes.txt", SECRET)
+        put_file(drive, inner, "Agenda.txt", b"agenda")
         node_admin.set_folder_rights(session, inner, {"member": "read"})
         session.commit()
     carol = club.as_("carol")
