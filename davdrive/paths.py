@@ -77,3 +77,34 @@ def validate_name(name: str, *, windows: bool = True) -> str:
 def join(parts: list[str]) -> str:
     """Absolute path of segments, '/' for the root."""
     return "/" + "/".join(parts)
+
+
+MAX_SAFE_NAME_BYTES = 200  # leaves room for " (NNN)" within MAX_NAME_BYTES
+
+
+def safe_name(text: str, taken: set[str], fallback: str = "record") -> str:
+    """A valid, Windows-safe name for ``text`` whose key is not in ``taken``.
+
+    Forbidden and control characters become ``_``; a reserved Windows name or
+    a trailing dot or space gets a ``_``; long names are cut; a clash (case-
+    and normalisation-insensitive, see ``name_key``) gets `` (2)``, `` (3)``...
+    ``taken`` holds the keys already used; the caller stores the result, so a
+    name once given never changes when others are added.
+    """
+    name = normalize_name(text)
+    name = _CONTROL.sub("_", name).replace("/", "_")
+    name = _WINDOWS_FORBIDDEN.sub("_", name).strip()
+    while len(name.encode("utf-8")) > MAX_SAFE_NAME_BYTES:
+        name = name[:-1]
+    name = name.rstrip()
+    if not name or set(name) <= {"."}:
+        name = fallback
+    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+        name = "_" + name
+    if name.endswith((" ", ".")):
+        name += "_"
+    candidate, n = name, 1
+    while name_key(candidate) in taken:
+        n += 1
+        candidate = f"{name} ({n})"
+    return validate_name(candidate)

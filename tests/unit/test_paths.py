@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from davdrive import paths
 from davdrive.errors import BadRequest
 from davdrive.paths import join, name_key, split_path, validate_name
 
@@ -63,3 +64,44 @@ def test_names_are_stored_in_nfc_and_compared_case_insensitively() -> None:
     decomposed = "Re\u0301union.txt"  # e + combining acute
     assert validate_name(decomposed) == "R\u00e9union.txt"
     assert name_key(decomposed) == name_key("R\u00c9UNION.TXT")
+
+
+# --- safe names for records -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dupont / Martin", "Dupont _ Martin"),
+        ('a\\b:c*d?e"f<g>h|i', "a_b_c_d_e_f_g_h_i"),
+        ("CON", "_CON"),
+        ("lpt1.txt", "_lpt1.txt"),
+        ("Association...", "Association..._"),
+        ("  ", "record"),
+        ("..", "record"),
+        ("tab\there", "tab_here"),
+        ("Café", "Café"),
+        ("é" * 150, "é" * 100),
+    ],
+)
+def test_safe_name_makes_any_record_name_a_valid_folder_name(text: str, expected: str) -> None:
+    assert paths.safe_name(text, set()) == expected
+    assert paths.validate_name(expected) == expected
+
+
+def test_safe_name_numbers_duplicates_case_insensitively() -> None:
+    taken: set[str] = set()
+    given = []
+    for text in ("Martin", "MARTIN", "martin", "Mar/tin", "Mar\\tin"):
+        name = paths.safe_name(text, taken)
+        taken.add(paths.name_key(name))
+        given.append(name)
+    assert given == ["Martin", "MARTIN (2)", "martin (3)", "Mar_tin", "Mar_tin (2)"]
+
+
+@given(st.text(max_size=300))
+def test_safe_name_is_always_valid_and_free(text: str) -> None:
+    taken = {paths.name_key("record"), paths.name_key(text)}
+    name = paths.safe_name(text, taken)
+    assert paths.validate_name(name) == name
+    assert paths.name_key(name) not in taken
