@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,11 +25,10 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from davdrive import accounts, node_admin, tree
-from davdrive.errors import BadRequest, ConfigError, Conflict, DriveError, NotFound
-from davdrive.models import FOLDER_LEVELS, LEVELS, VISIBILITIES, Node
+from davdrive import accounts, demo_files, node_admin, provisioning, records, tree
+from davdrive.errors import BadRequest, ConfigError, DriveError, NotFound
+from davdrive.models import FOLDER_LEVELS, LEVELS, RECORD_KINDS, VISIBILITIES, Node
 from davdrive.passwords import Passwords, generate_password
-from davdrive.paths import split_path, validate_name
 from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.services import Drive
@@ -335,26 +335,9 @@ def cmd_user_app_password(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def make_folders(session: Session, runtime: Runtime, path: str) -> tuple[Node, list[str]]:
-    """``mkdir -p`` as the system; returns the folder and the paths created.
-
-    Every name is validated before anything is created.
-    """
-    parts = split_path(path)
-    windows = runtime.drive_options.windows_names
-    for part in parts:
-        validate_name(part, windows=windows)
+    """``mkdir -p`` as the system (see ``node_admin.make_folders``)."""
     drive = Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
-    node = tree.get_root(session)
-    created: list[str] = []
-    for i, part in enumerate(parts):
-        child = tree.child_named(session, node.id, part)
-        if child is None:
-            child = drive.make_folder(node, part)
-            created.append("/" + "/".join(parts[: i + 1]))
-        elif not child.is_folder:
-            raise Conflict(f"/{'/'.join(parts[: i + 1])} is a file, not a folder")
-        node = child
-    return node, created
+    return node_admin.make_folders(session, drive, path)
 
 
 def cmd_folder_add(ctx: Context, args: argparse.Namespace) -> int:
@@ -414,6 +397,50 @@ def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
     for action, decision in e.decisions:
         verdict = "yes" if decision.allowed else "no "
         out(f"  {action.value:<{width}}  {verdict}  {decision.reason}")
+    return 0
+
+
+# --- provisioning ---------------------------------------------------------------------------
+
+DEFAULT_PROVISIONING = Path("config") / "provisioning.toml"
+
+
+def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else DEFAULT_PROVISIONING
+    if not path.is_file():
+        raise NotFound(f"No provisioning file {str(path)!r}: give its path, "
+                       f"or create {DEFAULT_PROVISIONING} (see config/provisioning.example.toml).")
+    with _session(ctx) as (runtime, session):
+        items = provisioning.load(path, session)
+        out(f"provisioning {len(items)} item(s) from {path}")
+        drive = Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
+        changes = provisioning.provision(session, drive, items, out)
+    out(f"done: {changes} change(s)" if changes else "done: nothing to change")
+    return 0
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def cmd_record_add(ctx: Context, args: argparse.Namespace) -> int:
+    with _session(ctx) as (_, session):
+        record = records.add_record(session, args.kind, args.name, args.user)
+        path = records.record_path(record)
+    out(f"created {args.kind} record {args.name!r} at {path}")
+    return 0
+
+
+def cmd_record_attach(ctx: Context, args: argparse.Namespace) -> int:
+    files = [Path(f) for f in args.files]
+    with _session(ctx) as (runtime, session):
+        record = records.find_record(session, args.kind, args.name)
+        total = len(files)
+        out(f"checking {total} file(s)...")
+        attached = records.attach(session, runtime.blobs, record, files, args.visibility)
+        path = records.record_path(record)
+    for i, attachment in enumerate(attached, 1):
+        out(f"[{i}/{total}] attached {path}/{attachment.file_name} "
+            f"({attachment.content_type}, {attachment.visibility})")
     return 0
 
 
@@ -495,6 +522,40 @@ def _demo_tree(session: Session, runtime: Runtime) -> None:
     node_admin.node_set(session, board_minutes, doc_type="minutes")
 
 
+# (kind, record name, linked user, ((file name, content, visibility), ...))
+DEMO_RECORDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str, str], ...]], ...] = (
+    ("member", "Carol Petit", "carol", (
+        ("Membership card.pdf", "Membership card - Carol Petit", "shared"),
+        ("Medical certificate.pdf", "Medical certificate - Carol Petit", "private"))),
+    ("member", "Dave Moreau", "dave", (
+        ("Membership card.pdf", "Membership card - Dave Moreau", "shared"),)),
+    ("product", "Honey jar", None, (
+        ("Photo.jpg", "", "shared"),
+        ("Purchase price.pdf", "Purchase price: 4.20 per jar", "private"))),
+    ("activity", "Choir", None, (
+        ("Schedule.pdf", "Choir: Thursdays 19:00", "shared"),)),
+)
+
+
+def _demo_records(session: Session, runtime: Runtime) -> None:
+    """Records with attachments, so that /dav/backoffice/ shows something at once."""
+    with tempfile.TemporaryDirectory() as folder:
+        for kind, name, login, files in DEMO_RECORDS:
+            record = records.add_record(session, kind, name, login)
+            for visibility in ("shared", "private"):
+                paths = []
+                for file_name, text, seen_by in files:
+                    if seen_by != visibility:
+                        continue
+                    path = Path(folder) / file_name
+                    data = demo_files.JPEG_1X1 if file_name.endswith(".jpg") else (
+                        demo_files.pdf_with_text(text))
+                    path.write_bytes(data)
+                    paths.append(path)
+                if paths:
+                    records.attach(session, runtime.blobs, record, paths, visibility)
+
+
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, readable only by the owner (0600)."""
     tmp = path.with_name(path.name + ".tmp")
@@ -523,6 +584,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
                 display_name=name,
             )
             rows.append((login, category, password))
+        _demo_records(session, runtime)
         table = _table(("login", "category", "password"), rows)
         note = "# erin's category (former) may not sign in; dave has degree 2, carol degree 1.\n"
         _write_private(credentials, f"# davdrive demo accounts\n{note}{table}\n")
@@ -637,6 +699,28 @@ def _drive_parsers(sub: Any) -> None:
     _pair(change, "new_files_private", "--new-files-private", "--new-files-shared",
           "a drop box: new files are seen only by their owner and managers")
     change.set_defaults(handler=cmd_node_set)
+
+    provision = sub.add_parser(
+        "provision", help="create and protect the system folders and files of a TOML file"
+    )
+    provision.add_argument("file", nargs="?", help=f"default: {DEFAULT_PROVISIONING}")
+    provision.set_defaults(handler=cmd_provision)
+
+    record = sub.add_parser("record", help="back-office records and their attachments")
+    rsub = record.add_subparsers(dest="action", required=True, metavar="add|attach")
+    radd = rsub.add_parser("add", help="add a member, product or activity record")
+    radd.add_argument("kind", choices=RECORD_KINDS)
+    radd.add_argument("name")
+    radd.add_argument("--user", metavar="LOGIN", help="link a member record to an account")
+    radd.set_defaults(handler=cmd_record_add)
+    rattach = rsub.add_parser(
+        "attach", help="attach files (JPEG, PDF, Word, Excel, PowerPoint); all or nothing"
+    )
+    rattach.add_argument("kind", choices=RECORD_KINDS)
+    rattach.add_argument("name")
+    rattach.add_argument("files", nargs="+", metavar="FILE")
+    rattach.add_argument("--visibility", choices=VISIBILITIES, default="private")
+    rattach.set_defaults(handler=cmd_record_attach)
 
     explain = sub.add_parser(
         "explain", help="what a user may do on a path, and why (the policy's reasons)"

@@ -24,11 +24,12 @@ from davdrive.accounts import (
     get_doctype,
     get_user,
 )
-from davdrive.errors import BadRequest, Forbidden, NotFound
+from davdrive.errors import BadRequest, Conflict, Forbidden, NotFound
 from davdrive.facts import FactBuilder
 from davdrive.models import FOLDER_LEVELS, VISIBILITIES, Category, FolderRight, Node
-from davdrive.paths import join, split_path
+from davdrive.paths import join, split_path, validate_name
 from davdrive.policy import SYSTEM, Action, Actor, Decision, NodeFacts, decide
+from davdrive.services import Drive
 
 INHERIT: Final = "inherit"
 
@@ -40,6 +41,27 @@ def resolve_path(session: Session, path: str) -> Node:
     if chain is None:
         raise NotFound(f"No such item: {path}")
     return chain[-1]
+
+
+def make_folders(session: Session, drive: Drive, path: str) -> tuple[Node, list[str]]:
+    """``mkdir -p`` through ``drive``; returns the folder and the paths created.
+
+    Every name is validated before anything is created.
+    """
+    parts = split_path(path)
+    for part in parts:
+        validate_name(part, windows=drive.options.windows_names)
+    node = tree.get_root(session)
+    created: list[str] = []
+    for i, part in enumerate(parts):
+        child = tree.child_named(session, node.id, part)
+        if child is None:
+            child = drive.make_folder(node, part)
+            created.append(join(parts[: i + 1]))
+        elif not child.is_folder:
+            raise Conflict(f"{join(parts[: i + 1])} is a file, not a folder")
+        node = child
+    return node, created
 
 
 def facts_for(session: Session, actor: Actor, node: Node) -> NodeFacts:

@@ -226,6 +226,49 @@ def allowed_actions(actor: Actor, node: NodeFacts) -> list[Action]:
 
 
 @dataclass(frozen=True)
+class RecordFacts:
+    """A back-office record, or one of its attachments (rule 10).
+
+    ``attachment_visibility`` is None for the record's folder itself;
+    ``has_shared`` tells whether the record has a shared attachment.
+    """
+
+    kind: str  # member | product | activity
+    linked_user_id: int | None = None
+    attachment_visibility: str | None = None
+    has_shared: bool = False
+
+
+def is_staff(actor: Actor) -> bool:
+    """Staff see every record: members level read or more, or document admins."""
+    return actor.is_system or actor.documents == "admin" or level_at_least(actor.members, "read")
+
+
+def decide_record(actor: Actor, action: Action, record: RecordFacts) -> Decision:
+    """Rule 10: the back-office branch is read-only over WebDAV; who sees what."""
+    if action not in READ_ACTIONS:
+        return Decision(False, "the backoffice branch is read-only over WebDAV")
+    if is_staff(actor):
+        return Decision(True, "staff: members level read or more, or document administrator")
+    if record.kind == "member":
+        if record.linked_user_id is None or record.linked_user_id != actor.user_id:
+            return Decision(False, "another member's record")
+        if record.attachment_visibility == "private":
+            return Decision(False, "private attachment: staff only")
+        return Decision(True, "your own member record")
+    if not level_at_least(actor.documents, "read"):
+        return Decision(
+            False, f"documents level {actor.documents!r} of category {actor.category!r} "
+            "< required 'read'",
+        )
+    if record.attachment_visibility == "private":
+        return Decision(False, "private attachment: staff only")
+    if record.attachment_visibility is None and not record.has_shared:
+        return Decision(False, "no shared attachment in this record")
+    return Decision(True, f"shared {record.kind} attachment")
+
+
+@dataclass(frozen=True)
 class LoginFacts:
     """What decides whether an account may sign in (rule 1)."""
 

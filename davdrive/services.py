@@ -49,6 +49,7 @@ def guess_content_type(name: str) -> str:
 
 
 MAX_DEGREE = 1000
+RESERVED_ROOT_NAMES = frozenset({"backoffice"})  # the virtual back-office branch
 
 
 class Unset:
@@ -176,8 +177,13 @@ class Drive:
             raise Conflict("The parent is not a folder.")
         self.require(Action.CREATE, parent)
         name = validate_name(name, windows=self.options.windows_names)
+        self._refuse_reserved(parent, name)
         self._refuse_taken(parent, name)
         return name
+
+    def _refuse_reserved(self, parent: Node, name: str) -> None:
+        if parent.parent_id is None and name_key(name) in RESERVED_ROOT_NAMES:
+            raise NameNotAvailable(f"The name {name!r} is reserved by the drive.")
 
     def _refuse_taken(self, parent: Node, name: str, moving: Node | None = None) -> None:
         """409 when ``name`` is taken in ``parent`` (seen or not); audited, never overwritten."""
@@ -433,6 +439,7 @@ class Drive:
             raise Conflict("The destination parent is not a folder.")
         self.require(Action.CREATE, dest_parent)
         dest_name = validate_name(dest_name, windows=self.options.windows_names)
+        self._refuse_reserved(dest_parent, dest_name)
         if replace is not None:
             self._require_subtree(Action.DELETE, replace)
             self._trash(replace)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from davdrive.backoffice import Backoffice
 from davdrive.policy import Actor
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
@@ -28,6 +29,7 @@ class RequestContext:
         self.environ = environ
         self._session: Session | None = None
         self._drive: Drive | None = None
+        self._backoffice: Backoffice | None = None
         self.actor: Actor | None = None
 
     @property
@@ -35,6 +37,14 @@ class RequestContext:
         if self._session is None:
             self._session = self.runtime.sessions()
         return self._session
+
+    @property
+    def backoffice(self) -> Backoffice:
+        if self._backoffice is None:
+            if self.actor is None:
+                raise RuntimeError("no signed-in actor for this request")
+            self._backoffice = Backoffice(self.session, self.actor)
+        return self._backoffice
 
     @property
     def drive(self) -> Drive:
@@ -56,6 +66,7 @@ class RequestContext:
             self._session.close()
             self._session = None
             self._drive = None
+            self._backoffice = None
 
 
 def context_of(environ: dict[str, Any]) -> RequestContext:

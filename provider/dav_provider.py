@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from wsgidav.dav_provider import DAVProvider, _DAVResource
 
-from davdrive.paths import join, split_path
+from davdrive.backoffice import BRANCH
+from davdrive.errors import BadRequest
+from davdrive.paths import join, name_key, split_path
+from provider.backoffice_resources import READ_ONLY, dav_path, resource_for
 from provider.context import context_of
-from provider.errors import dav_errors
+from provider.errors import dav_errors, plain_response
 from provider.resources import FileResource, FolderResource
+
+WRITE_METHODS = frozenset(
+    {"PUT", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"}
+)
 
 
 class DriveProvider(DAVProvider):
@@ -21,6 +29,9 @@ class DriveProvider(DAVProvider):
     def get_resource_inst(self, path: str, environ: dict[str, Any]) -> _DAVResource | None:
         with dav_errors():
             parts = split_path(path)
+        if parts and name_key(parts[0]) == BRANCH:
+            entry = context_of(environ).backoffice.resolve(parts[1:])
+            return None if entry is None else resource_for(dav_path(entry), environ, entry)
         node = context_of(environ).drive.node_at(parts)
         if node is None:
             return None
@@ -32,8 +43,12 @@ class DriveProvider(DAVProvider):
     def custom_request_handler(
         self, environ: dict[str, Any], start_response: Any, default_handler: Any
     ) -> Any:
-        """Answer 201 (not 204) when a COPY or MOVE created its destination."""
-        if environ.get("REQUEST_METHOD") not in ("COPY", "MOVE"):
+        """Refuse writes in the back-office branch at once; answer 201 (not 204)
+        when a COPY or MOVE created its destination."""
+        method = environ.get("REQUEST_METHOD")
+        if method in WRITE_METHODS and self._writes_into_branch(environ):
+            return plain_response(start_response, "403 Forbidden", f"403 Forbidden\n{READ_ONLY}")
+        if method not in ("COPY", "MOVE"):
             return default_handler(environ, start_response)
 
         def _start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
@@ -42,3 +57,29 @@ class DriveProvider(DAVProvider):
             return start_response(status, headers, exc_info)
 
         return default_handler(environ, _start_response)
+
+    def _writes_into_branch(self, environ: dict[str, Any]) -> bool:
+        """True when a write targets something of the branch the actor sees (the item,
+        or the folder that would receive it), as source or as COPY/MOVE destination.
+        What the actor does not see is left to the usual flow: 404, like a missing path."""
+        targets = [environ.get("PATH_INFO", "")]
+        destination = environ.get("HTTP_DESTINATION")
+        if destination and environ.get("REQUEST_METHOD") in ("COPY", "MOVE"):
+            if self.get_resource_inst(targets[0], environ) is None:
+                return False  # the source decides first: 404
+            targets.append(urlsplit(destination).path)
+        mount = environ.get("SCRIPT_NAME", "")
+        for target in targets:
+            path = unquote(target)
+            if target is not targets[0] and mount and path.startswith(mount):
+                path = path[len(mount):]
+            try:
+                parts = split_path(path)
+            except BadRequest:
+                continue  # the usual flow refuses it with its own message
+            if len(parts) < 2 or name_key(parts[0]) != BRANCH:
+                continue
+            backoffice = context_of(environ).backoffice
+            if backoffice.resolve(parts[1:]) or backoffice.resolve(parts[1:-1]):
+                return True
+        return False

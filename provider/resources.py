@@ -23,6 +23,7 @@ from davdrive.models import Node
 from davdrive.paths import join, split_path
 from davdrive.policy import Action
 from davdrive.services import Drive, Upload
+from provider.backoffice_resources import dav_path, resource_for
 from provider.context import context_of
 from provider.errors import contained_errors, dav_errors
 
@@ -297,9 +298,10 @@ class FolderResource(_NodeMixin, DAVCollection):
         self.batch = batch
 
     def get_member_names(self) -> list[str]:
-        return [n.name for n in self.drive.children(self.node)]
+        return [r.get_display_name() for r in self.get_member_list()]
 
     def get_member_list(self) -> list[_DAVResource]:
+        branch = self._branch()
         members: list[_NodeMixin] = []
         batch = MemberBatch(self.drive, self.provider, members)
         base = self.path.rstrip("/")
@@ -311,7 +313,14 @@ class FolderResource(_NodeMixin, DAVCollection):
             else:
                 res = FileResource(path, self.environ, child, batch=batch)
             members.append(res)
-        return list(members)
+        return [*branch, *members]
+
+    def _branch(self) -> list[_DAVResource]:
+        """The back-office branch, listed in the root when the actor sees some of it."""
+        if self.node.parent_id is not None:
+            return []
+        entry = context_of(self.environ).backoffice.resolve([])
+        return [] if entry is None else [resource_for(dav_path(entry), self.environ, entry)]
 
     def get_member(self, name: str) -> _DAVResource | None:
         return self.provider.get_resource_inst(f"{self.path.rstrip('/')}/{name}", self.environ)

@@ -494,3 +494,56 @@ def test_explain_of_a_missing_path_or_user_is_a_one_line_error(run: Cli) -> None
     run("demo")
     assert_one_line_error(run("explain", "carol", "/Nowhere"), "No such item")
     assert_one_line_error(run("explain", "nobody", "/"), "nobody")
+
+
+# --- records and provisioning ---------------------------------------------------------------
+
+
+def test_record_add_and_attach_all_or_nothing(ready: Cli, tmp_path: Path) -> None:
+    from davdrive import demo_files
+    from davdrive.models import Attachment
+
+    assert ready("record", "add", "product", "Jam/Confiture").code == 0
+    pdf = tmp_path / "label.pdf"
+    pdf.write_bytes(demo_files.pdf_with_text("Jam"))
+    fake = tmp_path / "photo.jpg"
+    fake.write_text("<html><script>alert(1)</script></html>")
+    refused = ready("record", "attach", "product", "Jam/Confiture", str(pdf), str(fake))
+    assert_one_line_error(refused, "photo.jpg", "not an allowed file type")
+    for session in ready.db():
+        assert session.query(Attachment).count() == 0
+    done = ready("record", "attach", "product", "Jam_Confiture", str(pdf), "--visibility",
+                 "shared")
+    assert done.code == 0, done.err
+    assert "[1/1] attached /backoffice/products/Jam_Confiture/label.pdf" in done.out
+    assert "application/pdf, shared" in done.out
+    assert_one_line_error(ready("record", "attach", "member", "Nobody", str(pdf)), "Nobody")
+
+
+def test_provision_twice_reports_nothing_to_change(ready: Cli, tmp_path: Path) -> None:
+    spec = tmp_path / "provisioning.toml"
+    spec.write_text('[[folder]]\npath = "/Forms"\nrights = { member = "read" }\n')
+    first = ready("provision", str(spec))
+    assert first.code == 0 and "folder /Forms: ok" in first.out, first.err
+    second = ready("provision", str(spec))
+    assert second.code == 0 and "nothing to change" in second.out
+    for session in ready.db():
+        assert node_admin.resolve_path(session, "/Forms").protected
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[folder]]\npath = "/X"\nrights = { ghosts = "read" }\n')
+    assert ready("provision", str(bad)).code != 0
+
+
+def test_demo_has_records_with_checked_attachments(run: Cli) -> None:
+    from davdrive.models import Attachment, Record
+
+    run("demo")
+    for session in run.db():
+        kinds = {r.kind for r in session.query(Record)}
+        assert kinds == {"member", "product", "activity"}
+        carol = session.query(Record).filter_by(name="Carol Petit").one()
+        assert carol.user_id == accounts.get_user(session, "carol").id
+        types = {a.content_type for a in session.query(Attachment)}
+        assert types == {"application/pdf", "image/jpeg"}
+        visibilities = {a.visibility for a in session.query(Attachment)}
+        assert visibilities == {"shared", "private"}
