@@ -436,7 +436,10 @@ def cmd_record_attach(ctx: Context, args: argparse.Namespace) -> int:
         record = records.find_record(session, args.kind, args.name)
         total = len(files)
         out(f"checking {total} file(s)...")
-        attached = records.attach(session, runtime.blobs, record, files, args.visibility)
+        allowed = frozenset(ctx.settings["attachments.allowed_types"])
+        attached = records.attach(
+            session, runtime.blobs, record, files, args.visibility, allowed=allowed
+        )
         path = records.record_path(record)
     for i, attachment in enumerate(attached, 1):
         out(f"[{i}/{total}] attached {path}/{attachment.file_name} "

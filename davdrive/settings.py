@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from davdrive.errors import ConfigError
+from davdrive.filetypes import ALL_TYPES
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,13 @@ def _mount(value: Any) -> str | None:
 def _log_level(value: Any) -> str | None:
     ok = ("debug", "info", "warning", "error")
     return None if value.lower() in ok else "must be one of " + ", ".join(ok)
+
+
+def _known_types(value: Any) -> str | None:
+    unknown = [v for v in value if v not in ALL_TYPES]
+    if unknown:
+        return f"unknown types {unknown}; known: {', '.join(sorted(ALL_TYPES))}"
+    return None
 
 
 MiB = 1024 * 1024
@@ -105,6 +113,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("storage.versions", int, 10, "Previous versions kept per file.", _positive),
     Setting("log.level", str, "info", "Log level: debug, info, warning or error.", _log_level),
+    Setting(
+        "attachments.allowed_types", list, sorted(ALL_TYPES),
+        "Record attachment types accepted (checked on the content): "
+        + ", ".join(sorted(ALL_TYPES)) + ".", _known_types,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

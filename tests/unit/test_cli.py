@@ -547,3 +547,20 @@ def test_demo_has_records_with_checked_attachments(run: Cli) -> None:
         assert types == {"application/pdf", "image/jpeg"}
         visibilities = {a.visibility for a in session.query(Attachment)}
         assert visibilities == {"shared", "private"}
+
+
+def test_allowed_attachment_types_are_configurable(
+    ready: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from davdrive import demo_files
+
+    pdf = tmp_path / "minutes.pdf"
+    pdf.write_bytes(demo_files.pdf_with_text("Minutes"))
+    ready("record", "add", "activity", "Choir")
+    monkeypatch.setenv("DAVDRIVE_ATTACHMENTS_ALLOWED_TYPES", "jpeg")
+    assert_one_line_error(ready("record", "attach", "activity", "Choir", str(pdf)),
+                          "minutes.pdf", "JPEG image")
+    monkeypatch.setenv("DAVDRIVE_ATTACHMENTS_ALLOWED_TYPES", "jpeg,pdf")
+    assert ready("record", "attach", "activity", "Choir", str(pdf)).code == 0
+    monkeypatch.setenv("DAVDRIVE_ATTACHMENTS_ALLOWED_TYPES", "exe")
+    assert ready("record", "attach", "activity", "Choir", str(pdf)).code == 2
