@@ -60,7 +60,7 @@ def office(app: DriveApp, runtime: Runtime) -> Iterator[dict[str, Dav]]:
         (carol, "card.pdf", b"carol card", "shared"),
         (carol, "medical.pdf", b"carol medical", "private"),
         (dave, "card.pdf", b"dave card", "shared"),
-        (jam, "photo.pdf", b"jam photo", "shared"),
+        (jam, "photo.jpg", b"jam photo", "shared"),
         (jam, "cost.pdf", b"jam cost", "private"),
         (choir, "list.pdf", b"choir list", "private"),
     ):
@@ -108,9 +108,9 @@ def test_others_records_and_private_attachments_are_absent(office: dict[str, Dav
 
 def test_shared_product_attachments_are_seen_by_every_reader(office: dict[str, Dav]) -> None:
     for login in ("carol", "dave"):
-        got = office[login]("GET", "/dav/backoffice/products/Jam _ Confiture/photo.pdf")
+        got = office[login]("GET", "/dav/backoffice/products/Jam _ Confiture/photo.jpg")
         assert got.data == b"jam photo", login
-    assert office["nobody"]("GET", "/dav/backoffice/products/Jam _ Confiture/photo.pdf"
+    assert office["nobody"]("GET", "/dav/backoffice/products/Jam _ Confiture/photo.jpg"
                             ).status_code == 404
     assert office["nobody"]("PROPFIND", "/dav/backoffice/", Depth="0").status_code == 404
 
