@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -125,7 +126,7 @@ def _ole_kind(stream: BinaryIO) -> str | None:
                     if name in OLE_STREAMS:
                         return OLE_STREAMS[name]
             current = fat[current]
-    except (struct.error, OSError):
+    except (struct.error, OSError, IndexError):
         return None
     return None
 
@@ -150,7 +151,8 @@ def _ooxml_kind(stream: BinaryIO) -> str | None:
             for part, key in OOXML_PARTS.items():
                 if part in names:
                     return key
-    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError):
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError,
+            EOFError, KeyError, struct.error, zlib.error):
         return None
     return None
 
