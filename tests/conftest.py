@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
-from davdrive import tree
+from davdrive import accounts, tree
 from davdrive.models import Category, FolderRight, Node, User
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
@@ -97,6 +98,15 @@ def add_user(
             )
         )
         session.commit()
+
+
+@pytest.fixture
+def session(runtime: Runtime) -> Iterator[Session]:
+    """A session on a drive with the default categories and doc types of ``init``."""
+    with runtime.sessions() as session:
+        accounts.init_defaults(session)
+        session.commit()
+        yield session
 
 
 def put_file(drive: Drive, folder: Node, name: str, data: bytes) -> Node:

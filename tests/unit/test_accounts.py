@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -16,14 +15,6 @@ from davdrive.passwords import Passwords, token_hash
 from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
-
-
-@pytest.fixture
-def session(runtime: Runtime) -> Iterator[Session]:
-    with runtime.sessions() as s:
-        accounts.init_defaults(s)
-        s.commit()
-        yield s
 
 
 @pytest.fixture

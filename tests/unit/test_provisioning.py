@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,14 +32,6 @@ path = "/Association/Statutes.txt"
 source = "statutes.txt"
 doc_type = "minutes"
 """
-
-
-@pytest.fixture
-def session(runtime: Runtime) -> Iterator[Session]:
-    with runtime.sessions() as session:
-        accounts.init_defaults(session)
-        session.commit()
-        yield session
 
 
 def write_spec(tmp_path: Path, text: str = SPEC) -> Path:

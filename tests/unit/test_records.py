@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from davdrive import accounts, records
+from davdrive import accounts, demo_files, records
 from davdrive.errors import BadRequest, Forbidden, NotFound
 from davdrive.models import Attachment, Blob
 from davdrive.passwords import Passwords
 from davdrive.policy import Actor
 from davdrive.runtime import Runtime
 
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
-JPEG = bytes.fromhex(
-    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c"
-    "1912130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc000"
-    "0b080001000101011100ffc4001f0000010501010101010100000000000000000102030405060708090a0bffc400"
-    "b5100002010303020403050504040000017d01020300041105122131410613516107227114328191a1082342b1c1"
-    "1552d1f02433627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a63"
-    "6465666768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6"
-    "b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda0008"
-    "010100003f00fbd3ffd9"
-)
+PDF = demo_files.pdf_with_text("Jam")
+JPEG = demo_files.JPEG_1X1
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
-
-
-@pytest.fixture
-def session(runtime: Runtime) -> Iterator[Session]:
-    with runtime.sessions() as session:
-        accounts.init_defaults(session)
-        session.commit()
-        yield session
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
