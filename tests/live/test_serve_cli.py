@@ -72,6 +72,15 @@ def test_init_demo_serve_then_a_demo_user_lists_the_drive(tmp_path: Path) -> Non
             answer = requests.get(root + other, headers=carol, timeout=10)
             assert answer.status_code == 404, (other, answer.status_code)
             assert b"<html" not in answer.content.lower()
+        # The demo's back office: carol's own shared card, not her medical certificate.
+        own = url + "backoffice/members/Carol%20Petit/"
+        card = requests.get(own + "Membership%20card.pdf", headers=carol, timeout=10)
+        assert card.status_code == 200 and card.content.startswith(b"%PDF-")
+        private = requests.get(own + "Medical%20certificate.pdf", headers=carol, timeout=10)
+        assert private.status_code == 404
+        overwrite = requests.put(own + "Membership%20card.pdf", data=b"x", headers=carol,
+                                 timeout=10)
+        assert overwrite.status_code == 403
     finally:
         stop(server)
 
