@@ -1,0 +1,3 @@
+"""Fixtures shared by the in-process HTTP tests."""
+
+from tests.http.club import club  # noqa: F401  (a fixture)

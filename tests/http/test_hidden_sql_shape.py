@@ -1,0 +1,73 @@
+"""Rule 4, timing channel: a hidden path costs exactly what a missing one costs.
+
+Security finding 2: GET of an existing invisible folder took about twice as
+long as a missing one, because the pass-through queries ran only when an
+invisible node was met. Here every method, on every kind of hidden path, must
+run the same SQL statements (same count, same text, in the same order) as the
+same method on a path that does not exist. Parameters may differ; the shape
+of the work may not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from tests.http.club import METHODS, Club, _request
+
+# hidden path -> a missing path of the same depth and shape
+PAIRS = {
+    "/Club/Degree3.txt": "/Club/Nothing-here.txt",  # degree above the member's
+    "/Club/Budget.txt": "/Club/Nothing-here.txt",  # excluded doc type
+    "/Club/Deep/Inner.txt": "/Club/Nowhere/Inner.txt",  # inside a hidden folder
+    "/Club/Deep": "/Club/Nowhere",  # the hidden folder itself
+}
+
+
+@contextmanager
+def statements_of(club: Club) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def _record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(re.sub(r"\s+", " ", statement).strip())
+
+    engine = club.runtime.engine
+    event.listen(engine, "before_cursor_execute", _record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", _record)
+
+
+def _run(club: Club, method: str, path: str) -> tuple[int, list[str]]:
+    carol = club.as_("carol")
+    _request(carol, method, "/Club/Public.txt")  # warm the credential cache alike
+    with statements_of(club) as seen:
+        status = _request(carol, method, path)[0]
+    return status, seen
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("hidden", sorted(PAIRS))
+def test_hidden_and_missing_paths_run_the_same_sql(club: Club, method: str, hidden: str) -> None:
+    status_hidden, hidden_sql = _run(club, method, hidden)
+    status_missing, missing_sql = _run(club, method, PAIRS[hidden])
+    assert status_hidden == status_missing
+    assert len(hidden_sql) == len(missing_sql), (
+        f"{method} {hidden}: {len(hidden_sql)} statements, missing path "
+        f"{len(missing_sql)}:\n" + "\n".join(hidden_sql) + "\n--- vs ---\n"
+        + "\n".join(missing_sql)
+    )
+    assert hidden_sql == missing_sql, f"{method} {hidden}: statements differ"
+
+
+def test_the_control_a_visible_path_costs_differently(club: Club) -> None:
+    """The comparison can fail: listing a readable file's properties runs other
+    statements (its dead properties, its locks) than a missing path."""
+    _, visible = _run(club, "PROPFIND", "/Club/Public.txt")
+    _, missing = _run(club, "PROPFIND", "/Club/Nothing-here.txt")
+    assert visible != missing
