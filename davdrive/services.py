@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -176,7 +176,8 @@ class Drive:
 
     # --- creating -------------------------------------------------------------
 
-    def _check_create(self, parent: Node, name: str) -> str:
+    def check_create(self, parent: Node, name: str) -> str:
+        """The valid name for a new item in ``parent``, or the error creating it would raise."""
         if not parent.is_folder:
             raise Conflict("The parent is not a folder.")
         self.require(Action.CREATE, parent)
@@ -231,7 +232,7 @@ class Drive:
         self.facts.reset()
 
     def make_folder(self, parent: Node, name: str) -> Node:
-        name = self._check_create(parent, name)
+        name = self.check_create(parent, name)
         node = self._new_node(parent, name, "folder")
         self.session.flush()
         self._audit("mkcol", node)
@@ -240,7 +241,7 @@ class Drive:
 
     def create_empty_file(self, parent: Node, name: str) -> Node:
         """A new empty file (LOCK on an unmapped URL)."""
-        name = self._check_create(parent, name)
+        name = self.check_create(parent, name)
         info = self.blobs.put_bytes(b"")
         self._ensure_blob_row(info)
         node = self._new_node(
@@ -259,7 +260,7 @@ class Drive:
                 raise Conflict("A folder cannot be overwritten by a file.")
             self.require(Action.MODIFY, existing)
         else:
-            name = self._check_create(parent, name)
+            name = self.check_create(parent, name)
         return Upload(parent, name, existing, self.blobs.writer(self.options.max_upload_bytes))
 
     def finish_upload(
@@ -336,14 +337,20 @@ class Drive:
             prop.value = value
         self._commit()
 
-    def delete(self, node: Node) -> None:
-        """Move ``node`` (and its subtree) to the trash, all or nothing."""
-        self._require_subtree(Action.DELETE, node)
+    def delete(self, node: Node, guard: Callable[[], None] | None = None) -> None:
+        """Move ``node`` (and its subtree) to the trash, all or nothing.
+
+        ``guard`` (e.g. the lock check) runs once the rights are granted, before
+        anything changes: a refusal never depends on what the actor cannot see.
+        """
+        self.require_subtree(Action.DELETE, node)
+        if guard is not None:
+            guard()
         self._trash(node)
         self._audit("delete", node)
         self._commit()
 
-    def _require_subtree(self, action: Action, node: Node) -> list[Node]:
+    def require_subtree(self, action: Action, node: Node) -> list[Node]:
         """Check ``action`` on ``node`` and every descendant, seen or not: all or nothing.
 
         A refusal on a descendant names it only if the actor sees it.
@@ -379,9 +386,9 @@ class Drive:
         The node keeps its owner and its effective classification: leaving its
         folder, it takes on the degree, doc type and privacy it inherited there.
         """
-        self._require_subtree(Action.MOVE, node)
+        self.check_move(node, dest_parent, dest_name, replace)
         inherited = self._effective_classification(node)
-        dest_name = self._check_destination(node, dest_parent, dest_name, replace)
+        dest_name = self._take_destination(node, dest_parent, dest_name, replace)
         source_path = self.path(node)
         if dest_parent.id != node.parent_id:
             node.min_degree, node.doc_type, node.visibility = inherited
@@ -402,11 +409,9 @@ class Drive:
         Every node copied must be readable by the actor, or nothing is copied.
         The copy keeps the effective classification of what it copies.
         """
-        nodes = self._require_subtree(Action.READ, node) if recursive else [node]
-        if not recursive:
-            self.require(Action.READ, node)
+        nodes = self.check_copy(node, dest_parent, dest_name, replace, recursive)
         top_class = self._effective_classification(node)
-        dest_name = self._check_destination(node, dest_parent, dest_name, replace)
+        dest_name = self._take_destination(node, dest_parent, dest_name, replace)
         props = self.dead_properties(n.id for n in nodes)
         new_ids: dict[int, Node] = {}
         for n in nodes:
@@ -436,8 +441,30 @@ class Drive:
         visibility = "private" if facts.private_marks else node.visibility
         return facts.min_degree, facts.doc_type, visibility
 
-    def _check_destination(
+    def check_move(
         self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None
+    ) -> None:
+        """Every right a MOVE needs (rules 7 and 8), checked without changing anything."""
+        self.require_subtree(Action.MOVE, node)
+        self._check_destination(dest_parent, dest_name, replace, moving=node)
+
+    def check_copy(
+        self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None,
+        recursive: bool,
+    ) -> list[Node]:
+        """Every right a COPY needs, destination first; returns the nodes to copy.
+
+        The destination is checked first, so someone who may not create there
+        learns nothing about what the source holds.
+        """
+        self._check_destination(dest_parent, dest_name, replace, moving=node)
+        if not recursive:
+            self.require(Action.READ, node)
+            return [node]
+        return self.require_subtree(Action.READ, node)
+
+    def _check_destination(
+        self, dest_parent: Node, dest_name: str, replace: Node | None, moving: Node
     ) -> str:
         if not dest_parent.is_folder:
             raise Conflict("The destination parent is not a folder.")
@@ -445,7 +472,17 @@ class Drive:
         dest_name = validate_name(dest_name, windows=self.options.windows_names)
         self._refuse_reserved(dest_parent, dest_name)
         if replace is not None:
-            self._require_subtree(Action.DELETE, replace)
+            self.require_subtree(Action.DELETE, replace)
+        else:
+            self._refuse_taken(dest_parent, dest_name, moving=moving)
+        return dest_name
+
+    def _take_destination(
+        self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None
+    ) -> str:
+        """Trash what the destination replaces; the destination's valid name."""
+        dest_name = validate_name(dest_name, windows=self.options.windows_names)
+        if replace is not None:
             self._trash(replace)
         self._refuse_taken(dest_parent, dest_name, moving=node)
         return dest_name

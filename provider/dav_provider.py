@@ -14,6 +14,7 @@ from provider.backoffice_resources import READ_ONLY, dav_path, resource_for
 from provider.context import context_of
 from provider.errors import dav_errors, plain_response
 from provider.resources import FileResource, FolderResource
+from provider.rights_first import check_copy_move, check_delete
 
 WRITE_METHODS = frozenset(
     {"PUT", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"}
@@ -27,6 +28,8 @@ class DriveProvider(DAVProvider):
         return False
 
     def get_resource_inst(self, path: str, environ: dict[str, Any]) -> _DAVResource | None:
+        if path is None:  # WsgiDAV asks for the parent of the root
+            return None
         with dav_errors():
             parts = split_path(path)
         if parts and name_key(parts[0]) == BRANCH:
@@ -48,8 +51,11 @@ class DriveProvider(DAVProvider):
         method = environ.get("REQUEST_METHOD")
         if method in WRITE_METHODS and self._writes_into_branch(environ):
             return plain_response(start_response, "403 Forbidden", f"403 Forbidden\n{READ_ONLY}")
+        if method == "DELETE":
+            check_delete(self, environ)  # rights before locks (rule 4)
         if method not in ("COPY", "MOVE"):
             return default_handler(environ, start_response)
+        check_copy_move(self, environ)  # rights before locks (rule 4)
 
         def _start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
             if status.startswith("204") and environ.get("davdrive.created"):

@@ -122,13 +122,19 @@ def plain_response(
     return [body]
 
 
-def _dav_error_response(e: DAVError, start_response: Any) -> list[bytes]:
+def _dav_error_response(
+    e: DAVError, start_response: Any, environ: dict[str, Any]
+) -> list[bytes]:
     status = get_http_status_string(e)
     headers = list(e.add_headers or [])
     if e.value in (204, 304):
         start_response(status, [("Content-Length", "0")] + headers)
         return [b""]
     if e.err_condition:
+        if e.err_condition.hrefs:  # a lock conflict names only what the actor sees
+            from provider.rights_first import visible_hrefs
+
+            e.err_condition.hrefs = visible_hrefs(environ, e.err_condition.hrefs)
         body = util.to_bytes(e.err_condition.as_string())
         start_response(
             status,
@@ -182,4 +188,4 @@ class SafeErrorPrinter(BaseMiddleware):
         if started:
             # Headers already sent: the only honest thing left is to cut the stream.
             raise ConnectionAbortedError("response aborted after an internal error")
-        yield from _dav_error_response(error, start_response)
+        yield from _dav_error_response(error, start_response, environ)

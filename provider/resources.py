@@ -219,12 +219,19 @@ class _NodeMixin(_DAVResource):
     def prevent_locking(self) -> bool:
         """A lock is a change: only those who may modify the item lock it.
 
+        A depth-infinity lock on a folder covers everything inside, so it needs
+        the right to modify every item inside, seen or not (as rule 7 does for
+        delete); a lock held on a hidden item then never answers for it.
         WsgiDAV also asks this when listing lock properties; there the answer
         stays False (the properties describe the item, not the user's rights).
         """
         if self.environ.get("REQUEST_METHOD") == "LOCK":
+            deep = self.environ.get("HTTP_DEPTH", "infinity").strip().lower() == "infinity"
             with dav_errors():
-                self.drive.require(Action.MODIFY, self.node)
+                if deep and self.node.is_folder:
+                    self.drive.require_subtree(Action.MODIFY, self.node)
+                else:
+                    self.drive.require(Action.MODIFY, self.node)
         return False
 
     def set_last_modified(self, dest_path: str, time_stamp: Any, *, dry_run: bool) -> bool:
@@ -241,17 +248,22 @@ class _NodeMixin(_DAVResource):
         if lm is not None:
             lm.remove_all_locks_from_url(self.get_ref_url(), recursive=True)
 
-    def handle_delete(self) -> bool:
+    def check_locks(self) -> None:
+        """423 if a lock on this item or inside it blocks the actor's change."""
         lm = self.provider.lock_manager
         if lm is not None:
+            if "wsgidav.conditions.if" not in self.environ:
+                util.parse_if_header_dict(self.environ)
             lm.check_write_permission(
                 url=self.get_ref_url(),
                 depth="infinity",
                 token_list=self.environ.get("wsgidav.ifLockTokenList", []),
                 principal=self.environ.get("wsgidav.user_name"),
             )
+
+    def handle_delete(self) -> bool:
         with dav_errors():
-            self.drive.delete(self.node)
+            self.drive.delete(self.node, guard=self.check_locks)  # rights, then locks
         self._drop_locks()
         return True
 
@@ -328,7 +340,10 @@ class FolderResource(_NodeMixin, DAVCollection):
     def create_empty_resource(self, name: str) -> FileResource:
         path = f"{self.path.rstrip('/')}/{name}"
         if self.environ.get("REQUEST_METHOD") == "PUT":
-            # The row is written by end_write, once the content is durable.
+            # Rights now, before WsgiDAV looks at locks on this name; the row is
+            # written by end_write, once the content is durable.
+            with dav_errors():
+                self.drive.check_create(self.node, name)
             return FileResource(path, self.environ, None, parent=self.node, name=name)
         with dav_errors():
             node = self.drive.create_empty_file(self.node, name)
