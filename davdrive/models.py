@@ -223,7 +223,7 @@ class Lock(Base):
     __tablename__ = "dav_lock"
     token: Mapped[str] = mapped_column(String(100), primary_key=True)
     root: Mapped[str] = mapped_column(Text, index=True)
-    principal: Mapped[str] = mapped_column(String(150))
+    principal: Mapped[str] = mapped_column(String(150), index=True)
     owner: Mapped[str] = mapped_column(Text, default="")
     scope: Mapped[str] = mapped_column(String(16))
     type: Mapped[str] = mapped_column(String(16))

@@ -30,6 +30,7 @@ from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, plain_response
 from provider.hardening import HardeningMiddleware, Limits
+from provider.lock_manager import DriveLockManager, LockLimits
 from provider.lock_storage import SqlLockStorage
 
 _log = logging.getLogger("davdrive")
@@ -64,6 +65,21 @@ def _wsgidav_config(settings: Settings, runtime: Runtime) -> dict[str, Any]:
     }
 
 
+def _install_lock_manager(dav: WsgiDAVApp, settings: Settings) -> None:
+    """Replace WsgiDAV's lock manager by ours (same storage, limits, indexed checks)."""
+    manager = DriveLockManager(
+        dav.lock_manager.storage,
+        LockLimits(
+            owner_max_bytes=settings["dav.lock_owner_max_bytes"],
+            per_item=settings["dav.locks_per_item"],
+            per_user=settings["dav.locks_per_user"],
+        ),
+    )
+    dav.lock_manager = manager
+    for provider in dav.provider_map.values():
+        provider.set_lock_manager(manager)
+
+
 class DriveApp:
     """The whole WSGI application; ``runtime`` gives tests access to the engine."""
 
@@ -72,6 +88,7 @@ class DriveApp:
         self.runtime = runtime
         self.mount = settings["dav.mount"]
         dav = WsgiDAVApp(_wsgidav_config(settings, runtime))
+        _install_lock_manager(dav, settings)
         self.controller = DriveDomainController(
             runtime, CredentialCache(settings["auth.cache_seconds"]), settings["auth.realm"]
         )

@@ -103,6 +103,19 @@ SETTINGS: tuple[Setting, ...] = (
         True,
         "Refuse names Windows cannot store (\\ : * ? \" < > | and reserved names).",
     ),
+    Setting(
+        "dav.lock_owner_max_bytes", int, 4096,
+        "Largest lock owner text (what Office shows as 'locked by'); larger LOCKs get 413.",
+        _positive,
+    ),
+    Setting(
+        "dav.locks_per_item", int, 20,
+        "Most locks one file or folder may hold at once; more get 507.", _positive,
+    ),
+    Setting(
+        "dav.locks_per_user", int, 1000,
+        "Most locks one user may hold at once; more get 507.", _positive,
+    ),
     Setting("auth.realm", str, "davdrive", "Realm shown in the login prompt."),
     Setting(
         "auth.cache_seconds",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from wsgidav.lock_man.lock_manager import (
     generate_lock_token,
@@ -129,6 +129,47 @@ class SqlLockStorage:
             rows = session.scalars(select(Lock).where(or_(*conditions), _live(time.time())))
             locks = [_to_dict(r) for r in rows]
         return [lk["token"] for lk in locks] if token_only else locks
+
+    def conflict_candidates(self, url: str, *, children: bool) -> list[dict[str, Any]]:
+        """Live locks that may conflict with a change of ``url``, in one indexed query.
+
+        Those on ``url`` itself, the depth-infinity ones on its ancestors and,
+        with ``children``, every lock below it. Owner texts are not read.
+        """
+        root = normalize_lock_root(url)
+        ancestors = []
+        parent = root
+        while parent != "/":
+            parent = parent.rsplit("/", 1)[0] or "/"
+            ancestors.append(parent)
+        conditions = [Lock.root == root]
+        if ancestors:
+            conditions.append(and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
+        if children:
+            prefix = root.rstrip("/") + "/"
+            # Every root below starts with prefix: a range on the index, no LIKE.
+            conditions.append(and_(Lock.root >= prefix, Lock.root < prefix[:-1] + "0"))
+        columns = (Lock.token, Lock.root, Lock.principal, Lock.scope, Lock.depth)
+        with self._sessions() as session:
+            rows = session.execute(
+                select(*columns).where(or_(*conditions), _live(time.time()))
+            ).all()
+        return [
+            {"token": t, "root": r, "principal": p, "scope": sc, "depth": d}
+            for t, r, p, sc, d in rows
+        ]
+
+    def counts(self, root: str, principal: str) -> tuple[int, int]:
+        """(live locks on ``root``, live locks held by ``principal``), in one query."""
+        root = normalize_lock_root(root)
+        with self._sessions() as session:
+            on_root, by_principal = session.execute(
+                select(
+                    func.count().filter(Lock.root == root),
+                    func.count().filter(Lock.principal == principal),
+                ).where(or_(Lock.root == root, Lock.principal == principal), _live(time.time()))
+            ).one()
+        return int(on_root or 0), int(by_principal or 0)
 
     def locks_for_roots(self, roots: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Direct live locks of many roots in one query: {root: [lock, ...]}."""

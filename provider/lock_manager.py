@@ -1,0 +1,102 @@
+"""WsgiDAV's lock manager with bounded, index-backed conflict checks.
+
+``DriveLockManager`` keeps WsgiDAV's locking rules (RFC 4918 section 7, as
+``wsgidav.lock_man.lock_manager.LockManager`` implements them) but finds the
+conflicting locks with one indexed query (``SqlLockStorage.conflict_candidates``)
+instead of one query per ancestor that also reads every owner text, and it
+enforces limits: the size of the owner text, the locks on one item and the
+locks held by one user. Past a limit the LOCK answers with a clear 413 or 507
+and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wsgidav import util
+from wsgidav.dav_error import (
+    HTTP_INSUFFICIENT_STORAGE,
+    HTTP_LOCKED,
+    HTTP_REQUEST_ENTITY_TOO_LARGE,
+    DAVError,
+    DAVErrorCondition,
+    PRECONDITION_CODE_LockConflict,
+)
+from wsgidav.lock_man.lock_manager import LockManager, normalize_lock_root
+
+from provider.lock_storage import SqlLockStorage
+
+
+@dataclass(frozen=True)
+class LockLimits:
+    owner_max_bytes: int
+    per_item: int
+    per_user: int
+
+
+class DriveLockManager(LockManager):  # type: ignore[misc]
+    """LockManager over ``SqlLockStorage`` with limits and one-query conflict checks."""
+
+    def __init__(self, storage: SqlLockStorage, limits: LockLimits) -> None:
+        super().__init__(storage)
+        self.limits = limits
+
+    def acquire(
+        self, *, url: str, lock_type: str, lock_scope: str, lock_depth: str,
+        lock_owner: str | bytes, timeout: Any, principal: str, token_list: list[str],
+    ) -> Any:
+        """Check the limits, then WsgiDAV's conflict rules, then store the lock."""
+        owner = lock_owner or b""
+        owner_bytes = len(owner if isinstance(owner, bytes) else owner.encode("utf-8"))
+        if owner_bytes > self.limits.owner_max_bytes:
+            raise DAVError(
+                HTTP_REQUEST_ENTITY_TOO_LARGE,
+                context_info=f"The lock owner text is limited to {self.limits.owner_max_bytes} "
+                "bytes; nothing was locked.",
+            )
+        on_item, by_user = self.storage.counts(normalize_lock_root(url), principal)
+        if on_item >= self.limits.per_item:
+            raise DAVError(
+                HTTP_INSUFFICIENT_STORAGE,
+                context_info=f"This item already has {on_item} locks, the most allowed; "
+                "nothing was locked.",
+            )
+        if by_user >= self.limits.per_user:
+            raise DAVError(
+                HTTP_INSUFFICIENT_STORAGE,
+                context_info=f"You hold {by_user} locks, the most allowed; unlock some "
+                "first. Nothing was locked.",
+            )
+        return super().acquire(
+            url=url, lock_type=lock_type, lock_scope=lock_scope, lock_depth=lock_depth,
+            lock_owner=lock_owner, timeout=timeout, principal=principal, token_list=token_list,
+        )
+
+    def _check_lock_permission(self, url: str, lock_type: str, lock_scope: str,
+                               lock_depth: str, token_list: list[str], principal: str) -> None:
+        """As WsgiDAV's: may ``principal`` lock ``url``? Raises 423 naming the conflicts."""
+        errcond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
+        deep = lock_depth == "infinity"
+        for lock in self.storage.conflict_candidates(url, children=deep):
+            if lock["root"] != url and util.is_child_uri(url, lock["root"]):
+                errcond.add_href(lock["root"])  # a lock below a depth-infinity lock
+            elif not (lock["scope"] == "shared" and lock_scope == "shared"):
+                errcond.add_href(lock["root"])  # on the item or a deep lock above it
+        for w_url, count in self._active_writes.items():
+            if count and (w_url == url or (deep and util.is_child_uri(url, w_url))):
+                errcond.add_href(w_url)  # a write in progress (WsgiDAV's TOCTOU guard)
+        if errcond.hrefs:
+            raise DAVError(HTTP_LOCKED, err_condition=errcond)
+
+    def _get_write_conflicts(self, url: str, depth: str, token_list: list[str],
+                             principal: str) -> DAVErrorCondition:
+        """As WsgiDAV's: the locks that keep ``principal`` from changing ``url``."""
+        url = normalize_lock_root(url)
+        errcond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
+        for lock in self.storage.conflict_candidates(url, children=depth == "infinity"):
+            below = lock["root"] != url and util.is_child_uri(url, lock["root"])
+            owned = principal == lock["principal"] and lock["token"] in token_list
+            if below or not owned:
+                errcond.add_href(lock["root"])
+        return errcond
