@@ -42,5 +42,9 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+## bench: timing checks (hidden vs missing paths answer alike: ratio within 1.2)
+bench: $(VENV)/.installed-run
+	$(BIN)/python bench/hidden_missing.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
