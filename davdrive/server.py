@@ -81,7 +81,8 @@ def _install_lock_manager(dav: WsgiDAVApp, settings: Settings) -> None:
 
 
 class DriveApp:
-    """The whole WSGI application; ``runtime`` gives tests access to the engine."""
+    """The whole WSGI application; ``runtime`` and ``provider`` give tests access
+    to the engine and to the WebDAV provider."""
 
     def __init__(self, settings: Settings, runtime: Runtime) -> None:
         self.settings = settings
@@ -89,6 +90,7 @@ class DriveApp:
         self.mount = settings["dav.mount"]
         dav = WsgiDAVApp(_wsgidav_config(settings, runtime))
         _install_lock_manager(dav, settings)
+        self.provider = dav.provider_map[self.mount]
         self.controller = DriveDomainController(
             runtime, CredentialCache(settings["auth.cache_seconds"]), settings["auth.realm"]
         )

@@ -14,7 +14,7 @@ from provider.backoffice_resources import READ_ONLY, dav_path, resource_for
 from provider.context import context_of
 from provider.errors import dav_errors, plain_response
 from provider.resources import FileResource, FolderResource
-from provider.rights_first import check_copy_move, check_delete
+from provider.rights_first import check_copy_move, check_delete, check_put
 
 WRITE_METHODS = frozenset(
     {"PUT", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"}
@@ -53,6 +53,8 @@ class DriveProvider(DAVProvider):
             return plain_response(start_response, "403 Forbidden", f"403 Forbidden\n{READ_ONLY}")
         if method == "DELETE":
             check_delete(self, environ)  # rights before locks (rule 4)
+        elif method == "PUT":
+            check_put(self, environ)
         if method not in ("COPY", "MOVE"):
             return default_handler(environ, start_response)
         check_copy_move(self, environ)  # rights before locks (rule 4)

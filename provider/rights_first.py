@@ -5,9 +5,10 @@ calls the provider's hooks, and a "423 Locked" answer names the locked items.
 If the lock sat on something the actor cannot see, that answer would reveal
 it (rule 4). So:
 
-- ``check_delete`` and ``check_copy_move`` run every right a COPY or MOVE needs (source subtree,
-  destination folder, the item an ``Overwrite: T`` replaces) before WsgiDAV's
-  own checks (the hooks run them again when they act), then the lock check;
+- ``check_put``, ``check_delete`` and ``check_copy_move`` run every right the
+  method needs (for COPY and MOVE: source subtree, destination folder, the item
+  an ``Overwrite: T`` replaces) before WsgiDAV's own checks, then the lock
+  check; the hooks run the rights again when they act;
 - ``visible_hrefs`` keeps, in a lock-conflict answer, only the items the actor
   sees: a last line of defence for any path that still reached a lock first.
 """
@@ -96,6 +97,17 @@ def check_delete(provider: Any, environ: dict[str, Any]) -> None:
     with dav_errors():
         target.drive.require_subtree(Action.DELETE, target.node)
     target.check_locks()
+
+
+def check_put(provider: Any, environ: dict[str, Any]) -> None:
+    """Raise the policy's refusal for a PUT over an existing file (a new name is
+    checked when WsgiDAV creates its placeholder), before locks and the body."""
+    from provider.resources import FileResource
+
+    target = provider.get_resource_inst(environ.get("PATH_INFO", ""), environ)
+    if isinstance(target, FileResource) and target.node is not None:
+        with dav_errors():
+            target.drive.require(Action.MODIFY, target.node)
 
 
 def visible_hrefs(environ: dict[str, Any], hrefs: list[str]) -> list[str]:

@@ -161,3 +161,42 @@ def test_the_root_of_the_drive_is_never_deleted_moved_or_copied(
     assert b"Internal" not in response.data
     assert club.content("/Club/Public.txt") == b"public"
     assert club.content("/Club/Everything/Public.txt") is None
+
+
+def test_a_refused_overwrite_is_403_before_any_lock_and_logs_no_traceback(
+    club: Club, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PUT over another writer's locked file: the rights answer (403), not the lock
+    (423); and a refusal is not an error: no traceback in the log."""
+    wendy, walt = club.as_("wendy"), club.as_("walt")
+    wendy("PUT", "/dav/Club/Hers.txt", "hers")
+    _lock(club.as_("mia"), "/Club/Hers.txt")
+    with caplog.at_level("DEBUG"):
+        assert walt("PUT", "/dav/Club/Hers.txt", "his").status_code == 403
+        assert walt("PUT", "/dav/Club/Degree3.txt", "his").status_code == 409
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert club.content("/Club/Hers.txt") == b"hers"
+
+
+def test_a_lock_conflict_answer_keeps_only_the_items_the_actor_sees(club: Club) -> None:
+    """The last line of defence: whatever reached a lock first, a 423 body names
+    only what the signed-in actor sees (here a degree-1 member, then a manager)."""
+    from davdrive.accounts import actor_for, get_user
+    from provider.context import ENV_KEY, RequestContext
+    from provider.rights_first import visible_hrefs
+
+    hrefs = ["/dav/Club/Degree3.txt", "/dav/Club/Public.txt", "/dav/Club/Deep/Inner.txt",
+             "/dav/Club/", "/dav/Club/Budget.txt", "/elsewhere/x"]
+
+    def seen_by(login: str) -> list[str]:
+        environ: dict[str, object] = {"wsgidav.provider": club.app.provider}
+        ctx = RequestContext(club.runtime, environ)
+        environ[ENV_KEY] = ctx
+        try:
+            ctx.actor = actor_for(get_user(ctx.session, login))
+            return visible_hrefs(environ, hrefs)
+        finally:
+            ctx.close()
+
+    assert seen_by("carol") == ["/dav/Club/Public.txt", "/dav/Club/"]
+    assert seen_by("mia") == hrefs[:5]
