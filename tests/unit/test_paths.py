@@ -175,9 +175,17 @@ def test_names_that_do_not_read_as_backoffice_keep_their_own_key(name: str) -> N
     assert paths.reserved_key(name) != BACKOFFICE_KEY
 
 
-@given(st.text(max_size=12))
-def test_reserved_key_ignores_compatibility_forms(name: str) -> None:
-    assert paths.reserved_key(unicodedata.normalize("NFKC", name)) == paths.reserved_key(name)
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) for c in text)  # U+FF01..U+FF5E mirror ASCII
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+               min_size=1, max_size=12))
+def test_reserved_key_ignores_case_fullwidth_and_invisible_characters(name: str) -> None:
+    key = paths.reserved_key(name)
+    assert paths.reserved_key(name.upper()) == key
+    assert paths.reserved_key(_fullwidth(name)) == key
+    assert paths.reserved_key("\u200b".join(name) + "\ufeff") == key
 
 
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
