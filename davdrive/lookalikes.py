@@ -72,19 +72,16 @@ _SEQUENCES = (("rn", "m"), ("vv", "w"))
 def _build() -> MappingProxyType[int, str]:
     mapping: dict[int, str] = {}
     for target, codes in _TABLE.items():
-        for code in codes.split():
-            char = chr(int(code, 16))
+        for hex_code in codes.split():
+            char = chr(int(hex_code, 16))
             mapping[ord(char)] = target
             folded = char.casefold()
             if len(folded) == 1 and not folded.isascii():
                 mapping.setdefault(ord(folded), target)
     # Small capitals and dotless letters, by their Unicode names.
-    for code in range(0x0100, 0x0300):
-        _name_rule(mapping, chr(code))
-    for code in range(0x1D00, 0x1D2C):
-        _name_rule(mapping, chr(code))
-    for code in range(0xA730, 0xA800):
-        _name_rule(mapping, chr(code))
+    for low, high in ((0x0100, 0x0300), (0x1D00, 0x1D2C), (0xA730, 0xA800)):
+        for code in range(low, high):
+            _name_rule(mapping, chr(code))
     for target, source in _CLASSES.items():
         mapping[ord(target)] = source
     return MappingProxyType(mapping)
