@@ -70,7 +70,7 @@ def _selects_a_glyph(char: str, previous: str) -> bool:
 
 def describe(char: str) -> str:
     """``U+202E RIGHT-TO-LEFT OVERRIDE``: how messages name a character."""
-    return f"U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}".rstrip()
+    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
 
 
 def _reason(char: str, previous: str) -> str | None:

@@ -79,3 +79,9 @@ def test_default_ignorable_code_points_are_ignorable(char: str) -> None:
 def test_visible_format_characters_are_not_ignorable() -> None:
     for char in invisible.VISIBLE_FORMAT | {"\ufff9", "a", " ", "\u00e9"}:
         assert not invisible.is_ignorable(char)
+
+
+def test_characters_are_named_by_code_point_and_unicode_name() -> None:
+    assert invisible.describe("\u202e") == "U+202E RIGHT-TO-LEFT OVERRIDE"
+    assert invisible.describe("\ufffe") == "U+FFFE"
+    assert invisible.describe("\U000e0001") == "U+E0001 LANGUAGE TAG"
