@@ -121,6 +121,6 @@ def clean(text: str, replacement: str = "_") -> str:
     for char in text:
         if _reason(char, out[-1] if out else "") is None:
             out.append(char)
-        elif unicodedata.category(char) not in ("Cf",) and not is_ignorable(char):
+        elif unicodedata.category(char) != "Cf" and not is_ignorable(char):
             out.append(replacement)
     return "".join(out)

@@ -82,8 +82,8 @@ def _build() -> MappingProxyType[int, str]:
     for low, high in ((0x0100, 0x0300), (0x1D00, 0x1D2C), (0xA730, 0xA800)):
         for code in range(low, high):
             _name_rule(mapping, chr(code))
-    for target, source in _CLASSES.items():
-        mapping[ord(target)] = source
+    for char, letter in _CLASSES.items():
+        mapping[ord(char)] = letter
     return MappingProxyType(mapping)
 
 
