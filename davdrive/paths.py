@@ -10,15 +10,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from davdrive import invisible, lookalikes
 from davdrive.errors import BadRequest
 
 MAX_NAME_BYTES = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WINDOWS_FORBIDDEN = re.compile(r'[\\:*?"<>|]')
-_WINDOWS_RESERVED = frozenset(
-    ["CON", "PRN", "AUX", "NUL"]
-    + [f"COM{i}" for i in range(1, 10)]
-    + [f"LPT{i}" for i in range(1, 10)]
+# Win32 device names: digits 0-9 and the Latin-1 superscripts count for COM/LPT.
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{port}{digit}" for port in ("COM", "LPT") for digit in "0123456789\u00b9\u00b2\u00b3"]
 )
 
 
@@ -30,6 +31,28 @@ def normalize_name(name: str) -> str:
 def name_key(name: str) -> str:
     """Case- and normalisation-insensitive key: two names clash when keys are equal."""
     return unicodedata.normalize("NFC", normalize_name(name).casefold())
+
+
+def reserved_key(name: str) -> str:
+    """Key for comparing a new name with reserved names: what the name reads as.
+
+    NFKC, default-ignorable characters removed, lookalikes of ASCII letters
+    mapped, case folded (see ``lookalikes.skeleton``). ``name_key`` decides
+    which existing item a name resolves to; this key only decides whether a
+    new name is too close to a reserved one.
+    """
+    return lookalikes.skeleton(name)
+
+
+def is_windows_device_name(name: str) -> bool:
+    """True when Windows opens a device instead of a file for ``name``.
+
+    Win32 compares the part before the first dot, without its trailing
+    spaces, case-insensitively: ``con``, ``LPT0.txt``, ``COM\u00b2.tar.gz``,
+    ``CON .txt`` and ``nul.`` all name a device.
+    """
+    stem = name.split(".", 1)[0].rstrip(" ")
+    return stem.upper() in _WINDOWS_DEVICES
 
 
 def split_path(path: str) -> list[str]:
@@ -54,21 +77,29 @@ def split_path(path: str) -> list[str]:
 
 
 def validate_name(name: str, *, windows: bool = True) -> str:
-    """Return the NFC name if it may be used for a new item, else raise BadRequest."""
+    """Return the NFC name if it may be used for a new item, else raise BadRequest.
+
+    Refused everywhere: empty, ``.``, ``..``, ``/``, over MAX_NAME_BYTES, and
+    the characters of ``invisible.refused_character`` (controls, bidi
+    controls, zero-width and other invisible characters, lone surrogates).
+    With ``windows``: ``\\ : * ? " < > |``, device names
+    (``is_windows_device_name``) and a trailing dot or space.
+    """
     name = normalize_name(name)
     if not name or name in (".", ".."):
         raise BadRequest("A name may not be empty, '.' or '..'.")
     if "/" in name:
         raise BadRequest("A name may not contain '/'.")
-    if _CONTROL.search(name):
-        raise BadRequest("A name may not contain control characters.")
+    reason = invisible.refused_character(name)
+    if reason is not None:
+        raise BadRequest(reason)
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise BadRequest(f"A name may not be longer than {MAX_NAME_BYTES} bytes.")
     if windows:
         if _WINDOWS_FORBIDDEN.search(name):
             raise BadRequest('A name may not contain any of \\ : * ? " < > |.')
-        if name.split(".")[0].upper() in _WINDOWS_RESERVED:
-            raise BadRequest(f"{name!r} is a reserved name on Windows.")
+        if is_windows_device_name(name):
+            raise BadRequest(f"{name!r} is a reserved device name on Windows.")
         if name.endswith((" ", ".")):
             raise BadRequest("A name may not end with a space or a dot.")
     return name
@@ -91,15 +122,14 @@ def safe_name(text: str, taken: set[str], fallback: str = "record") -> str:
     ``taken`` holds the keys already used; the caller stores the result, so a
     name once given never changes when others are added.
     """
-    name = normalize_name(text)
-    name = _CONTROL.sub("_", name).replace("/", "_")
+    name = invisible.clean(normalize_name(text)).replace("/", "_")
     name = _WINDOWS_FORBIDDEN.sub("_", name).strip()
     while len(name.encode("utf-8")) > MAX_SAFE_NAME_BYTES:
         name = name[:-1]
     name = name.rstrip()
     if not name or set(name) <= {"."}:
         name = fallback
-    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+    if is_windows_device_name(name):
         name = "_" + name
     if name.endswith((" ", ".")):
         name += "_"

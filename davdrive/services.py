@@ -33,7 +33,7 @@ from davdrive.models import (
     User,
     utcnow,
 )
-from davdrive.paths import join, name_key, validate_name
+from davdrive.paths import join, name_key, reserved_key, validate_name
 from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions, decide
 
 
@@ -50,6 +50,7 @@ def guess_content_type(name: str) -> str:
 
 MAX_DEGREE = 1000
 RESERVED_ROOT_NAMES = frozenset({"backoffice"})  # the virtual back-office branch
+RESERVED_ROOT_KEYS = frozenset(reserved_key(n) for n in RESERVED_ROOT_NAMES)
 
 
 class Unset:
@@ -181,13 +182,16 @@ class Drive:
         if not parent.is_folder:
             raise Conflict("The parent is not a folder.")
         self.require(Action.CREATE, parent)
-        name = validate_name(name, windows=self.options.windows_names)
         self._refuse_reserved(parent, name)
+        name = validate_name(name, windows=self.options.windows_names)
         self._refuse_taken(parent, name)
         return name
 
     def _refuse_reserved(self, parent: Node, name: str) -> None:
-        if parent.parent_id is None and name_key(name) in RESERVED_ROOT_NAMES:
+        """409 for a root name that reads as a reserved one (lookalikes and invisible
+        characters included, see ``paths.reserved_key``); checked before the other
+        name rules so that every such name gets this one answer."""
+        if parent.parent_id is None and reserved_key(name) in RESERVED_ROOT_KEYS:
             raise NameNotAvailable(f"The name {name!r} is reserved by the drive.")
 
     def _refuse_taken(self, parent: Node, name: str, moving: Node | None = None) -> None:
@@ -469,8 +473,8 @@ class Drive:
         if not dest_parent.is_folder:
             raise Conflict("The destination parent is not a folder.")
         self.require(Action.CREATE, dest_parent)
-        dest_name = validate_name(dest_name, windows=self.options.windows_names)
         self._refuse_reserved(dest_parent, dest_name)
+        dest_name = validate_name(dest_name, windows=self.options.windows_names)
         if replace is not None:
             self.require_subtree(Action.DELETE, replace)
         else:

@@ -105,3 +105,189 @@ def test_safe_name_is_always_valid_and_free(text: str) -> None:
     name = paths.safe_name(text, taken)
     assert paths.validate_name(name) == name
     assert paths.name_key(name) not in taken
+
+
+# --- finding 9: lookalike, invisible and device names ------------------------------------
+# Requests of the finding: MKCOL /dav/ｂａｃｋｏｆｆｉｃｅ/, /dav/backoffiсe/ (Cyrillic с) and
+# /dav/backoffice%E2%80%8B/ were created beside the read-only branch; U+202E, a lone
+# U+200B and a BOM were accepted in names; COM0, LPT0.txt, CONOUT$ and COM².txt passed
+# the Windows check.
+
+BACKOFFICE_KEY = paths.reserved_key("backoffice")
+
+# Lookalikes of each letter of "backoffice", written independently of the drive's table:
+# fullwidth and mathematical forms by their Unicode names, other scripts by code point.
+_SCRIPT_LOOKALIKES = {
+    "a": "\u0430\u0410\u03b1\u0391\u0251",  # Cyrillic а А, Greek α Α, Latin alpha
+    "b": "\u0412\u0392\u042c\u13f4",  # Cyrillic В, Greek Β, Cyrillic Ь, Cherokee Ᏼ
+    "c": "\u0441\u0421\u03f2\u03f9\u1d04",  # Cyrillic с С, Greek lunate sigma, small cap C
+    "k": "\u041a\u039a\u13e6",  # Cyrillic К, Greek Κ, Cherokee Ꮶ
+    "o": "\u043e\u041e\u03bf\u039f\u0585\u0030",  # Cyrillic о О, Greek ο Ο, Armenian օ, zero
+    "f": "\u017f\u03dc\ua798",  # long s, Greek digamma, Latin F with stroke
+    "i": "\u0456\u0406\u0131\u03b9\u0399\u0031\u006c\u04cf",  # і І ı ι Ι 1 l ӏ
+    "e": "\u0435\u0415\u0395\u13ac",  # Cyrillic е Е, Greek Ε, Cherokee Ꭼ
+}
+
+
+def _letter_forms(letter: str) -> list[str]:
+    forms = [letter, letter.upper(), *_SCRIPT_LOOKALIKES[letter]]
+    for size in ("SMALL", "CAPITAL"):
+        forms.append(unicodedata.lookup(f"FULLWIDTH LATIN {size} LETTER {letter.upper()}"))
+        forms.append(unicodedata.lookup(f"MATHEMATICAL BOLD {size} {letter.upper()}"))
+        forms.append(unicodedata.lookup(f"MATHEMATICAL MONOSPACE {size} {letter.upper()}"))
+    return forms
+
+
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f\u2061\ufe0f\U000e0020"
+
+
+@st.composite
+def backoffice_lookalikes(draw: st.DrawFn) -> str:
+    out = []
+    for letter in "backoffice":
+        out.append(draw(st.sampled_from(_letter_forms(letter))))
+        out.append(draw(st.text(alphabet=INVISIBLE, max_size=2)))
+    return "".join(out)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["backoffice", "BACKOFFICE", "BackOffice",
+     "\uff42\uff41\uff43\uff4b\uff4f\uff46\uff46\uff49\uff43\uff45",
+     "backoffi\u0441e", "backoffice\u200b", "ba\u00adckoffice", "\ufeffbackoffice",
+     "\u0412\u0410\u0421\u041a\u041e\uff26\uff26\u0406\u0421\u0415", "backoffice.",
+     "back\u2060office", "\u0299\u1d00\u1d04\u1d0b\u1d0f\ua730\ua730\u026a\u1d04\u1d07"],
+)
+def test_names_that_read_as_backoffice_have_the_reserved_key(name: str) -> None:
+    assert paths.reserved_key(name) == BACKOFFICE_KEY, name.encode("unicode_escape")
+
+
+@given(backoffice_lookalikes())
+def test_any_mix_of_backoffice_lookalikes_has_the_reserved_key(name: str) -> None:
+    assert paths.reserved_key(name) == BACKOFFICE_KEY, name.encode("unicode_escape")
+
+
+@pytest.mark.parametrize(
+    "name", ["backoffices", "back office", "back-office", "backoffice2", "office", "backup",
+             "Backoff", "b\u00e4ckoffice"],
+)
+def test_names_that_do_not_read_as_backoffice_keep_their_own_key(name: str) -> None:
+    assert paths.reserved_key(name) != BACKOFFICE_KEY
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) for c in text)  # U+FF01..U+FF5E mirror ASCII
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+               min_size=1, max_size=12))
+def test_reserved_key_ignores_case_fullwidth_and_invisible_characters(name: str) -> None:
+    key = paths.reserved_key(name)
+    assert paths.reserved_key(name.upper()) == key
+    assert paths.reserved_key(_fullwidth(name)) == key
+    assert paths.reserved_key("\u200b".join(name) + "\ufeff") == key
+
+
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+@pytest.mark.parametrize("char", list(BIDI_CONTROLS + ZERO_WIDTH) + [
+    "\u00ad", "\u180e", "\u2061", "\u2064", "\ufff9", "\U000e0001", "\U000e0041", "\u3164",
+    "\u115f", "\u034f", "\ud800", "\udfff", "\x85", "\x9b", "\u2028", "\u2029", "\ufffe",
+    "\ufdd0", "\U0010ffff",
+])
+@pytest.mark.parametrize("windows", [True, False])
+def test_invisible_reordering_and_invalid_characters_are_refused_in_names(
+    char: str, windows: bool
+) -> None:
+    for name in (char, f"report{char}.pdf", f"{char}report.pdf", f"invoice{char}fdp.exe"):
+        with pytest.raises(BadRequest, match="may not contain"):
+            validate_name(name, windows=windows)
+
+
+def test_the_refusal_names_the_character() -> None:
+    with pytest.raises(BadRequest, match="U\\+202E RIGHT-TO-LEFT OVERRIDE"):
+        validate_name("invoice\u202efdp.exe")
+    with pytest.raises(BadRequest, match="U\\+200B ZERO WIDTH SPACE"):
+        validate_name("\u200b")
+    with pytest.raises(BadRequest, match="U\\+FEFF"):
+        validate_name("\ufeffnotes.txt")
+
+
+def test_variation_selectors_are_allowed_after_emoji_and_ideographs_only() -> None:
+    assert validate_name("\u2764\ufe0f.txt") == "\u2764\ufe0f.txt"  # red heart, emoji style
+    assert validate_name("\u845b\U000e0100.txt") == "\u845b\U000e0100.txt"  # ideograph variant
+    for name in ("re\ufe0fport.txt", "report\ufe0f.txt", "\ufe0freport"):
+        with pytest.raises(BadRequest, match="invisible"):
+            validate_name(name)
+
+
+@pytest.mark.parametrize("name", [
+    "\u0645\u0631\u062d\u0628\u0627.txt",  # Arabic letters: right-to-left script, no control
+    "\u05e9\u05dc\u05d5\u05dd.pdf", "\u0600\u0661.txt",  # Hebrew; Arabic number sign (visible)
+    "Caf\u00e9 cr\u00e8me.odt", "\u65e5\u672c\u8a9e.docx", "\U0001f600.png",
+])
+def test_ordinary_names_of_every_script_are_accepted(name: str) -> None:
+    assert validate_name(name) == unicodedata.normalize("NFC", name)
+
+
+@given(st.text(min_size=1, max_size=30))
+def test_validate_name_never_accepts_a_bidi_control_or_zero_width_character(name: str) -> None:
+    for windows in (True, False):
+        try:
+            clean = validate_name(name, windows=windows)
+        except BadRequest:
+            continue
+        assert not set(clean) & set(BIDI_CONTROLS + ZERO_WIDTH + "\u00ad")
+        assert not any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in clean)
+
+
+@given(st.text(alphabet=BIDI_CONTROLS + ZERO_WIDTH, min_size=1, max_size=3),
+       st.text(max_size=10), st.text(max_size=10))
+def test_validate_name_refuses_any_name_holding_one(bad: str, before: str, after: str) -> None:
+    with pytest.raises(BadRequest):
+        validate_name(before + bad + after, windows=False)
+
+
+WINDOWS_DEVICES = (
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{p}{d}" for p in ("COM", "LPT") for d in "0123456789"]
+    + ["COM\u00b9", "COM\u00b2", "COM\u00b3", "LPT\u00b9", "LPT\u00b2", "LPT\u00b3"]
+)
+
+
+@pytest.mark.parametrize("device", WINDOWS_DEVICES)
+def test_every_windows_device_name_is_refused_with_any_case_and_extension(device: str) -> None:
+    for name in (device, device.lower(), device.title(), f"{device}.txt",
+                 f"{device.lower()}.tar.gz", f"{device} .txt", f"{device}  .log"):
+        with pytest.raises(BadRequest, match="device name"):
+            validate_name(name, windows=True)
+        assert paths.is_windows_device_name(name)
+    assert validate_name(device, windows=False) == device
+
+
+@pytest.mark.parametrize("name", ["CONSOLE", "COM10", "LPT", "COM", "NULL.txt", "xCON",
+                                  "CON_1.txt", "AUX-notes", " CON", "COM\u2074", "CONERR$"])
+def test_names_that_only_resemble_a_device_are_accepted(name: str) -> None:
+    assert validate_name(name, windows=True) == name
+    assert not paths.is_windows_device_name(name)
+
+
+@pytest.mark.parametrize("name", ["notes.", "notes ", "notes. ", "CON.", "a.b.."])
+def test_names_ending_in_a_dot_or_space_are_refused_under_windows_rules(name: str) -> None:
+    with pytest.raises(BadRequest):
+        validate_name(name, windows=True)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Dupont\u200bMartin", "DupontMartin"),
+    ("\u202eevil\u202c", "evil"),
+    ("\ufeffMarie", "Marie"),
+    ("line\u2028break", "line_break"),
+    ("COM\u00b2", "_COM\u00b2"),
+    ("CONOUT$.txt", "_CONOUT$.txt"),
+    ("\u200b", "record"),
+])
+def test_safe_name_drops_invisible_characters_and_guards_devices(text: str, expected: str) -> None:
+    assert paths.safe_name(text, set()) == expected
