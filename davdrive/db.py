@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -58,8 +58,30 @@ def _in_memory(url: str) -> bool:
     return url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
 
 
+_WROTE = "davdrive.wrote"  # session.info key: the open transaction has written
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded values after commit and know whether they wrote."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", _mark_wrote)
+    event.listen(factory, "do_orm_execute", _mark_wrote_if_not_select)
+    event.listen(factory, "after_transaction_end", _clear_wrote)
+    return factory
+
+
+def _mark_wrote(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+def _mark_wrote_if_not_select(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info[_WROTE] = True
+
+
+def _clear_wrote(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
 
 
 def release_connection(session: Session) -> None:
@@ -68,12 +90,12 @@ def release_connection(session: Session) -> None:
     For use before slow work that needs no SQL (receiving or sending a body,
     argon2). Loaded objects stay usable (sessions are made with
     ``expire_on_commit=False``); the next query opens a new transaction.
-    Call it only where every write of the caller is committed; a session with
-    unflushed changes is left alone (releasing never decides about writes).
+    A transaction that has written anything (flushed or not) is left alone:
+    releasing never decides whether writes are kept.
     """
     if not session.in_transaction():
         return
-    if session.new or session.dirty or session.deleted:
+    if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
         return
     session.commit()
 
