@@ -150,12 +150,12 @@ def test_another_client_is_served_while_put_bodies_stall(
         assert body == b"0123456789abcdefghij"
 
 
-SPRAYERS = 12
+SPRAYERS = 32
 ATTEMPTS = 6
 
 
 def test_password_spray_is_bounded_and_signed_in_user_keeps_working(live: LiveServer) -> None:
-    """12 connections each send 6 PROPFIND /dav/ with wrong passwords while the signed-in
+    """32 connections each send 6 PROPFIND /dav/ with wrong passwords while the signed-in
     tester GETs a file: at most 1 argon2 check at a time (auth.max_parallel_checks), the
     overflow gets 503 + Retry-After without an argon2 run, never a 500, and the tester's
     cached GETs all answer 200 within a generous 2 s."""
