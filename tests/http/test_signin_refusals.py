@@ -140,6 +140,19 @@ def test_cached_hit_applies_the_sign_in_rule_even_without_a_version_change(
     assert propfind(dav, "tester", "secret") == 401
 
 
+def test_login_hours_closing_on_a_cached_user_are_seen_at_once(
+    app: DriveApp, dav: Dav, runtime: Runtime
+) -> None:
+    """PROPFIND /dav/ as a cached user, then `user set --hours` to a window that
+    excludes now: the next PROPFIND is 401 and nothing stays cached."""
+    assert propfind(dav, "tester", "secret") == 207
+    with runtime.sessions() as session:
+        accounts.set_user(session, runtime.passwords, "tester", hours=closed_hours_now())
+        session.commit()
+    assert propfind(dav, "tester", "secret") == 401
+    assert len(app.controller.cache) == 0
+
+
 def test_password_changed_behind_the_cache_is_seen_at_once(
     dav: Dav, runtime: Runtime
 ) -> None:
