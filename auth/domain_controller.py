@@ -94,18 +94,16 @@ class DriveDomainController(BaseDomainController):
         if app_row is not None and user is not None:
             return self._admit_app_password(session, user, app_row, ip)
         key = self.cache.key(login, password)
-        if self._cached(key, user):
-            assert user is not None
+        if user is not None and self._cached(key, user):
             return self._admit_cached(session, user, key, password, ip)
         with self.gate.slot():
             # A request with the same password may have verified it while this
             # one waited for the slot (a client's burst of first requests).
-            cached_meanwhile = self._cached(key, user)
+            cached_meanwhile = user is not None and self._cached(key, user)
             verified = cached_meanwhile or self.runtime.passwords.verify(
                 user.password_hash if user else None, password
             )
-        if cached_meanwhile:
-            assert user is not None
+        if user is not None and cached_meanwhile:
             return self._admit_cached(session, user, key, password, ip)
         if user is None or not verified:
             self._fail(session, login, ip, "wrong login or password")
@@ -117,12 +115,12 @@ class DriveDomainController(BaseDomainController):
         self.cache.put(key, user.id, user.auth_version, user.password_hash)
         return actor_for(user)
 
-    def _cached(self, key: bytes, user: User | None) -> bool:
+    def _cached(self, key: bytes, user: User) -> bool:
         """Whether ``key`` is cached for ``user`` as the row stands; a stale entry is dropped."""
         cached = self.cache.get(key)
         if cached is None:
             return False
-        if user is not None and cached.matches(user.id, user.auth_version, user.password_hash):
+        if cached.matches(user.id, user.auth_version, user.password_hash):
             return True
         self.cache.drop(key)
         return False
