@@ -1,10 +1,15 @@
-"""In-memory cache of verified credentials.
+"""In-memory cache of verified account passwords.
 
 Keys are an HMAC (per-process random key) of login and password, so the cache
-never holds a password. An entry remembers the account id and its
-``auth_version``; the caller compares that with the current row, so a
-password, category or account change drops the entry at the next request,
-in every process.
+never holds a password. An entry remembers the account id, its
+``auth_version`` and a fingerprint of the stored password hash; the caller
+compares them with the current row, so a password, category or account change
+drops the entry at the next request, in every process.
+
+Contract (docs/security.md): only a password whose sign-in was *allowed* is
+put here; app passwords are never cached (their sha256 check is as cheap as
+the cache and revocation must be seen at once); the caller applies the
+sign-in rule again on every hit.
 """
 
 from __future__ import annotations
@@ -21,7 +26,21 @@ from dataclasses import dataclass
 class CachedCredential:
     user_id: int
     auth_version: int
+    hash_fingerprint: bytes
     expires: float
+
+    def matches(self, user_id: int, auth_version: int, password_hash: str) -> bool:
+        """Whether this entry still describes the account row given."""
+        return (
+            self.user_id == user_id
+            and self.auth_version == auth_version
+            and hmac.compare_digest(self.hash_fingerprint, fingerprint(password_hash))
+        )
+
+
+def fingerprint(password_hash: str) -> bytes:
+    """A short digest of a stored password hash (changes whenever the password does)."""
+    return hashlib.sha256(password_hash.encode("utf-8")).digest()
 
 
 class CredentialCache:
@@ -31,6 +50,10 @@ class CredentialCache:
         self._key = secrets.token_bytes(32)
         self._entries: dict[bytes, CachedCredential] = {}
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
     def key(self, login: str, password: str) -> bytes:
         message = login.casefold().encode("utf-8") + b"\0" + password.encode("utf-8")
@@ -44,12 +67,12 @@ class CredentialCache:
                 return None
             return entry
 
-    def put(self, key: bytes, user_id: int, auth_version: int) -> None:
+    def put(self, key: bytes, user_id: int, auth_version: int, password_hash: str) -> None:
         with self._lock:
             if len(self._entries) >= self._max:
                 self._entries.clear()
             self._entries[key] = CachedCredential(
-                user_id, auth_version, time.monotonic() + self._ttl
+                user_id, auth_version, fingerprint(password_hash), time.monotonic() + self._ttl
             )
 
     def drop(self, key: bytes) -> None:

@@ -3,8 +3,10 @@
 Only HTTP Basic is offered (passwords are argon2id hashes, so Digest is
 impossible). ``DriveDomainController.authenticate`` checks a login and a
 password (or an app password), applies the sign-in rule of the policy and
-returns the ``Actor``; a verified credential is cached so that a PROPFIND
-storm costs one indexed SELECT per request, not one argon2 run.
+returns the ``Actor``; a verified password whose sign-in is allowed is cached
+so that a PROPFIND storm costs one indexed SELECT per request, not one argon2
+run. Refusals all cost the same (see ``authenticate``); at most
+``VerifyGate.slots`` argon2 checks run at once, the rest get a 503.
 ``BasicAuthMiddleware`` parses the header defensively: anything malformed is a
 400, never a 500.
 """
@@ -21,8 +23,10 @@ from sqlalchemy.orm import Session
 from wsgidav.dc.base_dc import BaseDomainController
 
 from auth.credential_cache import CredentialCache
+from auth.verify_gate import VerifierBusy, VerifyGate
 from davdrive import audit
-from davdrive.accounts import actor_for, login_facts
+from davdrive.accounts import actor_for, login_facts, login_key
+from davdrive.db import release_connection
 from davdrive.models import AppPassword, User, utcnow
 from davdrive.passwords import token_hash
 from davdrive.policy import Actor, decide_login
@@ -32,15 +36,19 @@ from provider.errors import plain_response
 
 _log = logging.getLogger("davdrive.auth")
 MAX_CREDENTIAL_BYTES = 4096
+RETRY_AFTER_SECONDS = 1
 
 
 class DriveDomainController(BaseDomainController):
     """WsgiDAV domain controller over the users table (Basic only)."""
 
-    def __init__(self, runtime: Runtime, cache: CredentialCache, realm: str) -> None:
+    def __init__(
+        self, runtime: Runtime, cache: CredentialCache, realm: str, gate: VerifyGate
+    ) -> None:
         self.runtime = runtime
         self.cache = cache
         self.realm = realm
+        self.gate = gate
 
     # --- WsgiDAV interface ----------------------------------------------------
 
@@ -72,25 +80,31 @@ class DriveDomainController(BaseDomainController):
     # --- the check itself -----------------------------------------------------
 
     def authenticate(self, session: Session, login: str, password: str, ip: str) -> Actor | None:
-        """The signed-in actor, or None (the failure and its reason are audited)."""
-        user = session.scalars(select(User).where(User.login_key == login.casefold())).first()
+        """The signed-in actor, or None (the failure and its reason are audited).
+
+        Every refusal costs one password verification, whatever its reason
+        (unknown login, wrong password, refused account with the right
+        password, cached or not), so the answer time tells nothing. Raises
+        ``VerifierBusy`` when no verification slot is free in time. No DB
+        connection is held while argon2 runs.
+        """
+        user = session.scalars(select(User).where(User.login_key == login_key(login))).first()
+        app_row = self._app_password(session, user, password)
+        release_connection(session)
+        if app_row is not None and user is not None:
+            return self._admit_app_password(session, user, app_row, ip)
         key = self.cache.key(login, password)
-        cached = self.cache.get(key)
-        if (
-            cached is not None
-            and user is not None
-            and cached.user_id == user.id
-            and cached.auth_version == user.auth_version
-        ):
-            verified = True
-        else:
-            if cached is not None:
-                self.cache.drop(key)
-            verified = self.runtime.passwords.verify(
+        if user is not None and self._cached(key, user):
+            return self._admit_cached(session, user, key, password, ip)
+        with self.gate.slot():
+            # A request with the same password may have verified it while this
+            # one waited for the slot (a client's burst of first requests).
+            cached_meanwhile = user is not None and self._cached(key, user)
+            verified = cached_meanwhile or self.runtime.passwords.verify(
                 user.password_hash if user else None, password
-            ) or self._app_password_ok(session, user, password)
-            if verified and user is not None:
-                self.cache.put(key, user.id, user.auth_version)
+            )
+        if user is not None and cached_meanwhile:
+            return self._admit_cached(session, user, key, password, ip)
         if user is None or not verified:
             self._fail(session, login, ip, "wrong login or password")
             return None
@@ -98,23 +112,64 @@ class DriveDomainController(BaseDomainController):
         if not decision.allowed:
             self._fail(session, user.login, ip, decision.reason)
             return None
+        self.cache.put(key, user.id, user.auth_version, user.password_hash)
         return actor_for(user)
 
-    def _app_password_ok(self, session: Session, user: User | None, password: str) -> bool:
-        if user is None:
+    def _cached(self, key: bytes, user: User) -> bool:
+        """Whether ``key`` is cached for ``user`` as the row stands; a stale entry is dropped."""
+        cached = self.cache.get(key)
+        if cached is None:
             return False
+        if cached.matches(user.id, user.auth_version, user.password_hash):
+            return True
+        self.cache.drop(key)
+        return False
+
+    def _admit_cached(
+        self, session: Session, user: User, key: bytes, password: str, ip: str
+    ) -> Actor | None:
+        """A cached password: the sign-in rule is applied again on every hit."""
+        decision = decide_login(login_facts(user, utcnow()))
+        if decision.allowed:
+            return actor_for(user)
+        self.cache.drop(key)
+        self._equalise(password)
+        self._fail(session, user.login, ip, decision.reason)
+        return None
+
+    def _admit_app_password(
+        self, session: Session, user: User, row: AppPassword, ip: str
+    ) -> Actor | None:
+        decision = decide_login(login_facts(user, utcnow()))
+        if not decision.allowed:
+            self._equalise("")
+            self._fail(session, user.login, ip, decision.reason)
+            return None
+        row.last_used_at = utcnow()
+        session.commit()
+        return actor_for(user)
+
+    def _equalise(self, password: str) -> None:
+        """Spend what a wrong password costs (one verification against a dummy hash)."""
+        with self.gate.slot():
+            self.runtime.passwords.verify(None, password)
+
+    def _app_password(
+        self, session: Session, user: User | None, password: str
+    ) -> AppPassword | None:
+        """The live app password of ``user`` equal to ``password`` (sha256 look-up), if any.
+
+        The same query runs whether or not the login exists.
+        """
         row = session.scalars(
             select(AppPassword).where(
-                AppPassword.user_id == user.id,
                 AppPassword.token_hash == token_hash(password),
                 AppPassword.revoked_at.is_(None),
             )
         ).first()
-        if row is None:
-            return False
-        row.last_used_at = utcnow()
-        session.commit()
-        return True
+        if row is None or user is None or row.user_id != user.id:
+            return None
+        return row
 
     def _fail(self, session: Session, login: str, ip: str, reason: str) -> None:
         _log.info("sign-in refused for %r from %s: %s", login, ip, reason)
@@ -156,7 +211,17 @@ class BasicAuthMiddleware:
             )
         login, password = credentials
         realm = self.controller.realm
-        if not self.controller.basic_auth_user(realm, login, password, environ):
+        try:
+            signed_in = self.controller.basic_auth_user(realm, login, password, environ)
+        except VerifierBusy:
+            _log.debug("sign-in deferred for %r: all password checks busy", login)
+            return plain_response(
+                start_response,
+                "503 Service Unavailable",
+                "503 Service Unavailable\nToo many sign-ins at once; retry in a moment.",
+                [("Retry-After", str(RETRY_AFTER_SECONDS))],
+            )
+        if not signed_in:
             return self._challenge(start_response)
         actor = context_of(environ).actor
         assert actor is not None

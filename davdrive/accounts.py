@@ -664,6 +664,33 @@ def app_password(session: Session, login: str, label: str = "", actor: Actor = S
     return token
 
 
+def revoke_app_password(
+    session: Session, login: str, label: str, actor: Actor = SYSTEM
+) -> int:
+    """Revoke every live app password of ``login`` labelled ``label``; return how many.
+
+    Sign-in checks app passwords on every request (they are never cached), so
+    the revocation holds from the next request on. NotFound when none matches.
+    """
+    user = get_user(session, login)
+    if not actor.is_system and actor.user_id != user.id:
+        _require_members(actor, "admin", "revoking app passwords of others")
+    rows = session.scalars(
+        select(AppPassword).where(
+            AppPassword.user_id == user.id,
+            AppPassword.label == label,
+            AppPassword.revoked_at.is_(None),
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"No live app password labelled {label!r} for {user.login!r}.")
+    for row in rows:
+        row.revoked_at = utcnow()
+    session.flush()
+    audit_change(session, actor, "app_password.revoke", detail=f"{user.login}: {label}")
+    return len(rows)
+
+
 def actor_for(user: User) -> Actor:
     """The policy's view of a signed-in user."""
     c = user.category

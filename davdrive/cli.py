@@ -331,6 +331,13 @@ def cmd_user_app_password(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_revoke_app_password(ctx: Context, args: argparse.Namespace) -> int:
+    with _session(ctx) as (_, session):
+        count = accounts.revoke_app_password(session, args.login, args.label)
+    out(f"revoked {count} app password(s) {args.label!r} of {args.login}")
+    return 0
+
+
 # --- folders and nodes ------------------------------------------------------------------
 
 
@@ -653,7 +660,8 @@ def _category_parsers(sub: Any) -> None:
 def _user_parsers(sub: Any) -> None:
     user = sub.add_parser("user", help="user accounts")
     usub = user.add_subparsers(
-        dest="action", required=True, metavar="add|set|list|delete|app-password"
+        dest="action", required=True,
+        metavar="add|set|list|delete|app-password|revoke-app-password",
     )
     add = usub.add_parser("add", help="add a user (prints a generated password)")
     _add_user_options(add)
@@ -673,6 +681,12 @@ def _user_parsers(sub: Any) -> None:
     token.add_argument("login")
     token.add_argument("--label", help="what it is for, e.g. 'laptop rclone'")
     token.set_defaults(handler=cmd_user_app_password)
+    revoke = usub.add_parser(
+        "revoke-app-password", help="revoke an app password (refused from the next request)"
+    )
+    revoke.add_argument("login")
+    revoke.add_argument("label", help="the label given when it was created")
+    revoke.set_defaults(handler=cmd_user_revoke_app_password)
 
 
 def _drive_parsers(sub: Any) -> None:

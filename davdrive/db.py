@@ -15,15 +15,31 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def pool_options(threads: int) -> dict[str, int]:
+    """Connection-pool sizes for a server with ``threads`` worker threads.
+
+    A request holds at most two connections at once (its own session and a
+    short lock-storage session), so the pool keeps one per thread and may
+    open as many again: a busy server waits for SQL, never for a connection.
+    """
+    threads = max(1, threads)
+    return {"pool_size": threads, "max_overflow": threads}
+
+
+def make_engine(url: str, threads: int = 16) -> Engine:
+    """Create an engine sized for ``threads``; SQLite gets WAL, foreign keys, a busy timeout."""
+    pool = pool_options(threads)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        if _in_memory(url):  # one shared connection (SingletonThreadPool): no sizes
+            pool = {}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,11 +51,53 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
+
+
+def _in_memory(url: str) -> bool:
+    return url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
+
+
+_WROTE = "davdrive.wrote"  # session.info key: the open transaction has written
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded values after commit and know whether they wrote."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", _mark_wrote)
+    event.listen(factory, "do_orm_execute", _mark_wrote_if_not_select)
+    event.listen(factory, "after_transaction_end", _clear_wrote)
+    return factory
+
+
+def _mark_wrote(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+def _mark_wrote_if_not_select(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info[_WROTE] = True
+
+
+def _clear_wrote(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
+
+
+def release_connection(session: Session) -> None:
+    """End ``session``'s transaction so its pooled connection goes back now.
+
+    For use before slow work that needs no SQL (receiving or sending a body,
+    argon2). Loaded objects stay usable (sessions are made with
+    ``expire_on_commit=False``); the next query opens a new transaction.
+    A transaction that has written anything (flushed or not) is left alone:
+    releasing never decides whether writes are kept.
+    """
+    if not session.in_transaction():
+        return
+    if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+        return
+    session.commit()
 
 
 def _alembic_config(engine: Engine) -> Config:

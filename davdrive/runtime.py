@@ -43,7 +43,7 @@ class Runtime:
 def open_runtime(settings: Settings, passwords: Passwords | None = None) -> Runtime:
     """Open (and upgrade if needed) the data folder described by ``settings``."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, settings["server.threads"])
     db.migrate(engine)
     return Runtime(
         settings=settings,

@@ -23,6 +23,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
+from auth.verify_gate import VerifyGate, default_slots
 from davdrive import __version__
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
@@ -92,7 +93,13 @@ class DriveApp:
         _install_lock_manager(dav, settings)
         self.provider = dav.provider_map[self.mount]
         self.controller = DriveDomainController(
-            runtime, CredentialCache(settings["auth.cache_seconds"]), settings["auth.realm"]
+            runtime,
+            CredentialCache(settings["auth.cache_seconds"]),
+            settings["auth.realm"],
+            VerifyGate(
+                settings["auth.max_parallel_checks"] or default_slots(),
+                settings["auth.check_wait_ms"] / 1000,
+            ),
         )
         self._dav = ContextMiddleware(BasicAuthMiddleware(dav, self.controller), runtime)
         self._app = HardeningMiddleware(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from davdrive import audit, tree
 from davdrive.blobs import BlobInfo, BlobStore, BlobWriter
+from davdrive.db import release_connection
 from davdrive.errors import BadRequest, Conflict, Forbidden, NameNotAvailable, NotFound
 from davdrive.facts import FactBuilder
 from davdrive.models import (
@@ -258,14 +259,21 @@ class Drive:
         return node
 
     def begin_upload(self, parent: Node, name: str, existing: Node | None) -> Upload:
-        """Check the rights for a PUT and open a blob writer."""
+        """Check the rights for a PUT and open a blob writer.
+
+        The read transaction ends here: the body then streams to a temporary
+        blob file with no DB connection checked out (a slow client must not
+        hold one); ``finish_upload`` opens a new transaction.
+        """
         if existing is not None:
             if existing.is_folder:
                 raise Conflict("A folder cannot be overwritten by a file.")
             self.require(Action.MODIFY, existing)
         else:
             name = self.check_create(parent, name)
-        return Upload(parent, name, existing, self.blobs.writer(self.options.max_upload_bytes))
+        writer = self.blobs.writer(self.options.max_upload_bytes)
+        release_connection(self.session)
+        return Upload(parent, name, existing, writer)
 
     def finish_upload(
         self, upload: Upload, content_type: str | None = None, mtime: float | None = None

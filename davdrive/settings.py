@@ -40,6 +40,10 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _non_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
 def _port(value: Any) -> str | None:
     return None if 0 <= value <= 65535 else "must be between 0 and 65535"
 
@@ -123,6 +127,23 @@ SETTINGS: tuple[Setting, ...] = (
         300,
         "How long a verified password is remembered in memory.",
         _positive,
+    ),
+    # Resource isolation of sign-in (docs/security.md).
+    Setting(
+        "auth.max_parallel_checks",
+        int,
+        0,
+        "Password checks (argon2) run at once; 0 means one less than the CPU count "
+        "(at least 1). Cached and app passwords never wait for one.",
+        _non_negative,
+    ),
+    Setting(
+        "auth.check_wait_ms",
+        int,
+        250,
+        "How long a sign-in waits for a free password check before it is answered "
+        "503 with Retry-After.",
+        _non_negative,
     ),
     Setting("storage.versions", int, 10, "Previous versions kept per file.", _positive),
     Setting("log.level", str, "info", "Log level: debug, info, warning or error.", _log_level),

@@ -2,8 +2,9 @@
 
 The context middleware opens it before WsgiDAV runs and closes it when the
 response iterator is closed, so that streamed GET bodies still have their
-session. The provider, the lock storage and the authenticator find it in
-``environ["davdrive.ctx"]``.
+session; its pooled connection is released before each chunk is handed to
+the server, so a slow reader holds no connection. The provider, the lock
+storage and the authenticator find it in ``environ["davdrive.ctx"]``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from davdrive.backoffice import Backoffice
+from davdrive.db import release_connection
 from davdrive.policy import Actor
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
@@ -60,6 +62,11 @@ class RequestContext:
             )
         return self._drive
 
+    def release(self) -> None:
+        """Give the session's pooled connection back; the next query takes one again."""
+        if self._session is not None:
+            release_connection(self._session)
+
     def close(self) -> None:
         if self._session is not None:
             self._session.rollback()
@@ -77,14 +84,21 @@ def context_of(environ: dict[str, Any]) -> RequestContext:
 
 
 class _Closing:
-    """Response iterable that closes the request context after the body."""
+    """Response iterable that closes the request context after the body.
+
+    Before each chunk goes to the server (which may block on a slow client's
+    socket), the request's DB connection is released; producing the next
+    chunk takes one again if it needs SQL.
+    """
 
     def __init__(self, body: Iterable[bytes], ctx: RequestContext) -> None:
         self._body = body
         self._ctx = ctx
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        for chunk in self._body:
+            self._ctx.release()
+            yield chunk
 
     def close(self) -> None:
         try:

@@ -341,6 +341,35 @@ def test_app_password_is_random_and_only_its_hash_is_stored(
     assert {r.label for r in rows} == {"laptop", "phone"}
 
 
+def test_revoking_an_app_password_marks_only_that_label_and_is_audited(
+    session: Session, pw: Passwords
+) -> None:
+    """Rule: revocation is per label, leaves other tokens live, and is audited."""
+    add(session, pw, "carol")
+    accounts.app_password(session, "carol", "laptop")
+    accounts.app_password(session, "carol", "phone")
+    assert accounts.revoke_app_password(session, "carol", "laptop") == 1
+    rows = {r.label: r.revoked_at for r in session.scalars(select(AppPassword))}
+    assert rows["laptop"] is not None and rows["phone"] is None
+    actions = session.scalars(select(AuditEvent.action)).all()
+    assert "app_password.revoke" in actions
+    with pytest.raises(NotFound):
+        accounts.revoke_app_password(session, "carol", "laptop")  # already revoked
+
+
+def test_only_members_admins_revoke_other_users_app_passwords(
+    session: Session, pw: Passwords
+) -> None:
+    carol = add(session, pw, "carol")
+    dave = add(session, pw, "dave")
+    accounts.app_password(session, "carol", "laptop")
+    with pytest.raises(Forbidden):
+        accounts.revoke_app_password(session, "carol", "laptop", actor=accounts.actor_for(dave))
+    assert accounts.revoke_app_password(
+        session, "carol", "laptop", actor=accounts.actor_for(carol)
+    ) == 1
+
+
 def test_deleting_a_user_hands_files_to_the_system(
     session: Session, pw: Passwords, runtime: Runtime
 ) -> None:

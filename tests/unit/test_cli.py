@@ -345,6 +345,17 @@ def test_app_password_is_printed_once_and_stored_hashed(ready: Cli) -> None:
     assert_one_line_error(ready("user", "app-password", "ghost"), "ghost")
 
 
+def test_revoke_app_password_marks_it_revoked(ready: Cli) -> None:
+    """`user revoke-app-password LOGIN LABEL` revokes it; a second run is a one-line error."""
+    ready("user", "add", "carol")
+    ready("user", "app-password", "carol", "--label", "rclone")
+    result = ready("user", "revoke-app-password", "carol", "rclone")
+    assert result.code == 0 and "revoked 1" in result.out
+    for session in ready.db():
+        assert session.scalars(select(AppPassword)).one().revoked_at is not None
+    assert_one_line_error(ready("user", "revoke-app-password", "carol", "rclone"), "rclone")
+
+
 def test_delete_unknown_user_fails(ready: Cli) -> None:
     assert_one_line_error(ready("user", "delete", "ghost"), "ghost")
 
