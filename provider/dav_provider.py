@@ -13,6 +13,7 @@ from davdrive.paths import join, name_key, split_path
 from provider.backoffice_resources import READ_ONLY, dav_path, resource_for
 from provider.context import context_of
 from provider.errors import dav_errors, plain_response
+from provider.proppatch import proppatch_in_one_transaction
 from provider.resources import FileResource, FolderResource
 
 WRITE_METHODS = frozenset(
@@ -43,11 +44,13 @@ class DriveProvider(DAVProvider):
     def custom_request_handler(
         self, environ: dict[str, Any], start_response: Any, default_handler: Any
     ) -> Any:
-        """Refuse writes in the back-office branch at once; answer 201 (not 204)
-        when a COPY or MOVE created its destination."""
+        """Refuse writes in the back-office branch at once; run a PROPPATCH as one
+        transaction; answer 201 (not 204) when a COPY or MOVE created its destination."""
         method = environ.get("REQUEST_METHOD")
         if method in WRITE_METHODS and self._writes_into_branch(environ):
             return plain_response(start_response, "403 Forbidden", f"403 Forbidden\n{READ_ONLY}")
+        if method == "PROPPATCH":
+            return proppatch_in_one_transaction(environ, start_response, default_handler)
         if method not in ("COPY", "MOVE"):
             return default_handler(environ, start_response)
 

@@ -26,6 +26,7 @@ from davdrive.services import Drive, Upload
 from provider.backoffice_resources import dav_path, resource_for
 from provider.context import context_of
 from provider.errors import contained_errors, dav_errors
+from provider.proppatch import APPLY_FAILED
 
 LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
 NS = "urn:davdrive"
@@ -184,6 +185,15 @@ class _NodeMixin(_DAVResource):
         return root_el
 
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
+        """PROPPATCH of one property; dry runs add up to the node's limits (507)."""
+        try:
+            self._set_property(name, value, dry_run)
+        except BaseException:
+            if not dry_run:
+                self.environ[APPLY_FAILED] = True
+            raise
+
+    def _set_property(self, name: str, value: Any, dry_run: bool) -> Any:
         if name in LOCK_PROPS or name.startswith("{DAV:}"):
             return super().set_property_value(name, value, dry_run=dry_run)
         if self.node is None:
