@@ -5,7 +5,8 @@ stack, outermost first:
 
     CatchAll -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
-        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> WsgiDAV(DriveProvider)
+        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> StreamedResponses
+                     -> WsgiDAV(DriveProvider)
 
 ``serve(settings)`` runs it under cheroot, with TLS when configured.
 """
@@ -31,6 +32,7 @@ from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, plain_response
 from provider.hardening import HardeningMiddleware, Limits
 from provider.lock_storage import SqlLockStorage
+from provider.propfind import StreamedResponses
 
 _log = logging.getLogger("davdrive")
 
@@ -44,7 +46,9 @@ DAV_HEADERS = [
 
 def _wsgidav_config(settings: Settings, runtime: Runtime) -> dict[str, Any]:
     return {
-        "provider_mapping": {settings["dav.mount"]: DriveProvider()},
+        "provider_mapping": {
+            settings["dav.mount"]: DriveProvider(stream_propfind=settings["dav.stream_propfind"])
+        },
         "lock_storage": SqlLockStorage(runtime.sessions),
         "property_manager": None,
         "middleware_stack": [SafeErrorPrinter, RequestResolver],
@@ -75,7 +79,9 @@ class DriveApp:
         self.controller = DriveDomainController(
             runtime, CredentialCache(settings["auth.cache_seconds"]), settings["auth.realm"]
         )
-        self._dav = ContextMiddleware(BasicAuthMiddleware(dav, self.controller), runtime)
+        self._dav = ContextMiddleware(
+            BasicAuthMiddleware(StreamedResponses(dav), self.controller), runtime
+        )
         self._app = HardeningMiddleware(
             self._route,
             Limits(

@@ -144,6 +144,44 @@ class Drive:
                 seen.append(child)
         return seen
 
+    def children_batches(self, folder: Node, size: int) -> Iterator[list[Node]]:
+        """What ``children`` lists, in the same order, a batch at a time.
+
+        For listings of any size: rows are read ``size`` at a time (keyset), and
+        the facts and session entries of a batch are dropped once the caller asks
+        for the next one, so memory is bounded by the batch, not the folder.
+        """
+        parent = self.facts_of(folder)
+        pending: list[Node] = []
+        for kind in ("folder", "file"):
+            after: str | None = None
+            while True:
+                rows = tree.children_page(self.session, folder.id, kind, after, size)
+                for child in rows:
+                    facts = self.facts.child(parent, child)
+                    if decide(self.actor, Action.SEE, facts).allowed:
+                        self._facts[child.id] = facts
+                        pending.append(child)
+                    else:
+                        self.session.expunge(child)
+                if len(pending) >= size:
+                    yield pending
+                    self._drop(pending)
+                    pending = []
+                if len(rows) < size:
+                    break
+                after = rows[-1].name_key
+        if pending:
+            yield pending
+            self._drop(pending)
+
+    def _drop(self, nodes: list[Node]) -> None:
+        """Forget the facts of listed nodes and detach them from the session."""
+        for node in nodes:
+            self._facts.pop(node.id, None)
+            if node in self.session:
+                self.session.expunge(node)
+
     def open_content(self, node: Node) -> BinaryIO:
         self.require(Action.READ, node)
         if node.blob_sha256 is None:
