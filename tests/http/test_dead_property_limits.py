@@ -26,7 +26,7 @@ from lxml import etree
 from sqlalchemy import event, func, select
 from werkzeug.test import Client
 
-from davdrive.models import DeadProperty
+from davdrive.models import DeadProperty, Node
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import DriveApp, create_app
@@ -128,14 +128,25 @@ def test_proppatch_of_5000_properties_is_refused_quickly_and_stores_nothing(
 def test_proppatch_of_50_properties_is_stored_with_one_commit(
     app: DriveApp, runtime: Runtime, dav: Dav, doc: str
 ) -> None:
-    """PROPPATCH of 50 properties: all 200, all stored, in ONE transaction (the
-    finding's 55 s came from a commit per property)."""
+    """PROPPATCH of 50 properties and the drive's visibility: all 200, all stored, in
+    ONE transaction (the finding's 55 s came from a commit per property)."""
+    body = proppatch_body([(f"p{i}", "v") for i in range(50)]).replace(
+        "<D:set><D:prop>",
+        '<D:set><D:prop><d:visibility xmlns:d="urn:davdrive">private</d:visibility>',
+    )
+    commits: list[int] = []
+    event.listen(app.runtime.engine, "commit", lambda conn: commits.append(1))
     with dead_property_commits(app) as counts:
-        response = dav("PROPPATCH", doc, proppatch_body([(f"p{i}", "v") for i in range(50)]))
+        response = dav("PROPPATCH", doc, body)
     assert response.status_code == 207
-    assert set(statuses(response.data).values()) == {"200"}
+    result = statuses(response.data)
+    assert len(result) == 51 and set(result.values()) == {"200"}
     assert stored(runtime) == 50
     assert counts[0] == 1, f"{counts[0]} commits wrote dead properties"
+    assert len(commits) == 1, f"{len(commits)} commits for one PROPPATCH"
+    with runtime.sessions() as session:
+        node = session.scalars(select(Node).where(Node.name == "doc.txt")).one()
+        assert node.visibility == "private"
     listing = dav("PROPFIND", doc, '<D:propfind xmlns:D="DAV:"><D:prop><x:p49 xmlns:x="urn:x"/>'
                                    "</D:prop></D:propfind>", Depth="0")
     assert b">v</" in listing.data
