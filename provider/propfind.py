@@ -104,8 +104,9 @@ def _parse_request(environ: dict[str, Any]) -> tuple[str, list[str] | None] | No
 def _stream(
     res: FolderResource | FileResource, depth: str, mode: str, names: list[str] | None
 ) -> Iterator[bytes]:
-    yield _HEAD + _OPEN
-    yield _responses([res], mode, names)
+    # The first chunk carries the item's own response: an error computing it still
+    # reaches the client as a clean error answer (nothing was sent yet).
+    yield _HEAD + _OPEN + _responses([res], mode, names)
     if depth == "1" and isinstance(res, FolderResource):
         for batch in res.member_batches(BATCH_SIZE):
             yield _responses(batch, mode, names)
