@@ -52,6 +52,10 @@ class TooLarge(DriveError):
     """The request or upload is larger than allowed."""
 
 
+class InsufficientStorage(DriveError):
+    """The item cannot hold more (e.g. dead properties past their limits)."""
+
+
 class Throttled(DriveError):
     """Too many attempts; retry later."""
 

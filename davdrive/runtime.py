@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from davdrive import db
 from davdrive.blobs import BlobStore
+from davdrive.deadprops import DeadPropLimits
 from davdrive.passwords import Passwords
 from davdrive.services import DriveOptions
 from davdrive.settings import Settings
@@ -34,6 +35,11 @@ class Runtime:
             windows_names=s["dav.windows_names"],
             max_upload_bytes=s["dav.max_upload_bytes"],
             versions_kept=s["storage.versions"],
+            dead_props=DeadPropLimits(
+                max_count=s["dav.max_dead_props"],
+                max_bytes=s["dav.max_dead_props_bytes"],
+                max_value_bytes=s["dav.max_dead_prop_value_bytes"],
+            ),
         )
 
     def close(self) -> None:

@@ -5,7 +5,8 @@ stack, outermost first:
 
     CatchAll -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
-        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> WsgiDAV(DriveProvider)
+        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> StreamedResponses
+                     -> WsgiDAV(DriveProvider)
 
 ``serve(settings)`` runs it under cheroot, with TLS when configured.
 """
@@ -33,6 +34,7 @@ from provider.errors import SafeErrorPrinter, plain_response
 from provider.hardening import HardeningMiddleware, Limits
 from provider.lock_manager import DriveLockManager, LockLimits
 from provider.lock_storage import SqlLockStorage
+from provider.propfind import StreamedResponses
 
 _log = logging.getLogger("davdrive")
 
@@ -46,7 +48,9 @@ DAV_HEADERS = [
 
 def _wsgidav_config(settings: Settings, runtime: Runtime) -> dict[str, Any]:
     return {
-        "provider_mapping": {settings["dav.mount"]: DriveProvider()},
+        "provider_mapping": {
+            settings["dav.mount"]: DriveProvider(stream_propfind=settings["dav.stream_propfind"])
+        },
         "lock_storage": SqlLockStorage(runtime.sessions),
         "property_manager": None,
         "middleware_stack": [SafeErrorPrinter, RequestResolver],
@@ -101,7 +105,9 @@ class DriveApp:
                 settings["auth.check_wait_ms"] / 1000,
             ),
         )
-        self._dav = ContextMiddleware(BasicAuthMiddleware(dav, self.controller), runtime)
+        self._dav = ContextMiddleware(
+            BasicAuthMiddleware(StreamedResponses(dav), self.controller), runtime
+        )
         self._app = HardeningMiddleware(
             self._route,
             Limits(

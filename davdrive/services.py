@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from davdrive import audit, tree
 from davdrive.blobs import BlobInfo, BlobStore, BlobWriter
 from davdrive.db import release_connection
+from davdrive.deadprops import DeadPropLimits, PropertyPlan
 from davdrive.errors import BadRequest, Conflict, Forbidden, NameNotAvailable, NotFound
 from davdrive.facts import FactBuilder
 from davdrive.models import (
@@ -43,6 +45,7 @@ class DriveOptions:
     windows_names: bool = True
     max_upload_bytes: int | None = None
     versions_kept: int = 10
+    dead_props: DeadPropLimits = DeadPropLimits()
 
 
 def guess_content_type(name: str) -> str:
@@ -90,6 +93,8 @@ class Drive:
         self.facts = FactBuilder(session, actor)
         self._chains: dict[tuple[str, ...], list[Node] | None] = {}
         self._facts: dict[int, NodeFacts] = {}
+        self._prop_plans: dict[tuple[int, bool], PropertyPlan] = {}
+        self._deferred = False
 
     # --- rights ---------------------------------------------------------------
 
@@ -144,6 +149,44 @@ class Drive:
             if self.decide(Action.SEE, child):
                 seen.append(child)
         return seen
+
+    def children_batches(self, folder: Node, size: int) -> Iterator[list[Node]]:
+        """What ``children`` lists, in the same order, a batch at a time.
+
+        For listings of any size: rows are read ``size`` at a time (keyset), and
+        the facts and session entries of a batch are dropped once the caller asks
+        for the next one, so memory is bounded by the batch, not the folder.
+        """
+        parent = self.facts_of(folder)
+        pending: list[Node] = []
+        for kind in ("folder", "file"):
+            after: str | None = None
+            while True:
+                rows = tree.children_page(self.session, folder.id, kind, after, size)
+                for child in rows:
+                    facts = self.facts.child(parent, child)
+                    if decide(self.actor, Action.SEE, facts).allowed:
+                        self._facts[child.id] = facts
+                        pending.append(child)
+                    else:
+                        self.session.expunge(child)
+                if len(pending) >= size:
+                    yield pending
+                    self._drop(pending)
+                    pending = []
+                if len(rows) < size:
+                    break
+                after = rows[-1].name_key
+        if pending:
+            yield pending
+            self._drop(pending)
+
+    def _drop(self, nodes: list[Node]) -> None:
+        """Forget the facts of listed nodes and detach them from the session."""
+        for node in nodes:
+            self._facts.pop(node.id, None)
+            if node in self.session:
+                self.session.expunge(node)
 
     def open_content(self, node: Node) -> BinaryIO:
         self.require(Action.READ, node)
@@ -223,17 +266,37 @@ class Drive:
         return node
 
     def _commit(self) -> None:
+        """Commit, or only flush inside ``one_transaction`` (which commits at its end)."""
         try:
+            if self._deferred:
+                self.session.flush()
+                return
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()
             raise NameNotAvailable("The name is not available in this folder.") from exc
         self._forget()
 
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """Run several use cases as one transaction: one commit at the end, nothing
+        stored if the block raises. Rights are decided on the state at the start."""
+        self._deferred = True
+        try:
+            yield
+        except BaseException:
+            self._deferred = False
+            self.session.rollback()
+            self._forget()
+            raise
+        self._deferred = False
+        self._commit()
+
     def _forget(self) -> None:
         """Drop cached paths and facts: something changed."""
         self._chains.clear()
         self._facts.clear()
+        self._prop_plans.clear()
         self.facts.reset()
 
     def make_folder(self, parent: Node, name: str) -> Node:
@@ -335,18 +398,23 @@ class Drive:
         self._commit()
 
     def set_dead_property(self, node: Node, name: str, value: str | None, dry_run: bool) -> None:
-        """Set (or remove, when value is None) a dead property."""
+        """Set (or remove, when value is None) a dead property, within the node's limits.
+
+        Calls of one pass (all dry runs, then all real ones) add up: the limits
+        apply to what the node would hold after every property of the request.
+        Raises ``InsufficientStorage`` past a limit.
+        """
         self.require(Action.MODIFY, node)
+        key = (node.id, dry_run)
+        plan = self._prop_plans.get(key)
+        if plan is None:
+            plan = PropertyPlan.load(self.session, node.id, self.options.dead_props)
+            self._prop_plans[key] = plan
+        plan.check(name, value)
         if dry_run:
+            plan.accept(name, value)
             return
-        prop = self.session.get(DeadProperty, (node.id, name))
-        if value is None:
-            if prop is not None:
-                self.session.delete(prop)
-        elif prop is None:
-            self.session.add(DeadProperty(node_id=node.id, name=name, value=value))
-        else:
-            prop.value = value
+        plan.apply(self.session, node.id, name, value)
         self._commit()
 
     def delete(self, node: Node, guard: Callable[[], None] | None = None) -> None:

@@ -101,6 +101,38 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "dav.max_header_bytes", int, 64 * 1024, "Largest accepted request header block.", _positive
     ),
+    # --- dead properties and PROPFIND answers (bounded work per request) ---
+    Setting(
+        "dav.max_dead_props",
+        int,
+        100,
+        "Dead properties (set by clients with PROPPATCH) one item may hold; "
+        "past it PROPPATCH answers 507 and stores nothing.",
+        _positive,
+    ),
+    Setting(
+        "dav.max_dead_props_bytes",
+        int,
+        64 * 1024,
+        "Total bytes (UTF-8 names + XML values) of one item's dead properties; "
+        "past it PROPPATCH answers 507 and stores nothing.",
+        _positive,
+    ),
+    Setting(
+        "dav.max_dead_prop_value_bytes",
+        int,
+        16 * 1024,
+        "Largest value (serialised XML) of one dead property; "
+        "a larger one gets 507 and nothing is stored.",
+        _positive,
+    ),
+    Setting(
+        "dav.stream_propfind",
+        bool,
+        True,
+        "Stream PROPFIND Depth 0/1 answers of drive folders in batches, so memory stays "
+        "flat whatever the folder size (false: WsgiDAV's built-in PROPFIND).",
+    ),
     Setting(
         "dav.windows_names",
         bool,

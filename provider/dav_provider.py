@@ -13,6 +13,8 @@ from davdrive.paths import join, name_key, split_path
 from provider.backoffice_resources import READ_ONLY, dav_path, resource_for
 from provider.context import context_of
 from provider.errors import dav_errors, plain_response
+from provider.propfind import streaming_propfind
+from provider.proppatch import proppatch_in_one_transaction
 from provider.resources import FileResource, FolderResource
 from provider.rights_first import check_copy_move, check_delete, check_put
 
@@ -22,7 +24,15 @@ WRITE_METHODS = frozenset(
 
 
 class DriveProvider(DAVProvider):
-    """Resolves paths through the actor's ``Drive``: invisible means absent (None)."""
+    """Resolves paths through the actor's ``Drive``: invisible means absent (None).
+
+    ``stream_propfind``: answer PROPFIND Depth 0/1 of drive items as a stream
+    (``provider.propfind``) instead of WsgiDAV's all-in-memory answer.
+    """
+
+    def __init__(self, *, stream_propfind: bool = True) -> None:
+        super().__init__()
+        self.stream_propfind = stream_propfind
 
     def is_readonly(self) -> bool:
         return False
@@ -46,15 +56,20 @@ class DriveProvider(DAVProvider):
     def custom_request_handler(
         self, environ: dict[str, Any], start_response: Any, default_handler: Any
     ) -> Any:
-        """Refuse writes in the back-office branch at once; answer 201 (not 204)
-        when a COPY or MOVE created its destination."""
+        """Refuse writes in the back-office branch at once; stream PROPFIND answers;
+        run a PROPPATCH as one transaction; answer 201 (not 204) when a COPY or MOVE
+        created its destination."""
         method = environ.get("REQUEST_METHOD")
+        if method == "PROPFIND" and self.stream_propfind:
+            return streaming_propfind(self, environ, start_response, default_handler)
         if method in WRITE_METHODS and self._writes_into_branch(environ):
             return plain_response(start_response, "403 Forbidden", f"403 Forbidden\n{READ_ONLY}")
         if method == "DELETE":
             check_delete(self, environ)  # rights before locks (rule 4)
         elif method == "PUT":
             check_put(self, environ)
+        elif method == "PROPPATCH":
+            return proppatch_in_one_transaction(environ, start_response, default_handler)
         if method not in ("COPY", "MOVE"):
             return default_handler(environ, start_response)
         check_copy_move(self, environ)  # rights before locks (rule 4)

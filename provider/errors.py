@@ -34,6 +34,7 @@ STATUS_OF: dict[type[errors.DriveError], int] = {
     errors.Locked: 423,
     errors.PreconditionFailed: 412,
     errors.TooLarge: 413,
+    errors.InsufficientStorage: 507,
     errors.Throttled: 429,
 }
 

@@ -10,6 +10,7 @@ so a PROPFIND Depth 1 costs a fixed number of statements.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from lxml import etree
@@ -26,6 +27,7 @@ from davdrive.services import Drive, Upload
 from provider.backoffice_resources import dav_path, resource_for
 from provider.context import context_of
 from provider.errors import contained_errors, dav_errors
+from provider.proppatch import APPLY_FAILED
 
 LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
 NS = "urn:davdrive"
@@ -184,6 +186,15 @@ class _NodeMixin(_DAVResource):
         return root_el
 
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
+        """PROPPATCH of one property; dry runs add up to the node's limits (507)."""
+        try:
+            self._set_property(name, value, dry_run)
+        except BaseException:
+            if not dry_run:
+                self.environ[APPLY_FAILED] = True
+            raise
+
+    def _set_property(self, name: str, value: Any, dry_run: bool) -> Any:
         if name in LOCK_PROPS or name.startswith("{DAV:}"):
             return super().set_property_value(name, value, dry_run=dry_run)
         if self.node is None:
@@ -313,11 +324,23 @@ class FolderResource(_NodeMixin, DAVCollection):
         return [r.get_display_name() for r in self.get_member_list()]
 
     def get_member_list(self) -> list[_DAVResource]:
+        return [*self._branch(), *self._members(self.drive.children(self.node))]
+
+    def member_batches(self, size: int) -> Iterator[list[_DAVResource]]:
+        """``get_member_list`` in the same order, at most about ``size`` members at a
+        time; a batch's rows are released when the next one is asked for."""
         branch = self._branch()
+        if branch:
+            yield branch
+        for nodes in self.drive.children_batches(self.node, size):
+            yield list(self._members(nodes))
+
+    def _members(self, nodes: Iterable[Node]) -> list[_NodeMixin]:
+        """Resources for child nodes, sharing one ``MemberBatch`` (props, locks, owners)."""
         members: list[_NodeMixin] = []
         batch = MemberBatch(self.drive, self.provider, members)
         base = self.path.rstrip("/")
-        for child in self.drive.children(self.node):
+        for child in nodes:
             path = f"{base}/{child.name}"
             res: _NodeMixin
             if child.is_folder:
@@ -325,7 +348,7 @@ class FolderResource(_NodeMixin, DAVCollection):
             else:
                 res = FileResource(path, self.environ, child, batch=batch)
             members.append(res)
-        return [*branch, *members]
+        return members
 
     def _branch(self) -> list[_DAVResource]:
         """The back-office branch, listed in the root when the actor sees some of it."""
