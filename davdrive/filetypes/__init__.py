@@ -36,16 +36,17 @@ class FileTypeRefused(BadRequest):
 
 def _inspect(stream: BinaryIO) -> FileType:
     """The type of ``stream``'s content; raises ``Unsafe`` saying what it is and why not."""
+    stream.seek(0)
+    head = stream.read(8)
+    if head[:4] == b"PK\x03\x04":
+        return ALL_TYPES[ooxml.check(stream)]  # read entry by entry, never whole
     with contents(stream) as buf:
-        head = bytes(buf[:8])
         if head[:3] == b"\xff\xd8\xff":
             return ALL_TYPES[jpeg.check(buf)]
         if head[:5] == b"%PDF-":
             return ALL_TYPES[pdf.check(buf)]
         if head == OLE_MAGIC:
             return ALL_TYPES[ole.check(buf)]
-        if head[:4] == b"PK\x03\x04":
-            return ALL_TYPES[ooxml.check(stream)]
         raise Unsafe(describe(buf))
 
 

@@ -1,0 +1,283 @@
+"""Finding 8 of issue 9: the attachment checks accepted a JPEG/HTML polyglot,
+``%PDF-<html>...%%EOF``, a PDF with /OpenAction JavaScript, a .docx zip bomb
+declaring 1,000 bytes that inflates to 1 GiB, a nested zip, zip-slip entry
+names, a remote attachedTemplate and ``word/VBAPROJECT.BIN `` with a trailing
+space; a 200 KB .docx took 470 MB to check.
+
+Rule (docs/attachments.md): an attachment is accepted only when its parsed
+content is a well-formed JPEG, PDF or Office file without active content,
+macros, embedded files, nested archives or external links, and checking it
+takes bounded memory whatever it declares. Every file of the corpus below is
+built here; each is refused with the reason the rule gives, and real small
+files of each type are still accepted.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tracemalloc
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from davdrive import demo_files, filetypes, records
+from davdrive.filetypes import FileTypeRefused, check_attachment
+from davdrive.models import Attachment
+from davdrive.runtime import Runtime
+from tests.unit.bad_attachments import (
+    WORD_MAIN,
+    content_types,
+    declare_size,
+    docx,
+    docx_with_padded_types,
+    docx_with_zeros,
+    jpeg_with_segment,
+    object_stream,
+    pdf,
+    relationships,
+    stream,
+    zip_of,
+)
+
+JPEG = demo_files.JPEG_1X1
+HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
+JS_ACTION = b"<< /S /JavaScript /JS (app.alert(1)) >>"
+MIB = 1024 * 1024
+VBA_TYPE = "application/vnd.ms-office.vbaProject"
+
+
+def refusal(data: bytes, name: str) -> str:
+    """The refusal message for ``data`` named ``name``; fails if it is accepted."""
+    with pytest.raises(FileTypeRefused) as refused:
+        check_attachment(io.BytesIO(data), name)
+    return str(refused.value)
+
+
+def settings_rels(*rels: tuple[str, str, str]) -> dict[str, bytes | str]:
+    return {"word/_rels/settings.xml.rels": relationships(*rels),
+            "word/settings.xml": "<w:settings xmlns:w='urn:w'/>"}
+
+
+BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+                  '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><Relationships>&b;'
+                  "</Relationships>")
+
+# name -> (builder, a fragment the refusal must contain)
+CORPUS: dict[str, tuple[Callable[[], bytes], str]] = {
+    # JPEG: markers walked SOI..EOI, nothing after EOI, no markup in metadata
+    "html-after-eoi.jpg": (lambda: JPEG + HTML, "data follows the end of the image"),
+    "zip-after-eoi.jpg": (lambda: JPEG + docx(), "data follows the end of the image"),
+    "html-in-comment.jpg": (lambda: jpeg_with_segment(0xFE, HTML),
+                            "metadata holds HTML or script"),
+    "script-in-exif.jpg": (lambda: jpeg_with_segment(0xE1, b"Exif\0\0<SCRIPT src=//x.example>"),
+                           "metadata holds HTML or script"),
+    "cut-before-eoi.jpg": (lambda: JPEG[:-2], "structure is broken"),
+    "no-image-data.jpg": (lambda: b"\xff\xd8\xff\xd9", "structure is broken"),
+    "segment-past-end.jpg": (lambda: b"\xff\xd8\xff\xe0\x7f\xffJFIF", "structure is broken"),
+    # PDF: header at 0, %%EOF at the end, no active or embedded content
+    "html-header.pdf": (lambda: b"%PDF-<html>" + HTML + b"\n%%EOF\n",
+                        "does not start with a PDF header"),
+    "html-after-eof.pdf": (lambda: pdf() + HTML, "does not end with %%EOF"),
+    "open-action-js.pdf": (lambda: pdf(JS_ACTION, catalog=b"/OpenAction 4 0 R"),
+                           "(/OpenAction)"),
+    "javascript-name-tree.pdf": (lambda: pdf(b"<< /JavaScript 5 0 R >>",
+                                             b"<< /Names [(a) 6 0 R] >>", JS_ACTION,
+                                             catalog=b"/Names 4 0 R"), "(/JavaScript)"),
+    "launch.pdf": (lambda: pdf(b"<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] "
+                               b"/A << /S /Launch /F (calc.exe) >> >>"), "(/Launch)"),
+    "embedded-file.pdf": (lambda: pdf(stream(b"MZ\x90\x00", b"/Type /EmbeddedFile")),
+                          "(/EmbeddedFile)"),
+    "additional-actions.pdf": (lambda: pdf(catalog=b"/AA << /WC " + JS_ACTION + b" >>"),
+                               "(/AA)"),
+    "rich-media.pdf": (lambda: pdf(b"<< /Type /Annot /Subtype /RichMedia >>"),
+                       "(/RichMedia)"),
+    "xfa-form.pdf": (lambda: pdf(b"<< /Fields [] /XFA 5 0 R >>", stream(b"<xdp/>"),
+                                 catalog=b"/AcroForm 4 0 R"), "(/XFA)"),
+    "hex-escaped-names.pdf": (lambda: pdf(b"<< /S /J#61vaScript /J#53 (app.alert(1)) >>",
+                                          catalog=b"/Open#41ction 4 0 R"), "(/OpenAction)"),
+    "js-in-object-stream.pdf": (lambda: pdf(object_stream(
+        5, b"<< /JavaScript << /Names [(a) " + JS_ACTION + b"] >> >>"),
+        catalog=b"/Names 5 0 R"), "(/JavaScript)"),
+    "escaped-filter-object-stream.pdf": (lambda: pdf(object_stream(
+        5, b"<< /S /J#61vaScript /JS (x) >>", b"/Filter [/Fl#61teDecode]")), "(/JavaScript)"),
+    "plain-object-stream.pdf": (lambda: pdf(object_stream(5, b"<< /JS (x) >>", b"",
+                                                          deflate=False)), "(/JS)"),
+    "unchecked-filter-object-stream.pdf": (lambda: pdf(object_stream(
+        5, b"<< /JS (x) >>".hex().encode() + b">", b"/Filter /ASCIIHexDecode", deflate=False)),
+        "an encoding that cannot be checked"),
+    "object-stream-bomb.pdf": (lambda: pdf(stream(zlib.compress(bytes(20 * MIB), 9),
+                                                  b"/Type /ObjStm /N 1 /First 4 "
+                                                  b"/Filter /FlateDecode")),
+                               "inflate to more than"),
+    "stream-hiding-objects.pdf": (lambda: pdf(stream(b"q\nendstream\nendobj\n9 0 obj\n<< >>")),
+                                  "a stream holds its own end marker"),
+    # OOXML: real sizes, no nested archives, safe names, no external links, no macros
+    "ratio-bomb.docx": (lambda: docx_with_zeros("word/media/blank.bin", 8 * MIB),
+                        "compressed more than 100 to 1"),
+    "nested-zip.docx": (lambda: docx({"word/embeddings/inner.zip": zip_of({"a.txt": "x"})}),
+                        "nested archives are refused"),
+    "nested-zip-named-as-image.docx": (
+        lambda: docx({"word/media/image2.jpeg": zip_of({"a.txt": "x"})}),
+        "is a ZIP archive"),
+    "nested-ole-object.docx": (lambda: docx({"word/embeddings/oleObject1.bin":
+                                             filetypes.OLE_MAGIC + bytes(504)}),
+                               "is an OLE2 object"),
+    "nested-rar.docx": (lambda: docx({"word/media/a.bin": b"Rar!\x1a\x07\x01\x00"}),
+                        "is a RAR archive"),
+    "nested-7z.docx": (lambda: docx({"word/media/a.bin": b"7z\xbc\xaf\x27\x1c\x00\x04"}),
+                       "is a 7-Zip archive"),
+    "slip-parent.docx": (lambda: docx({"../../evil.xml": "<x/>"}), "a '..' or '.' step"),
+    "slip-inner-parent.docx": (lambda: docx({"word/../../evil.xml": "<x/>"}),
+                               "a '..' or '.' step"),
+    "slip-absolute.docx": (lambda: docx({"/etc/cron.d/evil": "x"}), "an absolute path"),
+    "slip-backslash.docx": (lambda: docx({"word\\..\\..\\evil.xml": "<x/>"}), "a backslash"),
+    "slip-drive.docx": (lambda: docx({"C:/Windows/evil.xml": "<x/>"}), "a drive letter"),
+    "slip-drive-relative.docx": (lambda: docx({"C:evil.xml": "<x/>"}), "a drive letter"),
+    "twin-names.docx": (lambda: docx({"Word/Document.xml": "<x/>"}), "appears twice"),
+    "remote-template.docx": (lambda: docx(settings_rels(
+        ("attachedTemplate", "http://evil.example/t.dotm", "External"))),
+        "loads attachedTemplate from outside the file"),
+    "remote-image.docx": (lambda: docx(document_rels=relationships(
+        ("image", "http://evil.example/pixel.png", "External"))),
+        "loads image from outside the file"),
+    "unc-hyperlink.docx": (lambda: docx(document_rels=relationships(
+        ("hyperlink", "file://///evil.example/share/x.exe", "External"))),
+        "loads hyperlink from outside the file"),
+    "external-ole-link.docx": (lambda: docx(document_rels=relationships(
+        ("oleObject", "\\\\evil.example\\share\\a.xlsx", "external"))),
+        "loads oleObject from outside the file"),
+    "macro-trailing-space.docx": (lambda: docx({"word/VBAPROJECT.BIN ": b"\0" * 64}),
+                                  "holds VBA macros"),
+    "macro-lower-case.docx": (lambda: docx({"word/vbaproject.bin": b"\0" * 64}),
+                              "holds VBA macros"),
+    "macro-other-folder.docx": (lambda: docx({"customXml/vbaProject.bin": b"\0" * 64}),
+                                "holds VBA macros"),
+    "macro-fullwidth.docx": (lambda: docx({"word/ｖｂａＰｒｏｊｅｃｔ.bin": b"\0" * 64}),
+                             "holds VBA macros"),
+    "macro-vba-data.docx": (lambda: docx({"word/vbaData.xml": "<x/>"}), "holds VBA macros"),
+    "macro-renamed-bin.docx": (lambda: docx({"word/stuff.bin": b"\0" * 64}, types=content_types(
+        ("word/document.xml", WORD_MAIN), ("word/stuff.bin", VBA_TYPE))),
+        "holds macros or ActiveX controls"),
+    "macro-default-bin.docx": (lambda: docx({"word/stuff.bin": b"\0" * 64}, types=content_types(
+        ("word/document.xml", WORD_MAIN), defaults=(("bin", VBA_TYPE),))),
+        "holds macros or ActiveX controls"),
+    "macro-enabled-main.docx": (lambda: docx(types=content_types(
+        ("word/document.xml", "application/vnd.ms-word.document.macroEnabled.main+xml"))),
+        "holds macros or ActiveX controls"),
+    "excel4-macro-sheet.docx": (lambda: docx({"word/m.xml": "<x/>"}, types=content_types(
+        ("word/document.xml", WORD_MAIN),
+        ("word/m.xml", "application/vnd.ms-excel.macrosheet+xml"))),
+        "holds macros or ActiveX controls"),
+    "activex.docx": (lambda: docx({"word/activeX/activeX1.xml": "<x/>"}, types=content_types(
+        ("word/document.xml", WORD_MAIN),
+        ("word/activeX/activeX1.xml", "application/vnd.ms-office.activeX+xml"))),
+        "holds macros or ActiveX controls"),
+    "entities-in-rels.docx": (lambda: docx(document_rels=BILLION_LAUGHS),
+                              "is not plain, well-formed XML"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_each_bad_attachment_is_refused_with_its_reason(name: str) -> None:
+    build, reason = CORPUS[name]
+    message = refusal(build(), name)
+    assert repr(name) in message, message
+    assert reason in message, f"the refusal should say {reason!r}: {message}"
+    assert "Allowed:" in message
+
+
+GOOD = {
+    "demo.jpg": lambda: JPEG,
+    "zero-padded.jpg": lambda: JPEG + bytes(64),
+    "with-xmp.jpg": lambda: jpeg_with_segment(
+        0xE1, b"http://ns.adobe.com/xap/1.0/\0<?xpacket begin='' id='W5M0'?><x:xmpmeta "
+              b"xmlns:x='adobe:ns:meta/'><rdf:RDF/></x:xmpmeta><?xpacket end='w'?>"),
+    "with-comment.jpg": lambda: jpeg_with_segment(0xFE, b"Taken at the 2026 fair <3"),
+    "demo.pdf": lambda: demo_files.pdf_with_text("Minutes"),
+    "names-inside-data.pdf": lambda: pdf(stream(b"\x00/JS /AA /OpenAction \xff\x00")),
+    "clean-object-stream.pdf": lambda: pdf(object_stream(
+        5, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")),
+    "photo-and-link.docx": docx,
+    "mail-link.docx": lambda: docx(document_rels=relationships(
+        ("hyperlink", "mailto:board@example.org", "External"))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_real_small_files_of_each_type_are_still_accepted(name: str) -> None:
+    expected = {".jpg": "jpeg", ".pdf": "pdf", ".docx": "docx"}[Path(name).suffix]
+    assert check_attachment(io.BytesIO(GOOD[name]()), name).key == expected
+
+
+@pytest.fixture(scope="module")
+def gigabyte_of_zeros_docx() -> bytes:
+    """A Word document with a part of 1 GiB of zeros: about 1 MB, built once."""
+    return docx_with_zeros("word/document2.xml", 1024 * MIB)
+
+
+def test_a_docx_declaring_1000_bytes_that_inflates_to_1_gib_is_refused(
+    gigabyte_of_zeros_docx: bytes,
+) -> None:
+    """The zip bomb of the finding: sizes patched to 1,000 in both headers."""
+    lying = declare_size(gigabyte_of_zeros_docx, "word/document2.xml", 1000)
+    assert len(lying) < 2 * MIB
+    message = refusal(lying, "bomb.docx")
+    assert "inflates past its declared 1000 bytes" in message
+
+
+def test_a_docx_declaring_its_1_gib_honestly_is_refused(gigabyte_of_zeros_docx: bytes) -> None:
+    assert "inflates to more than 64 MiB" in refusal(gigabyte_of_zeros_docx, "bomb.docx")
+
+
+def test_checking_a_200_kb_docx_that_inflates_to_190_mib_stays_under_64_mib(
+    tmp_path: Path,
+) -> None:
+    """The finding's 200 KB .docx: its [Content_Types].xml is 190 MiB of spaces."""
+    path = tmp_path / "padded.docx"
+    path.write_bytes(docx_with_padded_types(190 * MIB))
+    assert path.stat().st_size < 400 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileTypeRefused) as refused:
+            check_attachment(path, path.name)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "'[Content_Types].xml' inflates to more than" in str(refused.value)
+    assert peak < 64 * MIB, f"checking took {peak // MIB} MiB"
+
+
+def test_checking_a_large_incompressible_docx_streams_its_parts(tmp_path: Path) -> None:
+    """A legitimate 24 MB photo inside a .docx is inflated in chunks, never held whole."""
+    path = tmp_path / "album.docx"
+    path.write_bytes(docx({"word/media/big.jpeg": b"\xff\xd8\xff\xe0" + os.urandom(24 * MIB)}))
+    tracemalloc.start()
+    try:
+        found = check_attachment(path, path.name)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found.key == "docx"
+    assert peak < 8 * MIB, f"checking took {peak // MIB} MiB"
+
+
+def test_attaching_a_polyglot_to_a_record_stores_nothing(
+    session: Session, runtime: Runtime, tmp_path: Path
+) -> None:
+    """``davdrive record attach`` of the finding's JPEG/HTML polyglot: refused, all or nothing."""
+    record = records.add_record(session, "member", "Dupont")
+    session.commit()
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(JPEG + HTML)
+    card = tmp_path / "card.pdf"
+    card.write_bytes(demo_files.pdf_with_text("Card"))
+    with pytest.raises(FileTypeRefused) as refused:
+        records.attach(session, runtime.blobs, record, [card, photo])
+    assert "'photo.jpg'" in str(refused.value) and "end of the image" in str(refused.value)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Attachment)) == 0
