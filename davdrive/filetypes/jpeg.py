@@ -24,6 +24,7 @@ STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
 METADATA = frozenset(range(0xE0, 0xF0)) | {0xFE}
 MAX_SEGMENTS = 100_000
 NOT_ZERO = re.compile(rb"[^\x00]")
+SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 def _broken(why: str) -> Unsafe:
@@ -31,18 +32,15 @@ def _broken(why: str) -> Unsafe:
 
 
 def _scan_end(buf: Buffer, pos: int) -> int:
-    """Offset of the marker ending the entropy-coded data starting at ``pos``."""
-    while True:
-        pos = buf.find(b"\xff", pos)
-        if pos < 0 or pos + 1 >= len(buf):
-            raise _broken("the scan data has no end")
-        following = buf[pos + 1]
-        if following == 0 or following in STANDALONE - {0x01}:
-            pos += 2
-        elif following == 0xFF:
-            pos += 1
-        else:
-            return pos
+    """Offset of the marker ending the entropy-coded data starting at ``pos``.
+
+    Inside the data, 0xFF is followed by 0x00 (stuffing), a restart marker or
+    more 0xFF fill bytes; any other byte after 0xFF is the next marker.
+    """
+    found = SCAN_END.search(buf, pos)
+    if found is None:
+        raise _broken("the scan data has no end")
+    return found.start()
 
 
 def check(buf: Buffer) -> str:

@@ -4,7 +4,8 @@ Every name outside stream data is read with its ``#xx`` escapes decoded (PDF
 allows ``/J#61vaScript`` for ``/JavaScript``), and so are the names inside
 object streams (``/First``, FlateDecode or unfiltered), inflated with a size
 cap. A name in ``DANGEROUS`` refuses the file, wherever it appears (even in a
-comment or a string: the check errs on the side of refusing). Other streams'
+comment or a string: the check errs on the side of refusing), except an
+``/OpenAction`` whose value is a destination array (the page to open at). Other streams'
 data (page content, images, fonts) is skipped by its ``/Length``; a stream
 holding its own end marker is refused, as it could hide objects from the check.
 """
@@ -28,6 +29,7 @@ LENGTH = re.compile(rb"/Length" + WS + rb"+(\d+)(?!\d)(?!" + WS + rb"+\d+" + WS 
 END = re.compile(rb"[\x00\t\n\x0c\r ]*endstream")
 FILTER = re.compile(rb"/Filter[\x00\t\n\x0c\r ]*(\[[^\]]*\]|/[^\x00\t\n\x0c\r /%()<>\[\]{}]*)")
 PREDICTOR = re.compile(rb"/Predictor[\x00\t\n\x0c\r ]+(\d+)")
+DESTINATION = re.compile(WS + rb"*\[")
 FIRST = re.compile(rb"/First[^\w]")
 
 DANGEROUS = {
@@ -58,6 +60,8 @@ def _name(raw: bytes) -> str:
 def _refuse_dangerous_names(buf: Buffer, start: int, end: int) -> None:
     for match in NAME.finditer(buf, start, end):
         name = _name(match.group(1))
+        if name == "OpenAction" and DESTINATION.match(buf, match.end()):
+            continue  # a page to open at, not an action
         if name in DANGEROUS:
             raise Unsafe(WHAT, f"it holds {DANGEROUS[name]} (/{name})")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import tracemalloc
 import zlib
 from collections.abc import Callable
@@ -85,6 +86,8 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str]] = {
     "html-after-eof.pdf": (lambda: pdf() + HTML, "does not end with %%EOF"),
     "open-action-js.pdf": (lambda: pdf(JS_ACTION, catalog=b"/OpenAction 4 0 R"),
                            "(/OpenAction)"),
+    "open-action-dictionary.pdf": (lambda: pdf(catalog=b"/OpenAction << /S /Launch "
+                                                     b"/F (calc.exe) >>"), "(/OpenAction)"),
     "javascript-name-tree.pdf": (lambda: pdf(b"<< /JavaScript 5 0 R >>",
                                              b"<< /Names [(a) 6 0 R] >>", JS_ACTION,
                                              catalog=b"/Names 4 0 R"), "(/JavaScript)"),
@@ -199,6 +202,7 @@ GOOD = {
               b"xmlns:x='adobe:ns:meta/'><rdf:RDF/></x:xmpmeta><?xpacket end='w'?>"),
     "with-comment.jpg": lambda: jpeg_with_segment(0xFE, b"Taken at the 2026 fair <3"),
     "demo.pdf": lambda: demo_files.pdf_with_text("Minutes"),
+    "open-at-page.pdf": lambda: pdf(catalog=b"/OpenAction [3 0 R /Fit]"),
     "names-inside-data.pdf": lambda: pdf(stream(b"\x00/JS /AA /OpenAction \xff\x00")),
     "clean-object-stream.pdf": lambda: pdf(object_stream(
         5, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")),
@@ -212,6 +216,14 @@ GOOD = {
 def test_real_small_files_of_each_type_are_still_accepted(name: str) -> None:
     expected = {".jpg": "jpeg", ".pdf": "pdf", ".docx": "docx"}[Path(name).suffix]
     assert check_attachment(io.BytesIO(GOOD[name]()), name).key == expected
+
+
+def test_a_jpeg_scan_full_of_stuffed_bytes_is_walked_quickly() -> None:
+    """The scan data is searched for its end marker, not looped over byte by byte."""
+    stuffed = JPEG[:-2] + b"\xff\x00" * (4 * MIB) + JPEG[-2:]
+    start = time.monotonic()
+    assert check_attachment(io.BytesIO(stuffed), "big.jpg").key == "jpeg"
+    assert time.monotonic() - start < 2
 
 
 @pytest.fixture(scope="module")

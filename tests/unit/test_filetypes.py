@@ -252,6 +252,21 @@ def test_a_directory_chain_looping_on_itself_is_refused_quickly() -> None:
     assert time.monotonic() - start < 1
 
 
+@pytest.mark.parametrize(("storage", "stream", "name"), [
+    ("Macros", "WordDocument", "letter.doc"),
+    ("_VBA_PROJECT_CUR", "Workbook", "budget.xls"),
+])
+def test_a_compound_file_with_a_vba_macro_storage_is_refused(
+    storage: str, stream: str, name: str
+) -> None:
+    entries = [dir_entry("Root Entry", ROOT, child=1), dir_entry(storage, STORAGE, right=2),
+               dir_entry(stream, STREAM)]
+    clean = check_attachment(io.BytesIO(compound_file(one_stream(stream))), name)
+    assert clean.key == Path(name).suffix[1:]
+    message = refusal(compound_file(entries), name)
+    assert "VBA macros" in message and storage in message
+
+
 def test_the_extension_advice_names_the_right_extension() -> None:
     data = compound_file(one_stream("Workbook"))
     message = refusal(data, "budget")
