@@ -124,6 +124,21 @@ def docx_with_zeros(part: str, size: int, chunk: int = 1024 * 1024) -> bytes:
     return buffer.getvalue()
 
 
+def patch_central(data: bytes, part: str, offset: int, value: int, fmt: str = "<I") -> bytes:
+    """``data`` with a field of ``part``'s central directory record overwritten.
+
+    Offsets: 8 flags (``<H``), 10 method (``<H``), 16 CRC, 20 compressed size.
+    """
+    patched = bytearray(data)
+    name = part.encode()
+    central = patched.find(b"PK\x01\x02")
+    while central >= 0:
+        if patched[central + 46:central + 46 + len(name)] == name:
+            struct.pack_into(fmt, patched, central + offset, value)
+        central = patched.find(b"PK\x01\x02", central + 4)
+    return bytes(patched)
+
+
 def declare_size(data: bytes, part: str, size: int) -> bytes:
     """``data`` with ``part``'s uncompressed size patched in both of its headers."""
     patched = bytearray(data)

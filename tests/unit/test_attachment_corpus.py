@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import time
 import tracemalloc
 import zlib
@@ -39,6 +40,7 @@ from tests.unit.bad_attachments import (
     docx_with_zeros,
     jpeg_with_segment,
     object_stream,
+    patch_central,
     pdf,
     relationships,
     stream,
@@ -134,6 +136,23 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str]] = {
                         "is a RAR archive"),
     "nested-7z.docx": (lambda: docx({"word/media/a.bin": b"7z\xbc\xaf\x27\x1c\x00\x04"}),
                        "is a 7-Zip archive"),
+    "several-main-parts.docx": (lambda: docx({"xl/workbook.xml": "<workbook/>"}),
+                                "not a Word, Excel or PowerPoint document"),
+    # the first raw occurrence of a part name is its local header (the rest is deflated)
+    "local-name-differs.docx": (lambda: docx().replace(b"word/document.xml",
+                                                       b"word/documenT.xml", 1),
+                                "has two different names"),
+    "wrong-crc.docx": (lambda: patch_central(docx(), "word/document.xml", 16, 0x1234),
+                       "is corrupt (size or CRC)"),
+    "encrypted-entry.docx": (lambda: patch_central(docx(), "word/document.xml", 8, 1, "<H"),
+                             "is encrypted"),
+    "bzip2-entry.docx": (lambda: patch_central(docx(), "word/document.xml", 10, 12, "<H"),
+                         "uses an unusual compression"),
+    "overlapping-entries.docx": (lambda: patch_central(
+        docx(), "[Content_Types].xml", 20, 4000), "overlaps another"),
+    "huge-rels.docx": (lambda: docx(document_rels=relationships()
+                                    + random.Random(8).randbytes(3 * MIB).hex()),
+                       "too large to check"),
     "slip-parent.docx": (lambda: docx({"../../evil.xml": "<x/>"}), "a '..' or '.' step"),
     "slip-inner-parent.docx": (lambda: docx({"word/../../evil.xml": "<x/>"}),
                                "a '..' or '.' step"),
