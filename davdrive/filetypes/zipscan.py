@@ -74,6 +74,7 @@ def entries(stream: BinaryIO) -> list[zipfile.ZipInfo]:
         raise Unsafe(WHAT, "it is not a readable ZIP archive") from None
     if len(infos) > MAX_ENTRIES:
         raise Unsafe(WHAT, f"it has more than {MAX_ENTRIES} entries")
+    size = stream.seek(0, 2)
     seen: set[str] = set()
     declared = 0
     for info in infos:
@@ -84,6 +85,8 @@ def entries(stream: BinaryIO) -> list[zipfile.ZipInfo]:
         if key in seen:
             raise Unsafe(WHAT, f"the entry name {info.filename!r} appears twice")
         seen.add(key)
+        if info.header_offset < 0 or info.header_offset + LOCAL_HEADER.size > size:
+            raise Unsafe(WHAT, f"the entry {info.filename!r} lies outside the file")
         if info.flag_bits & 1:
             raise Unsafe(WHAT, f"the entry {info.filename!r} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):

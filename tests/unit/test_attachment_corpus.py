@@ -312,3 +312,10 @@ def test_attaching_a_polyglot_to_a_record_stores_nothing(
     assert "'photo.jpg'" in str(refused.value) and "end of the image" in str(refused.value)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+@pytest.mark.parametrize("cut", [1, 10, 100])
+def test_a_docx_with_bytes_cut_out_of_its_first_entry_is_refused_not_crashed(cut: int) -> None:
+    """The central directory then points before the file's start: refused, never a 500."""
+    data = docx()
+    refusal(data[:40] + data[40 + cut:], "cut.docx")
