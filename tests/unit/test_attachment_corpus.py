@@ -50,6 +50,7 @@ from tests.unit.bad_attachments import (
 JPEG = demo_files.JPEG_1X1
 HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
 JS_ACTION = b"<< /S /JavaScript /JS (app.alert(1)) >>"
+URI_ACTION = b"<< /S /URI /URI (http://evil.example/track) >>"
 MIB = 1024 * 1024
 VBA_TYPE = "application/vnd.ms-office.vbaProject"
 
@@ -87,7 +88,19 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str]] = {
                         "does not start with a PDF header"),
     "html-after-eof.pdf": (lambda: pdf() + HTML, "does not end with %%EOF"),
     "open-action-js.pdf": (lambda: pdf(JS_ACTION, catalog=b"/OpenAction 4 0 R"),
-                           "(/OpenAction)"),
+                           "(/JavaScript)"),
+    "open-action-uri.pdf": (lambda: pdf(URI_ACTION, catalog=b"/OpenAction 4 0 R"),
+                            "(/OpenAction)"),
+    "open-action-goto-next.pdf": (lambda: pdf(b"<< /S /GoTo /D [3 0 R /Fit] /Next "
+                                              + URI_ACTION + b" >>",
+                                              catalog=b"/OpenAction 4 0 R"), "(/OpenAction)"),
+    "open-action-redefined.pdf": (lambda: pdf(b"<< /S /GoTo /D [3 0 R /Fit] >>",
+                                              catalog=b"/OpenAction 4 0 R")
+                                  + b"4 0 obj\n" + URI_ACTION + b"\nendobj\n%%EOF\n",
+                                  "(/OpenAction)"),
+    "open-action-in-object-stream.pdf": (lambda: pdf(object_stream(
+        5, b"<< /Type /Catalog /OpenAction 6 0 R >> " + URI_ACTION),
+        catalog=b"/Names 5 0 R"), "(/OpenAction)"),
     "open-action-dictionary.pdf": (lambda: pdf(catalog=b"/OpenAction << /S /Launch "
                                                      b"/F (calc.exe) >>"), "(/OpenAction)"),
     "javascript-name-tree.pdf": (lambda: pdf(b"<< /JavaScript 5 0 R >>",
@@ -103,8 +116,10 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str]] = {
                        "(/RichMedia)"),
     "xfa-form.pdf": (lambda: pdf(b"<< /Fields [] /XFA 5 0 R >>", stream(b"<xdp/>"),
                                  catalog=b"/AcroForm 4 0 R"), "(/XFA)"),
-    "hex-escaped-names.pdf": (lambda: pdf(b"<< /S /J#61vaScript /J#53 (app.alert(1)) >>",
-                                          catalog=b"/Open#41ction 4 0 R"), "(/OpenAction)"),
+    "hex-escaped-open-action.pdf": (lambda: pdf(catalog=b"/Open#41ction " + URI_ACTION),
+                                    "(/OpenAction)"),
+    "hex-escaped-javascript.pdf": (lambda: pdf(b"<< /S /J#61vaScript /J#53 (app.alert(1)) >>"),
+                                   "(/JavaScript)"),
     "js-in-object-stream.pdf": (lambda: pdf(object_stream(
         5, b"<< /JavaScript << /Names [(a) " + JS_ACTION + b"] >> >>"),
         catalog=b"/Names 5 0 R"), "(/JavaScript)"),
@@ -222,6 +237,11 @@ GOOD = {
     "with-comment.jpg": lambda: jpeg_with_segment(0xFE, b"Taken at the 2026 fair <3"),
     "demo.pdf": lambda: demo_files.pdf_with_text("Minutes"),
     "open-at-page.pdf": lambda: pdf(catalog=b"/OpenAction [3 0 R /Fit]"),
+    "open-at-referenced-page.pdf": lambda: pdf(b"[3 0 R /Fit]", catalog=b"/OpenAction 4 0 R"),
+    "open-with-goto.pdf": lambda: pdf(b"<< /S /GoTo /D [3 0 R /Fit] >>",
+                                      catalog=b"/OpenAction 4 0 R"),
+    "open-with-goto-in-object-stream.pdf": lambda: pdf(object_stream(
+        5, b"<< /S /GoTo /D [3 0 R /Fit] >>"), catalog=b"/OpenAction 5 0 R"),
     "names-inside-data.pdf": lambda: pdf(stream(b"\x00/JS /AA /OpenAction \xff\x00")),
     "clean-object-stream.pdf": lambda: pdf(object_stream(
         5, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")),
