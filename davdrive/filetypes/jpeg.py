@@ -23,6 +23,7 @@ SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
 METADATA = frozenset(range(0xE0, 0xF0)) | {0xFE}
 MAX_SEGMENTS = 100_000
+FILL = re.compile(rb"\xff+")
 NOT_ZERO = re.compile(rb"[^\x00]")
 SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
@@ -51,8 +52,8 @@ def check(buf: Buffer) -> str:
     for _ in range(MAX_SEGMENTS):
         if pos + 2 > len(buf) or buf[pos] != 0xFF:
             raise _broken(f"no marker at byte {pos}")
-        while pos + 1 < len(buf) and buf[pos + 1] == 0xFF:
-            pos += 1  # fill bytes
+        fill = FILL.match(buf, pos)  # a marker may be preceded by 0xFF fill bytes
+        pos = fill.end() - 1 if fill else pos
         marker = buf[pos + 1] if pos + 1 < len(buf) else -1
         pos += 2
         if marker == 0xD9:

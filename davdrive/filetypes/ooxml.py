@@ -12,7 +12,9 @@ addresses (which open only when clicked). The XML is parsed with defusedxml.
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
 from typing import BinaryIO
 from xml.etree.ElementTree import Element
 
@@ -32,9 +34,12 @@ LINK_SCHEMES = ("http://", "https://", "mailto:")
 WHAT = "an Office document"
 
 
-def _xml(name: str, data: bytes) -> Element:
+def _xml(name: str, data: bytes) -> Iterator[Element]:
+    """The elements of the part ``name``, streamed (each is cleared once seen)."""
     try:
-        return SafeTree.fromstring(data)
+        for _event, element in SafeTree.iterparse(io.BytesIO(data), ("end",)):
+            yield element
+            element.clear()
     except (ElementTree.ParseError, defusedxml.DefusedXmlException, ValueError):
         raise Unsafe(WHAT, f"its part {name!r} is not plain, well-formed XML") from None
 
@@ -47,8 +52,8 @@ def _keep(key: str) -> bool:
     return key == CONTENT_TYPES or key.endswith(".rels")
 
 
-def _refuse_macro_types(types: Element) -> None:
-    for element in types.iter():
+def _refuse_macro_types(types: Iterator[Element]) -> None:
+    for element in types:
         if _local(element.tag) not in ("Default", "Override"):
             continue
         content_type = element.get("ContentType", "")
@@ -57,8 +62,8 @@ def _refuse_macro_types(types: Element) -> None:
             raise Unsafe(WHAT, f"it holds macros or ActiveX controls ({part}: {content_type})")
 
 
-def _refuse_external(name: str, rels: Element) -> None:
-    for element in rels.iter():
+def _refuse_external(name: str, rels: Iterator[Element]) -> None:
+    for element in rels:
         if _local(element.tag) != "Relationship":
             continue
         if element.get("TargetMode", "").strip().casefold() != "external":
@@ -69,6 +74,13 @@ def _refuse_external(name: str, rels: Element) -> None:
             continue
         raise Unsafe(WHAT, f"it loads {kind or 'something'} from outside the file "
                      f"({target[:100]!r} in {name!r})")
+
+
+def _inspect(name: str, key: str, data: bytes) -> None:
+    if key == CONTENT_TYPES:
+        _refuse_macro_types(_xml(name, data))
+    else:
+        _refuse_external(name, _xml(name, data))
 
 
 def check(stream: BinaryIO) -> str:
@@ -85,11 +97,7 @@ def check(stream: BinaryIO) -> str:
         for key, name in keys.items():
             if key.rsplit("/", 1)[-1].startswith(MACRO_NAMES):
                 raise Unsafe(WHAT, f"it holds VBA macros ({name!r})")
-        parts = zipscan.scan(stream, infos, _keep)
-        _refuse_macro_types(_xml(keys[CONTENT_TYPES], parts[CONTENT_TYPES]))
-        for key, data in parts.items():
-            if key != CONTENT_TYPES:
-                _refuse_external(keys[key], _xml(keys[key], data))
+        zipscan.scan(stream, infos, _keep, lambda key, data: _inspect(keys[key], key, data))
     except Unsafe as refused:
         raise Unsafe(what, refused.reason) from None
     return kind

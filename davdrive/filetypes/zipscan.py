@@ -6,7 +6,8 @@ against a per-entry cap, a total cap and a compression-ratio cap; its size
 and CRC must then match the declared ones. Entry names must be relative,
 plain and unique once normalised (``normal_name``); entries must not overlap;
 an entry starting with an archive's or a compound file's magic is refused.
-Only the parts ``keep`` selects are held in memory, up to ``MAX_KEPT`` each.
+Only the parts ``keep`` selects are held in memory, one at a time, up to
+``MAX_KEPT``.
 """
 
 from __future__ import annotations
@@ -151,14 +152,14 @@ def _inflate(stream: BinaryIO, info: zipfile.ZipInfo, start: int) -> Iterator[by
         raise Unsafe(WHAT, f"the entry {info.filename!r} is cut short")
 
 
-def scan(stream: BinaryIO, infos: list[zipfile.ZipInfo],
-         keep: Callable[[str], bool]) -> dict[str, bytes]:
-    """Inflate every entry under the caps; returns the kept parts by normalised name."""
+def scan(stream: BinaryIO, infos: list[zipfile.ZipInfo], keep: Callable[[str], bool],
+         inspect: Callable[[str, bytes], None]) -> None:
+    """Inflates every entry under the caps, handing each part ``keep`` selects to
+    ``inspect`` (normalised name, content) as soon as it is read, one at a time."""
     spans = sorted(((_data_start(stream, i), i) for i in infos), key=lambda s: s[0])
     for (start, info), (_, following) in zip(spans, spans[1:], strict=False):
         if start + info.compress_size > following.header_offset:
             raise Unsafe(WHAT, f"the entry {info.filename!r} overlaps another (a zip bomb)")
-    kept: dict[str, bytes] = {}
     total = 0
     for start, info in spans:
         key = normal_name(info.filename)
@@ -182,8 +183,8 @@ def scan(stream: BinaryIO, infos: list[zipfile.ZipInfo],
         if size != info.file_size or crc != info.CRC:
             raise Unsafe(WHAT, f"the entry {info.filename!r} is corrupt (size or CRC)")
         if held is not None:
-            kept[key] = bytes(held)
-    return kept
+            inspect(key, bytes(held))
+            del held
 
 
 def _refuse_nested(name: str, head: bytes) -> None:

@@ -317,6 +317,26 @@ def test_checking_a_large_incompressible_docx_streams_its_parts(tmp_path: Path) 
     assert peak < 8 * MIB, f"checking took {peak // MIB} MiB"
 
 
+def test_the_xml_parts_of_a_docx_are_checked_one_at_a_time(tmp_path: Path) -> None:
+    """Twelve 3 MiB relationship parts (36 MiB, under every cap) are never held together."""
+    noise = random.Random(12)
+    parts: dict[str, bytes | str] = {
+        f"word/_rels/part{i}.xml.rels": relationships().replace(
+            "</Relationships>", f"<!-- {noise.randbytes(3 * MIB // 2 - 64).hex()} -->"
+                                "</Relationships>")
+        for i in range(12)}
+    path = tmp_path / "links.docx"
+    path.write_bytes(docx(parts))
+    tracemalloc.start()
+    try:
+        found = check_attachment(path, path.name)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found.key == "docx"
+    assert peak < 24 * MIB, f"checking took {peak // MIB} MiB"
+
+
 def test_attaching_a_polyglot_to_a_record_stores_nothing(
     session: Session, runtime: Runtime, tmp_path: Path
 ) -> None:
