@@ -9,7 +9,9 @@ comment or a string: the check errs on the side of refusing), except an
 a reference to an object that is, in every definition of it, such an array
 or a plain GoTo action (``/S /GoTo`` without ``/Next``). Other streams'
 data (page content, images, fonts) is skipped by its ``/Length``; a stream
-holding its own end marker is refused, as it could hide objects from the check.
+holding its own end marker or an object definition (``12 0 obj``) is refused,
+as a reader following the cross-reference table could load an object hidden
+there.
 """
 
 from __future__ import annotations
@@ -119,11 +121,18 @@ def _stream_end(buf: Buffer, start: int, header: bytes) -> tuple[int, int]:
         if after:
             if buf.find(b"endstream", start, end) >= 0:
                 raise Unsafe(WHAT, "a stream holds its own end marker")
-            return end, after.end()
+            return _not_hiding_objects(buf, start, end), after.end()
     end = buf.find(b"endstream", start)
     if end < 0:
         raise Unsafe(WHAT, "a stream has no end (the file is cut short)")
-    return end, end + len(b"endstream")
+    return _not_hiding_objects(buf, start, end), end + len(b"endstream")
+
+
+def _not_hiding_objects(buf: Buffer, start: int, end: int) -> int:
+    """``end``, once sure that the skipped data defines no object a reader could load."""
+    if OBJECT.search(buf, start, end):
+        raise Unsafe(WHAT, "a stream's data holds an object definition (hidden objects)")
+    return end
 
 
 def _object_stream(data: bytes, header: bytes, walk: _Walk) -> None:
@@ -138,7 +147,8 @@ def _object_stream(data: bytes, header: bytes, walk: _Walk) -> None:
         try:
             data = inflater.decompress(data, cap + 1)
         except zlib.error:
-            raise Unsafe(WHAT, "an object stream cannot be decompressed") from None
+            raise Unsafe(WHAT, "an object stream cannot be decompressed "
+                         "(an encrypted PDF cannot be checked)") from None
         if len(data) > cap:
             raise Unsafe(WHAT, "its object streams inflate to more than "
                          f"{MAX_OBJECT_STREAM // 2**20} MiB")

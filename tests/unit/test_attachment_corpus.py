@@ -134,6 +134,9 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str]] = {
                                                   b"/Type /ObjStm /N 1 /First 4 "
                                                   b"/Filter /FlateDecode")),
                                "inflate to more than"),
+    "object-inside-stream-data.pdf": (lambda: pdf(stream(
+        b"9 0 obj\n" + JS_ACTION + b"\nendobj\n", b"/Filter /FlateDecode"),
+        catalog=b"/Names 9 0 R"), "holds an object definition"),
     "stream-hiding-objects.pdf": (lambda: pdf(stream(b"q\nendstream\nendobj\n9 0 obj\n<< >>")),
                                   "a stream holds its own end marker"),
     # OOXML: real sizes, no nested archives, safe names, no external links, no macros
