@@ -17,6 +17,8 @@ from __future__ import annotations
 import io
 import os
 import random
+import subprocess
+import sys
 import time
 import tracemalloc
 import zlib
@@ -304,6 +306,31 @@ def test_checking_a_200_kb_docx_that_inflates_to_190_mib_stays_under_64_mib(
         tracemalloc.stop()
     assert "'[Content_Types].xml' inflates to more than" in str(refused.value)
     assert peak < 64 * MIB, f"checking took {peak // MIB} MiB"
+
+
+RSS_PROBE = """
+import resource, sys
+from pathlib import Path
+from davdrive.filetypes import FileTypeRefused, check_attachment
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    check_attachment(Path(sys.argv[1]), "padded.docx")
+    print("accepted")
+except FileTypeRefused:
+    print("refused")
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_the_200_kb_docx_adds_under_64_mib_to_a_process_peak_rss(tmp_path: Path) -> None:
+    """The finding measured RSS (470 MB): measured the same way, in a fresh process."""
+    path = tmp_path / "padded.docx"
+    path.write_bytes(docx_with_padded_types(190 * MIB))
+    done = subprocess.run([sys.executable, "-c", RSS_PROBE, str(path)], capture_output=True,
+                          text=True, check=True, timeout=120)
+    verdict, growth = done.stdout.split()
+    assert verdict == "refused"
+    assert int(growth) < 64, f"the peak RSS grew by {growth} MiB"
 
 
 def test_checking_a_large_incompressible_docx_streams_its_parts(tmp_path: Path) -> None:
