@@ -3,7 +3,8 @@
 The FAT is read through the header's 109 entries and the DIFAT chain, the
 directory through the FAT; only stream entries that are children of the root
 entry count (an Excel file embedding a Word object is an Excel file). A root
-storage holding VBA macros (``Macros``, ``_VBA_PROJECT_CUR``) is refused.
+storage holding VBA macros (``Macros``, ``_VBA_PROJECT_CUR``) is refused, and
+so is a packaged file (an ``\x01Ole10Native`` stream) embedded anywhere.
 Every chain and tree walk is bounded, so loops and sectors outside the file
 refuse the file quickly.
 """
@@ -19,6 +20,7 @@ MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 STREAMS = {"WordDocument": "doc", "Workbook": "xls", "Book": "xls",
            "PowerPoint Document": "ppt"}
 MACRO_STORAGES = {"macros": "Word", "_vba_project_cur": "Excel", "vba": "Office"}
+PACKAGE = "\x01Ole10Native"  # an embedded object wrapping any file, programs included
 MAX_DIRECTORY_SECTORS = 4096
 MAX_FAT_SECTORS = 1 << 20
 ENDOFCHAIN = 0xFFFFFFFE
@@ -105,9 +107,12 @@ def _root_children(entries: list[tuple[str, int, int, int, int]]) -> list[tuple[
 def check(buf: Buffer) -> str:
     """``"doc"``, ``"xls"`` or ``"ppt"`` for an Office compound file without macros."""
     try:
-        children = _root_children(_directory(buf))
+        entries = _directory(buf)
+        children = _root_children(entries)
     except struct.error:
         raise _broken("truncated") from None
+    if any(kind == STREAM and name == PACKAGE for name, kind, *_ in entries):
+        raise Unsafe(WHAT, f"it embeds a packaged file ({PACKAGE[1:]} object)")
     for name, kind in children:
         if kind == STORAGE and name.casefold() in MACRO_STORAGES:
             raise Unsafe(f"a {MACRO_STORAGES[name.casefold()]} document",

@@ -267,6 +267,19 @@ def test_a_compound_file_with_a_vba_macro_storage_is_refused(
     assert "VBA macros" in message and storage in message
 
 
+def test_a_word_file_embedding_a_packaged_file_is_refused() -> None:
+    """An Ole10Native object carries any file (a program, say) inside the document."""
+    entries = [dir_entry("Root Entry", ROOT, child=1),
+               dir_entry("WordDocument", STREAM, right=2),
+               dir_entry("ObjectPool", STORAGE, child=3),
+               dir_entry("_1234567890", STORAGE, child=4),
+               dir_entry("\x01Ole10Native", STREAM)]
+    message = refusal(compound_file(entries), "letter.doc")
+    assert "embeds a packaged file" in message
+    entries[4] = dir_entry("\x01CompObj", STREAM)
+    assert check_attachment(io.BytesIO(compound_file(entries)), "letter.doc").key == "doc"
+
+
 def test_the_extension_advice_names_the_right_extension() -> None:
     data = compound_file(one_stream("Workbook"))
     message = refusal(data, "budget")
