@@ -105,6 +105,46 @@ def docx(extra: dict[str, bytes | str] | None = None, *,
     return zip_of(parts)
 
 
+def xlsx() -> bytes:
+    """A small real Excel workbook: one sheet, shared strings, a https link."""
+    main = "application/vnd.openxmlformats-officedocument.spreadsheetml."
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    return zip_of({
+        "[Content_Types].xml": content_types(
+            ("xl/workbook.xml", main + "sheet.main+xml"),
+            ("xl/worksheets/sheet1.xml", main + "worksheet+xml"),
+            ("xl/sharedStrings.xml", main + "sharedStrings+xml")),
+        "_rels/.rels": relationships(("officeDocument", "xl/workbook.xml", "")),
+        "xl/workbook.xml": f'<workbook {ns}><sheets><sheet name="Budget" sheetId="1" '
+                           'r:id="rId1" xmlns:r="urn:r"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": relationships(
+            ("worksheet", "worksheets/sheet1.xml", ""),
+            ("sharedStrings", "sharedStrings.xml", "")),
+        "xl/worksheets/sheet1.xml": f'<worksheet {ns}><sheetData><row r="1"><c r="A1" t="s">'
+                                    "<v>0</v></c></row></sheetData></worksheet>",
+        "xl/worksheets/_rels/sheet1.xml.rels": relationships(
+            ("hyperlink", "https://example.org/budget", "External")),
+        "xl/sharedStrings.xml": f'<sst {ns} count="1"><si><t>Jam</t></si></sst>',
+    })
+
+
+def pptx() -> bytes:
+    """A small real PowerPoint presentation: one slide showing a photo."""
+    main = "application/vnd.openxmlformats-officedocument.presentationml."
+    ns = 'xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"'
+    return zip_of({
+        "[Content_Types].xml": content_types(
+            ("ppt/presentation.xml", main + "presentation.main+xml"),
+            ("ppt/slides/slide1.xml", main + "slide+xml")),
+        "_rels/.rels": relationships(("officeDocument", "ppt/presentation.xml", "")),
+        "ppt/presentation.xml": f"<p:presentation {ns}><p:sldIdLst/></p:presentation>",
+        "ppt/_rels/presentation.xml.rels": relationships(("slide", "slides/slide1.xml", "")),
+        "ppt/slides/slide1.xml": f"<p:sld {ns}><p:cSld/></p:sld>",
+        "ppt/slides/_rels/slide1.xml.rels": relationships(("image", "../media/image1.jpeg", "")),
+        "ppt/media/image1.jpeg": demo_files.JPEG_1X1,
+    })
+
+
 def zip_of(parts: dict[str, bytes | str]) -> bytes:
     """A ZIP holding ``parts`` (name -> content) in this order, names kept as given."""
     buffer = io.BytesIO()

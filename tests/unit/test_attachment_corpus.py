@@ -41,8 +41,10 @@ from tests.unit.bad_attachments import (
     object_stream,
     patch_central,
     pdf,
+    pptx,
     relationships,
     stream,
+    xlsx,
     zip_of,
 )
 
@@ -248,6 +250,8 @@ GOOD = {
     "clean-object-stream.pdf": lambda: pdf(object_stream(
         5, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")),
     "photo-and-link.docx": docx,
+    "sheet-and-link.xlsx": xlsx,
+    "slide-with-photo.pptx": pptx,
     "mail-link.docx": lambda: docx(document_rels=relationships(
         ("hyperlink", "mailto:board@example.org", "External"))),
 }
@@ -255,7 +259,7 @@ GOOD = {
 
 @pytest.mark.parametrize("name", sorted(GOOD))
 def test_real_small_files_of_each_type_are_still_accepted(name: str) -> None:
-    expected = {".jpg": "jpeg", ".pdf": "pdf", ".docx": "docx"}[Path(name).suffix]
+    expected = Path(name).suffix.lstrip(".").replace("jpg", "jpeg")
     assert check_attachment(io.BytesIO(GOOD[name]()), name).key == expected
 
 
