@@ -235,6 +235,8 @@ def test_each_bad_attachment_is_refused_with_its_reason(name: str) -> None:
 GOOD = {
     "demo.jpg": lambda: JPEG,
     "zero-padded.jpg": lambda: JPEG + bytes(64),
+    "two-scans.jpg": lambda: JPEG[:-2] + JPEG[JPEG.index(b"\xff\xda"):],  # progressive-like
+    "restart-marker-and-fill.jpg": lambda: JPEG[:-2] + b"\xff\xd0\x00\xff\xff" + JPEG[-2:],
     "with-xmp.jpg": lambda: jpeg_with_segment(
         0xE1, b"http://ns.adobe.com/xap/1.0/\0<?xpacket begin='' id='W5M0'?><x:xmpmeta "
               b"xmlns:x='adobe:ns:meta/'><rdf:RDF/></x:xmpmeta><?xpacket end='w'?>"),
