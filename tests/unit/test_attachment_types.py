@@ -25,12 +25,12 @@ END = 0xFFFFFFFE
 FATSECT = 0xFFFFFFFD
 
 
-def _dir_entry(name: str, kind: int) -> bytes:
+def _dir_entry(name: str, kind: int, child: int = FREE) -> bytes:
     encoded = (name + "\0").encode("utf-16-le")
     entry = bytearray(128)
     entry[: len(encoded)] = encoded
     struct.pack_into("<HB", entry, 64, len(encoded), kind)
-    struct.pack_into("<III", entry, 68, FREE, FREE, FREE)
+    struct.pack_into("<III", entry, 68, FREE, FREE, child)
     struct.pack_into("<I", entry, 116, END)
     return bytes(entry)
 
@@ -46,7 +46,8 @@ def compound_file(stream_name: str, *, loop: bool = False) -> bytes:
     difat = [0] + [FREE] * 108
     struct.pack_into("<109I", header, 76, *difat)
     fat = [FATSECT, 1 if loop else END, END] + [FREE] * 125
-    directory = (_dir_entry("Root Entry", 5) + _dir_entry(stream_name, 2)).ljust(512, b"\0")
+    root = _dir_entry("Root Entry", 5, child=1)  # the stream is the root's child
+    directory = (root + _dir_entry(stream_name, 2)).ljust(512, b"\0")
     content = b"payload".ljust(512, b"\0")
     return bytes(header) + struct.pack("<128I", *fat) + directory + content
 

@@ -3,9 +3,8 @@
 These cover what that file does not: compound files with 4096-byte sectors, the
 ``Book`` stream, directory and FAT sectors outside the file, a path as input,
 PNG and other refused content, ZIP entry counts, stray macros and templates,
-and a PDF marker out of place. The tests marked ``xfail(strict=True)`` record
-known gaps; each fails loudly (XPASS) once the gap is fixed, so the marker can
-then be removed.
+a PDF marker out of place, embedded and orphan compound-file entries, the
+DIFAT chain, and refusals that say what the content is.
 
 The compound files are built here by a small writer (``compound_file``) that
 can place the directory anywhere and write DIFAT sectors for large files.
@@ -253,6 +252,34 @@ def test_a_directory_chain_looping_on_itself_is_refused_quickly() -> None:
     assert time.monotonic() - start < 1
 
 
+@pytest.mark.parametrize(("storage", "stream", "name"), [
+    ("Macros", "WordDocument", "letter.doc"),
+    ("_VBA_PROJECT_CUR", "Workbook", "budget.xls"),
+])
+def test_a_compound_file_with_a_vba_macro_storage_is_refused(
+    storage: str, stream: str, name: str
+) -> None:
+    entries = [dir_entry("Root Entry", ROOT, child=1), dir_entry(storage, STORAGE, right=2),
+               dir_entry(stream, STREAM)]
+    clean = check_attachment(io.BytesIO(compound_file(one_stream(stream))), name)
+    assert clean.key == Path(name).suffix[1:]
+    message = refusal(compound_file(entries), name)
+    assert "VBA macros" in message and storage in message
+
+
+def test_a_word_file_embedding_a_packaged_file_is_refused() -> None:
+    """An Ole10Native object carries any file (a program, say) inside the document."""
+    entries = [dir_entry("Root Entry", ROOT, child=1),
+               dir_entry("WordDocument", STREAM, right=2),
+               dir_entry("ObjectPool", STORAGE, child=3),
+               dir_entry("_1234567890", STORAGE, child=4),
+               dir_entry("\x01Ole10Native", STREAM)]
+    message = refusal(compound_file(entries), "letter.doc")
+    assert "embeds a packaged file" in message
+    entries[4] = dir_entry("\x01CompObj", STREAM)
+    assert check_attachment(io.BytesIO(compound_file(entries)), "letter.doc").key == "doc"
+
+
 def test_the_extension_advice_names_the_right_extension() -> None:
     data = compound_file(one_stream("Workbook"))
     message = refusal(data, "budget")
@@ -265,11 +292,9 @@ def test_a_type_left_out_of_the_allowed_set_is_named_in_the_refusal() -> None:
     assert "JPEG image" in message and "PDF document" in message
 
 
-# --- known gaps (strict xfail: remove the marker once fixed) -------------------------
+# --- compound file structure and refusal wording (once known gaps) ------------------
 
 
-@pytest.mark.xfail(strict=True, reason="streams of embedded objects are not told apart "
-                   "from the root's: the first matching name in the directory wins")
 def test_an_excel_file_embedding_a_word_object_is_still_an_excel_file() -> None:
     entries = [
         dir_entry("Root Entry", ROOT, child=3),
@@ -280,8 +305,6 @@ def test_an_excel_file_embedding_a_word_object_is_still_an_excel_file() -> None:
     assert check_attachment(io.BytesIO(compound_file(entries)), "budget.xls").key == "xls"
 
 
-@pytest.mark.xfail(strict=True, reason="only a stream entry should count, and only one "
-                   "reachable from the root entry")
 def test_a_storage_or_an_orphan_entry_named_worddocument_is_not_a_word_file() -> None:
     storage = compound_file([dir_entry("Root Entry", ROOT, child=1),
                              dir_entry("WordDocument", STORAGE)])
@@ -290,14 +313,10 @@ def test_a_storage_or_an_orphan_entry_named_worddocument_is_not_a_word_file() ->
     refusal(orphan, "letter.doc")
 
 
-@pytest.mark.xfail(strict=True, reason="the DIFAT chain is not followed: only the 109 FAT "
-                   "sectors listed in the header are read (files over ~7 MB with 512-byte "
-                   "sectors whose directory lies further are refused)")
 def test_a_large_compound_file_whose_directory_needs_the_difat_is_recognised() -> None:
     data = compound_file(one_stream("WordDocument"), padding=109 * 128 + 10)
     assert check_attachment(io.BytesIO(data), "large.doc").key == "doc"
 
 
-@pytest.mark.xfail(strict=True, reason="the refusal does not say what the content is")
 def test_the_refusal_says_what_the_content_is() -> None:
     assert "HTML" in refusal(HTML, "photo.jpg")
