@@ -1,0 +1,223 @@
+"""The drive's foundation: the actor's rights, naming rules, commits and audit.
+
+``DriveBase`` holds what every use case needs (see ``davdrive.services.Drive``,
+which stacks the reading, writing and moving use cases on top of it).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from davdrive import audit, tree
+from davdrive.blobs import BlobStore, BlobWriter
+from davdrive.deadprops import DeadPropLimits, PropertyPlan
+from davdrive.errors import Conflict, Forbidden, NameNotAvailable
+from davdrive.facts import FactBuilder
+from davdrive.models import (
+    Node,
+)
+from davdrive.paths import join, name_key, reserved_key, validate_name
+from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions, decide
+
+
+@dataclass(frozen=True)
+class DriveOptions:
+    windows_names: bool = True
+    max_upload_bytes: int | None = None
+    versions_kept: int = 10
+    dead_props: DeadPropLimits = DeadPropLimits()
+
+
+def guess_content_type(name: str) -> str:
+    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+
+
+MAX_DEGREE = 1000
+RESERVED_ROOT_NAMES = frozenset({"backoffice"})  # the virtual back-office branch
+RESERVED_ROOT_KEYS = frozenset(reserved_key(n) for n in RESERVED_ROOT_NAMES)
+
+
+class Unset:
+    """Marker for "leave unchanged" where None is a meaningful value."""
+
+
+UNSET = Unset()
+
+
+class Upload:
+    """An upload in progress: a blob writer plus where the result goes."""
+
+    def __init__(self, parent: Node, name: str, existing: Node | None, writer: BlobWriter):
+        self.parent = parent
+        self.name = name
+        self.existing = existing
+        self.writer = writer
+
+
+
+
+class DriveBase:
+    """Session, blob store, actor and options of one unit of work; rights and commits."""
+
+    def __init__(
+        self,
+        session: Session,
+        blobs: BlobStore,
+        actor: Actor,
+        options: DriveOptions | None = None,
+        ip: str = "",
+    ) -> None:
+        self.session = session
+        self.blobs = blobs
+        self.actor = actor
+        self.options = options or DriveOptions()
+        self.ip = ip
+        self.facts = FactBuilder(session, actor)
+        self._chains: dict[tuple[str, ...], list[Node] | None] = {}
+        self._facts: dict[int, NodeFacts] = {}
+        self._prop_plans: dict[tuple[int, bool], PropertyPlan] = {}
+        self._deferred = False
+
+    def facts_of(self, node: Node) -> NodeFacts:
+        """The policy's facts about ``node`` for this actor (cached per unit of work)."""
+        if node.id not in self._facts:
+            chain = tree.ancestors(self.session, node)
+            for n, f in zip(chain, self.facts.chain(chain), strict=True):
+                self._facts.setdefault(n.id, f)
+        return self._facts[node.id]
+
+    def decide(self, action: Action, node: Node) -> Decision:
+        return decide(self.actor, action, self.facts_of(node))
+
+    def require(self, action: Action, node: Node) -> None:
+        decision = self.decide(action, node)
+        if not decision.allowed:
+            raise Forbidden(f"Not allowed: {decision.reason}.")
+
+    def allowed_actions(self, node: Node) -> list[Action]:
+        return allowed_actions(self.actor, self.facts_of(node))
+
+    def require_subtree(self, action: Action, node: Node) -> list[Node]:
+        """Check ``action`` on ``node`` and every descendant, seen or not: all or nothing.
+
+        A refusal on a descendant names it only if the actor sees it.
+        """
+        self.require(action, node)
+        nodes = tree.subtree(self.session, node)
+        if len(nodes) == 1:
+            return nodes
+        facts = self.facts.subtree(self.facts_of(node), nodes)
+        for n in nodes[1:]:
+            decision = decide(self.actor, action, facts[n.id])
+            if decision.allowed:
+                continue
+            if decide(self.actor, Action.SEE, facts[n.id]):
+                raise Forbidden(
+                    f"Not allowed to {action.value} {n.name!r} inside: {decision.reason}; "
+                    "nothing was changed."
+                )
+            raise Forbidden(
+                f"Not allowed: the folder holds items you may not {action.value}; "
+                "nothing was changed."
+            )
+        return nodes
+
+    def check_create(self, parent: Node, name: str) -> str:
+        """The valid name for a new item in ``parent``, or the error creating it would raise."""
+        if not parent.is_folder:
+            raise Conflict("The parent is not a folder.")
+        self.require(Action.CREATE, parent)
+        self._refuse_reserved(parent, name)
+        name = validate_name(name, windows=self.options.windows_names)
+        self._refuse_taken(parent, name)
+        return name
+
+    def _refuse_reserved(self, parent: Node, name: str) -> None:
+        """409 for a root name that reads as a reserved one (lookalikes and invisible
+        characters included, see ``paths.reserved_key``); checked before the other
+        name rules so that every such name gets this one answer."""
+        if parent.parent_id is None and reserved_key(name) in RESERVED_ROOT_KEYS:
+            raise NameNotAvailable(f"The name {name!r} is reserved by the drive.")
+
+    def _refuse_taken(self, parent: Node, name: str, moving: Node | None = None) -> None:
+        """409 when ``name`` is taken in ``parent`` (seen or not); audited, never overwritten."""
+        clash = tree.child_named(self.session, parent.id, name)
+        if clash is None or clash is moving:
+            return
+        if not self.decide(Action.SEE, clash):
+            self.session.rollback()
+            self._audit("name_not_available", parent, detail=f"name {name!r} held by a hidden item")
+            self._commit()
+        raise NameNotAvailable(f"The name {name!r} is not available in this folder.")
+
+    def _new_node(self, parent: Node, name: str, kind: str, **values: object) -> Node:
+        now = time.time()
+        node = Node(
+            parent_id=parent.id,
+            name=name,
+            name_key=name_key(name),
+            kind=kind,
+            owner_id=self.actor.user_id,
+            doc_type=values.pop("doc_type", parent.doc_type),
+            visibility="private" if parent.new_files_private and kind == "file" else "shared",
+            mtime=values.pop("mtime", now),
+            **values,
+        )
+        self.session.add(node)
+        return node
+
+    def _commit(self) -> None:
+        """Commit, or only flush inside ``one_transaction`` (which commits at its end)."""
+        try:
+            if self._deferred:
+                self.session.flush()
+                return
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise NameNotAvailable("The name is not available in this folder.") from exc
+        self._forget()
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """Run several use cases as one transaction: one commit at the end, nothing
+        stored if the block raises. Rights are decided on the state at the start."""
+        self._deferred = True
+        try:
+            yield
+        except BaseException:
+            self._deferred = False
+            self.session.rollback()
+            self._forget()
+            raise
+        self._deferred = False
+        self._commit()
+
+    def _forget(self) -> None:
+        """Drop cached paths and facts: something changed."""
+        self._chains.clear()
+        self._facts.clear()
+        self._prop_plans.clear()
+        self.facts.reset()
+
+    def path(self, node: Node) -> str:
+        return join(tree.path_of(self.session, node))
+
+    def _audit(self, action: str, node: Node, source: str | None = None, detail: str = "") -> None:
+        path = self.path(node)
+        audit.record(
+            self.session,
+            user=self.actor.login,
+            ip=self.ip,
+            action=action,
+            path=source if source is not None else path,
+            target=path if source is not None else "",
+            detail=detail,
+        )

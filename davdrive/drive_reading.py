@@ -1,0 +1,126 @@
+"""Reading the drive: paths, listings, contents and properties, as the actor sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from davdrive import tree
+from davdrive.drive_base import (
+    DriveBase,
+)
+from davdrive.errors import NotFound
+from davdrive.models import (
+    Blob,
+    DeadProperty,
+    Node,
+    User,
+)
+from davdrive.paths import name_key
+from davdrive.policy import Action, decide
+
+
+class DriveReading(DriveBase):
+    """What the actor sees: missing and invisible are the same (None)."""
+
+    def chain(self, parts: list[str]) -> list[Node] | None:
+        """Nodes from the root to ``parts`` or None (missing, or not seen by the actor)."""
+        key = tuple(name_key(p) for p in parts)
+        if key not in self._chains:
+            chain = tree.resolve_chain(self.session, parts)
+            if chain is not None:
+                for n, f in zip(chain, self.facts.chain(chain), strict=True):
+                    self._facts[n.id] = f
+                if not all(self.decide(Action.SEE, n) for n in chain):
+                    chain = None
+            if chain is None:
+                # Hidden and missing paths do the same work (rule 4: no timing channel):
+                # the folder rights and pass-through folders are loaded for both.
+                self.facts.leads()
+            self._chains[key] = chain
+        return self._chains[key]
+
+    def node_at(self, parts: list[str]) -> Node | None:
+        chain = self.chain(parts)
+        return chain[-1] if chain else None
+
+    def children(self, folder: Node) -> list[Node]:
+        """The children of ``folder`` that the actor sees (visible or pass-through)."""
+        parent = self.facts_of(folder)
+        seen = []
+        for child in tree.children(self.session, folder.id):
+            self._facts[child.id] = self.facts.child(parent, child)
+            if self.decide(Action.SEE, child):
+                seen.append(child)
+        return seen
+
+    def children_batches(self, folder: Node, size: int) -> Iterator[list[Node]]:
+        """What ``children`` lists, in the same order, a batch at a time.
+
+        For listings of any size: rows are read ``size`` at a time (keyset), and
+        the facts and session entries of a batch are dropped once the caller asks
+        for the next one, so memory is bounded by the batch, not the folder.
+        """
+        parent = self.facts_of(folder)
+        pending: list[Node] = []
+        for kind in ("folder", "file"):
+            after: str | None = None
+            while True:
+                rows = tree.children_page(self.session, folder.id, kind, after, size)
+                for child in rows:
+                    facts = self.facts.child(parent, child)
+                    if decide(self.actor, Action.SEE, facts).allowed:
+                        self._facts[child.id] = facts
+                        pending.append(child)
+                    else:
+                        self.session.expunge(child)
+                if len(pending) >= size:
+                    yield pending
+                    self._drop(pending)
+                    pending = []
+                if len(rows) < size:
+                    break
+                after = rows[-1].name_key
+        if pending:
+            yield pending
+            self._drop(pending)
+
+    def _drop(self, nodes: list[Node]) -> None:
+        """Forget the facts of listed nodes and detach them from the session."""
+        for node in nodes:
+            self._facts.pop(node.id, None)
+            if node in self.session:
+                self.session.expunge(node)
+
+    def open_content(self, node: Node) -> BinaryIO:
+        self.require(Action.READ, node)
+        if node.blob_sha256 is None:
+            raise NotFound("This file has no content.")
+        return self.blobs.open(node.blob_sha256)
+
+    def dead_properties(self, node_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+        """Dead properties of many nodes in one query: {node_id: {name: xml}}."""
+        ids = list(node_ids)
+        result: dict[int, dict[str, str]] = {i: {} for i in ids}
+        if ids:
+            rows = self.session.execute(
+                select(DeadProperty.node_id, DeadProperty.name, DeadProperty.value).where(
+                    DeadProperty.node_id.in_(ids)
+                )
+            )
+            for node_id, name, value in rows:
+                result[node_id][name] = value
+        return result
+
+    def owner_logins(self, owner_ids: Iterable[int | None]) -> dict[int, str]:
+        """{user id: login} for many owners in one query."""
+        ids = {i for i in owner_ids if i is not None}
+        if not ids:
+            return {}
+        rows = self.session.execute(select(User.id, User.login).where(User.id.in_(ids)))
+        return {user_id: login for user_id, login in rows}
+
+    def blob_info(self, node: Node) -> Blob | None:
+        return self.session.get(Blob, node.blob_sha256) if node.blob_sha256 else None

@@ -1,0 +1,144 @@
+"""Creating and changing items: folders, uploads, versions, dead properties."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import delete, select
+
+from davdrive.blobs import BlobInfo
+from davdrive.db import release_connection
+from davdrive.deadprops import PropertyPlan
+from davdrive.drive_base import (
+    Upload,
+    guess_content_type,
+)
+from davdrive.drive_reading import DriveReading
+from davdrive.errors import Conflict
+from davdrive.models import (
+    Blob,
+    Node,
+    NodeVersion,
+    utcnow,
+)
+from davdrive.policy import Action
+
+
+class DriveWriting(DriveReading):
+    """New folders and files, uploads, modification times and dead properties."""
+
+    def make_folder(self, parent: Node, name: str) -> Node:
+        name = self.check_create(parent, name)
+        node = self._new_node(parent, name, "folder")
+        self.session.flush()
+        self._audit("mkcol", node)
+        self._commit()
+        return node
+
+    def create_empty_file(self, parent: Node, name: str) -> Node:
+        """A new empty file (LOCK on an unmapped URL)."""
+        name = self.check_create(parent, name)
+        info = self.blobs.put_bytes(b"")
+        self._ensure_blob_row(info)
+        node = self._new_node(
+            parent, name, "file", blob_sha256=info.sha256, size=0,
+            content_type=guess_content_type(name),
+        )
+        self.session.flush()
+        self._audit("create", node)
+        self._commit()
+        return node
+
+    def begin_upload(self, parent: Node, name: str, existing: Node | None) -> Upload:
+        """Check the rights for a PUT and open a blob writer.
+
+        The read transaction ends here: the body then streams to a temporary
+        blob file with no DB connection checked out (a slow client must not
+        hold one); ``finish_upload`` opens a new transaction.
+        """
+        if existing is not None:
+            if existing.is_folder:
+                raise Conflict("A folder cannot be overwritten by a file.")
+            self.require(Action.MODIFY, existing)
+        else:
+            name = self.check_create(parent, name)
+        writer = self.blobs.writer(self.options.max_upload_bytes)
+        release_connection(self.session)
+        return Upload(parent, name, existing, writer)
+
+    def finish_upload(
+        self, upload: Upload, content_type: str | None = None, mtime: float | None = None
+    ) -> Node:
+        """Make the blob durable, then commit the row pointing at it."""
+        info = upload.writer.finish()
+        self._ensure_blob_row(info)
+        ctype = guess_content_type(upload.name)
+        node = upload.existing
+        if node is None:
+            node = self._new_node(
+                upload.parent, upload.name, "file", blob_sha256=info.sha256, size=info.size,
+                content_type=ctype, mtime=mtime or time.time(),
+            )
+            action = "create"
+        else:
+            if node.blob_sha256 and node.blob_sha256 != info.sha256:
+                self._keep_version(node)
+            node.blob_sha256 = info.sha256
+            node.size = info.size
+            node.content_type = ctype
+            node.mtime = mtime or time.time()
+            node.updated_at = utcnow()
+            action = "overwrite"
+        self.session.flush()
+        self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
+        self._commit()
+        return node
+
+    def _ensure_blob_row(self, info: BlobInfo) -> None:
+        if self.session.get(Blob, info.sha256) is None:
+            self.session.add(Blob(sha256=info.sha256, sha1=info.sha1, md5=info.md5, size=info.size))
+
+    def _keep_version(self, node: Node) -> None:
+        assert node.blob_sha256 is not None
+        self.session.add(
+            NodeVersion(
+                node_id=node.id, blob_sha256=node.blob_sha256, size=node.size,
+                content_type=node.content_type, mtime=node.mtime,
+                replaced_by=self.actor.user_id,
+            )
+        )
+        self.session.flush()
+        keep = self.options.versions_kept
+        old_ids = self.session.scalars(
+            select(NodeVersion.id)
+            .where(NodeVersion.node_id == node.id)
+            .order_by(NodeVersion.id.desc())
+            .offset(keep)
+        ).all()
+        if old_ids:
+            self.session.execute(delete(NodeVersion).where(NodeVersion.id.in_(old_ids)))
+
+    def set_mtime(self, node: Node, mtime: float) -> None:
+        self.require(Action.MODIFY, node)
+        node.mtime = mtime
+        self._commit()
+
+    def set_dead_property(self, node: Node, name: str, value: str | None, dry_run: bool) -> None:
+        """Set (or remove, when value is None) a dead property, within the node's limits.
+
+        Calls of one pass (all dry runs, then all real ones) add up: the limits
+        apply to what the node would hold after every property of the request.
+        Raises ``InsufficientStorage`` past a limit.
+        """
+        self.require(Action.MODIFY, node)
+        key = (node.id, dry_run)
+        plan = self._prop_plans.get(key)
+        if plan is None:
+            plan = PropertyPlan.load(self.session, node.id, self.options.dead_props)
+            self._prop_plans[key] = plan
+        plan.check(name, value)
+        if dry_run:
+            plan.accept(name, value)
+            return
+        plan.apply(self.session, node.id, name, value)
+        self._commit()
