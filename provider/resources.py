@@ -2,41 +2,30 @@
 
 Every change is delegated to ``davdrive.services.Drive`` inside
 ``dav_errors()``; resources only translate between WsgiDAV's hooks and the
-use cases. Dead properties live in SQL keyed by node, and lock discovery for
-the members of a folder is loaded in one query per listing (``MemberBatch``),
-so a PROPFIND Depth 1 costs a fixed number of statements.
+use cases. Properties are in ``provider.node_properties``, PUT bodies in
+``provider.uploads``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
-from lxml import etree
-from wsgidav import util, xml_tools
-from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
+from wsgidav import util
+from wsgidav.dav_error import DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
-from wsgidav.lock_man.lock_manager import normalize_lock_root
 
-from davdrive.errors import BadRequest, IncompleteUpload, ReadOnlyProperty, TooLarge
+from davdrive.errors import TooLarge
 from davdrive.models import Node
 from davdrive.paths import join, split_path
 from davdrive.policy import Action
-from davdrive.services import Drive, Upload
+from davdrive.services import Upload
 from provider.backoffice_resources import dav_path, resource_for
 from provider.context import context_of
-from provider.errors import contained_errors, dav_errors
-from provider.proppatch import APPLY_FAILED
+from provider.errors import dav_errors
+from provider.node_properties import MemberBatch, NodeProperties
+from provider.uploads import UploadSink, expected_length, oc_mtime
 
-LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
-NS = "urn:davdrive"
-# Live properties of DESIGN 6, returned when asked for by name (not in allprop).
-DRIVE_PROPS = tuple(
-    f"{{{NS}}}{name}"
-    for name in ("degree", "doc-type", "visibility", "owner", "protected", "effective-access")
-)
-# Content types a browser would run: served as attachments under a strict CSP.
 ACTIVE_TYPES = (
     "text/html",
     "application/xhtml+xml",
@@ -50,182 +39,9 @@ ACTIVE_TYPES = (
 )
 
 
-class MemberBatch:
-    """Dead properties and direct locks of a folder's members, loaded once on demand."""
 
-    def __init__(self, drive: Drive, provider: Any, resources: list[_NodeMixin]) -> None:
-        self._drive = drive
-        self._provider = provider
-        self._resources = resources
-        self._props: dict[int, dict[str, str]] | None = None
-        self._locks: dict[str, list[dict[str, Any]]] | None = None
-        self._owners: dict[int, str] | None = None
-
-    def owner_login(self, owner_id: int) -> str:
-        if self._owners is None:
-            self._owners = self._drive.owner_logins(r.node.owner_id for r in self._resources)
-        return self._owners.get(owner_id, "")
-
-    def props(self, node_id: int) -> dict[str, str]:
-        if self._props is None:
-            self._props = self._drive.dead_properties(r.node.id for r in self._resources)
-        return self._props.get(node_id, {})
-
-    def locks(self, root: str) -> list[dict[str, Any]]:
-        if self._locks is None:
-            roots = [r.lock_root() for r in self._resources]
-            self._locks = self._provider.lock_manager.storage.locks_for_roots(roots)
-        return self._locks.get(root, [])
-
-
-class _NodeMixin(_DAVResource):
-    """Behaviour shared by folders and files."""
-
-    node: Node
-    batch: MemberBatch | None
-
-    @property
-    def drive(self) -> Drive:
-        return context_of(self.environ).drive
-
-    # --- live properties ------------------------------------------------------
-
-    def get_creation_date(self) -> float | None:
-        return self.node.created_at.timestamp() if self.node is not None else None
-
-    def get_last_modified(self) -> float | None:
-        return self.node.mtime if self.node is not None else None
-
-    def get_display_name(self) -> str:
-        return self.node.name if self.node is not None else self.name
-
-    def lock_root(self) -> str:
-        return normalize_lock_root(self.get_ref_url())
-
-    # --- dead and lock properties (batched) -----------------------------------
-
-    def _dead_props(self) -> dict[str, str]:
-        if self.node is None:
-            return {}
-        if self.batch is not None:
-            return self.batch.props(self.node.id)
-        return self.drive.dead_properties([self.node.id])[self.node.id]
-
-    def _direct_locks(self) -> list[dict[str, Any]]:
-        lm = self.provider.lock_manager
-        if self.batch is not None:
-            locks = self.batch.locks(self.lock_root())
-        else:
-            locks = lm.get_url_lock_list(self.get_ref_url())
-        now = time.time()
-        return [lk for lk in locks if lk["expire"] < 0 or lk["expire"] >= now]
-
-    def get_property_names(self, *, is_allprop: bool) -> list[str]:
-        names: list[str] = super().get_property_names(is_allprop=is_allprop)
-        if not is_allprop and self.node is not None:
-            names.extend(DRIVE_PROPS)
-        names.extend(self._dead_props().keys())
-        return names
-
-    def get_property_value(self, name: str) -> Any:
-        if name == "{DAV:}lockdiscovery" and self.provider.lock_manager:
-            return self._lock_discovery()
-        if name.startswith("{DAV:}"):
-            return super().get_property_value(name)
-        if name in DRIVE_PROPS and self.node is not None:
-            element = etree.Element(name)
-            element.text = self._drive_prop(name.split("}", 1)[1])
-            return element
-        value = self._dead_props().get(name)
-        if value is None:
-            raise DAVError(404)
-        return xml_tools.string_to_xml(value)
-
-    def _drive_prop(self, local: str) -> str:
-        node = self.node
-        if local == "degree":
-            return str(node.min_degree)
-        if local == "doc-type":
-            return node.doc_type or ""
-        if local == "visibility":
-            return node.visibility
-        if local == "protected":
-            return "true" if node.protected else "false"
-        if local == "owner":
-            return self._owner_login()
-        return " ".join(action.value for action in self.drive.allowed_actions(node))
-
-    def _owner_login(self) -> str:
-        owner_id = self.node.owner_id
-        if owner_id is None:
-            return "system"
-        if self.batch is not None:
-            return self.batch.owner_login(owner_id)
-        return self.drive.owner_logins([owner_id]).get(owner_id, "")
-
-    def _lock_discovery(self) -> Any:
-        """RFC 4918 lockdiscovery; another user's lock token is never shown."""
-        user = self.environ.get("wsgidav.user_name")
-        root_el = etree.Element("{DAV:}lockdiscovery")
-        for lock in self._direct_locks():
-            active = etree.SubElement(root_el, "{DAV:}activelock")
-            etree.SubElement(etree.SubElement(active, "{DAV:}locktype"), "{DAV:}" + lock["type"])
-            etree.SubElement(etree.SubElement(active, "{DAV:}lockscope"), "{DAV:}" + lock["scope"])
-            etree.SubElement(active, "{DAV:}depth").text = lock["depth"]
-            if lock["owner"]:
-                active.append(xml_tools.string_to_xml(lock["owner"]))
-            timeout = lock["timeout"]
-            etree.SubElement(active, "{DAV:}timeout").text = (
-                "Infinite" if timeout < 0 else f"Second-{int(lock['expire'] - time.time())}"
-            )
-            if lock["principal"] == user:
-                token_el = etree.SubElement(active, "{DAV:}locktoken")
-                etree.SubElement(token_el, "{DAV:}href").text = lock["token"]
-            root_href = etree.SubElement(active, "{DAV:}lockroot")
-            etree.SubElement(root_href, "{DAV:}href").text = self.get_href()
-        return root_el
-
-    def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
-        """PROPPATCH of one property; dry runs add up to the node's limits (507)."""
-        try:
-            self._set_property(name, value, dry_run)
-        except BaseException:
-            if not dry_run:
-                self.environ[APPLY_FAILED] = True
-            raise
-
-    def _set_property(self, name: str, value: Any, dry_run: bool) -> Any:
-        if name in LOCK_PROPS or name.startswith("{DAV:}"):
-            return super().set_property_value(name, value, dry_run=dry_run)
-        if self.node is None:
-            raise DAVError(HTTP_FORBIDDEN)
-        with contained_errors():
-            if name in DRIVE_PROPS:
-                self._set_drive_prop(name.split("}", 1)[1], value, dry_run)
-                return None
-            if name.startswith(f"{{{NS}}}"):
-                raise ReadOnlyProperty(f"{name} is not a property of this drive.")
-            text = None if value is None else etree.tostring(value).decode("utf-8")
-            self.drive.set_dead_property(self.node, name, text, dry_run)
-        return None
-
-    def _set_drive_prop(self, local: str, value: Any, dry_run: bool) -> None:
-        """PROPPATCH of a urn:davdrive property; removing one restores its default."""
-        text = None if value is None else "".join(value.itertext()).strip()
-        drive, node = self.drive, self.node
-        if local == "degree":
-            if text is not None and not (text.isascii() and text.isdigit()):
-                raise BadRequest("The degree is a whole number, 0 or more.")
-            degree = int(text) if text else 0
-            drive.set_classification(node, min_degree=degree, dry_run=dry_run)
-        elif local == "doc-type":
-            drive.set_classification(node, doc_type=text or None, dry_run=dry_run)
-        elif local == "visibility":
-            drive.set_visibility(node, text or "shared", dry_run=dry_run)
-        else:
-            raise ReadOnlyProperty(
-                f"{{{NS}}}{local} is computed by the drive and cannot be changed over WebDAV."
-            )
+class _NodeMixin(NodeProperties):
+    """Behaviour shared by folders and files: locking, delete, copy, move."""
 
     def prevent_locking(self) -> bool:
         """A lock is a change: only those who may modify the item lock it.
@@ -384,43 +200,6 @@ class FolderResource(_NodeMixin, DAVCollection):
         self.handle_delete()
 
 
-class _UploadSink:
-    """File-like object for WsgiDAV's PUT loop; refuses a short or oversized body."""
-
-    def __init__(self, upload: Upload, expected: int | None) -> None:
-        self.upload = upload
-        self.expected = expected
-
-    def write(self, data: bytes) -> int:
-        with dav_errors():
-            return self.upload.writer.write(data)
-
-    def close(self) -> None:
-        size = self.upload.writer.size
-        if self.expected is not None and size != self.expected:
-            with dav_errors():
-                raise IncompleteUpload(
-                    f"Received {size} of {self.expected} announced bytes; nothing was stored."
-                )
-
-
-def _expected_length(environ: dict[str, Any]) -> int | None:
-    for key in ("CONTENT_LENGTH", "HTTP_X_EXPECTED_ENTITY_LENGTH"):
-        raw = environ.get(key)
-        if raw not in (None, ""):
-            try:
-                value = int(raw)
-            except ValueError:
-                raise DAVError(400, f"Invalid {key} header.") from None
-            if value < 0:
-                raise DAVError(400, f"Invalid {key} header.")
-            if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and key == (
-                "CONTENT_LENGTH"
-            ):
-                continue
-            return value
-    return None
-
 
 class FileResource(_NodeMixin, DAVNonCollection):
     def __init__(
@@ -458,9 +237,9 @@ class FileResource(_NodeMixin, DAVNonCollection):
         with dav_errors():
             return self.drive.open_content(self.node)
 
-    def begin_write(self, *, content_type: str | None = None) -> _UploadSink:
-        expected = _expected_length(self.environ)
-        _oc_mtime(self.environ)
+    def begin_write(self, *, content_type: str | None = None) -> UploadSink:
+        expected = expected_length(self.environ)
+        oc_mtime(self.environ)
         limit = self.drive.options.max_upload_bytes
         with dav_errors():
             if expected is not None and limit is not None and expected > limit:
@@ -470,7 +249,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
                 self.name,
                 self.node,
             )
-        return _UploadSink(self._upload, expected)
+        return UploadSink(self._upload, expected)
 
     def end_write(self, *, with_errors: bool) -> None:
         upload, self._upload = self._upload, None
@@ -481,7 +260,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
             return
         with dav_errors():
             try:
-                self.node = self.drive.finish_upload(upload, mtime=_oc_mtime(self.environ))
+                self.node = self.drive.finish_upload(upload, mtime=oc_mtime(self.environ))
             except BaseException:
                 upload.writer.abort()
                 raise
@@ -497,21 +276,3 @@ class FileResource(_NodeMixin, DAVNonCollection):
             response_headers.append(
                 ("Content-Security-Policy", "default-src 'none'; sandbox")
             )
-
-
-MAX_OC_MTIME = 253402300799  # 9999-12-31T23:59:59Z
-
-
-def _oc_mtime(environ: dict[str, Any]) -> float | None:
-    """The client's modification time (``X-OC-Mtime``, Unix seconds), if sent.
-
-    Raises a 400 for anything but plain decimal digits within year 9999, so a
-    bad header is refused before the body is read rather than after storing it.
-    """
-    raw = environ.get("HTTP_X_OC_MTIME")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_OC_MTIME):
-        raise DAVError(400, "Invalid X-OC-Mtime header: expected Unix seconds.")
-    return float(raw)

@@ -1,0 +1,68 @@
+"""PUT bodies: the sink WsgiDAV writes into, announced lengths and ``X-OC-Mtime``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wsgidav.dav_error import DAVError
+
+from davdrive.errors import IncompleteUpload
+from davdrive.services import Upload
+from provider.errors import dav_errors
+
+
+class UploadSink:
+    """File-like object for WsgiDAV's PUT loop; refuses a short or oversized body."""
+
+    def __init__(self, upload: Upload, expected: int | None) -> None:
+        self.upload = upload
+        self.expected = expected
+
+    def write(self, data: bytes) -> int:
+        with dav_errors():
+            return self.upload.writer.write(data)
+
+    def close(self) -> None:
+        size = self.upload.writer.size
+        if self.expected is not None and size != self.expected:
+            with dav_errors():
+                raise IncompleteUpload(
+                    f"Received {size} of {self.expected} announced bytes; nothing was stored."
+                )
+
+
+def expected_length(environ: dict[str, Any]) -> int | None:
+    for key in ("CONTENT_LENGTH", "HTTP_X_EXPECTED_ENTITY_LENGTH"):
+        raw = environ.get(key)
+        if raw not in (None, ""):
+            try:
+                value = int(raw)
+            except ValueError:
+                raise DAVError(400, f"Invalid {key} header.") from None
+            if value < 0:
+                raise DAVError(400, f"Invalid {key} header.")
+            if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and key == (
+                "CONTENT_LENGTH"
+            ):
+                continue
+            return value
+    return None
+
+
+
+MAX_OC_MTIME = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def oc_mtime(environ: dict[str, Any]) -> float | None:
+    """The client's modification time (``X-OC-Mtime``, Unix seconds), if sent.
+
+    Raises a 400 for anything but plain decimal digits within year 9999, so a
+    bad header is refused before the body is read rather than after storing it.
+    """
+    raw = environ.get("HTTP_X_OC_MTIME")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_OC_MTIME):
+        raise DAVError(400, "Invalid X-OC-Mtime header: expected Unix seconds.")
+    return float(raw)
