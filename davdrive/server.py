@@ -7,7 +7,9 @@ stack, outermost first:
         /            OPTIONS answered with DAV headers, no credentials
         <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> WsgiDAV(DriveProvider)
 
-``serve(settings)`` runs it under cheroot, with TLS when configured.
+``serve(settings)`` runs it under cheroot (``provider.http_server``: strict
+request parsing, head and body timeouts, a cap per source address), with TLS
+when configured. No answer names a product or library version.
 """
 
 from __future__ import annotations
@@ -17,19 +19,18 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from cheroot import wsgi
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
-from davdrive import __version__
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, plain_response
 from provider.hardening import HardeningMiddleware, Limits
+from provider.http_server import DriveHTTPServer
 from provider.lock_storage import SqlLockStorage
 
 _log = logging.getLogger("davdrive")
@@ -99,7 +100,7 @@ class DriveApp:
             return plain_response(
                 start_response,
                 "200 OK",
-                f"davdrive {__version__}: connect your WebDAV client to {self.mount}/",
+                f"davdrive: connect your WebDAV client to {self.mount}/",
             )
         return plain_response(start_response, "404 Not Found", "404 Not Found")
 
@@ -121,13 +122,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> DriveApp:
     return DriveApp(settings, runtime or open_runtime(settings))
 
 
-def make_server(app: DriveApp) -> wsgi.Server:
+def make_server(app: DriveApp) -> DriveHTTPServer:
+    """The cheroot server for ``app``: strict parsing, timeouts, per-address cap."""
     s = app.settings
-    server = wsgi.Server(
+    server = DriveHTTPServer(
         (s["server.host"], s["server.port"]),
         app,
-        numthreads=s["server.threads"],
-        server_name=f"davdrive/{__version__}",
+        threads=s["server.threads"],
+        header_timeout=s["server.header_timeout"],
+        body_timeout=s["server.body_timeout"],
+        max_per_ip=s["server.max_connections_per_ip"],
+        allowed_hosts=frozenset(h.lower() for h in s["server.allowed_hosts"]),
     )
     # cheroot answers 413 itself past this; the hardening middleware gives 431 below it.
     server.max_request_header_size = s["dav.max_header_bytes"] + 8192
