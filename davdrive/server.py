@@ -5,7 +5,11 @@ stack, outermost first:
 
     CatchAll -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
-        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> WsgiDAV(DriveProvider)
+        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> XmlBodyMiddleware
+                     -> StatusPageScrubber -> WsgiDAV(DriveProvider)
+
+HardeningMiddleware reads no body; XML bodies are read and parsed only after
+authentication.
 
 ``serve(settings)`` runs it under cheroot (``provider.http_server``: strict
 request parsing, head and body timeouts, a cap per source address), with TLS
@@ -28,10 +32,12 @@ from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
-from provider.errors import SafeErrorPrinter, plain_response
+from provider.body_input import install_quiet_body_errors
+from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
 from provider.hardening import HardeningMiddleware, Limits
 from provider.http_server import DriveHTTPServer
 from provider.lock_storage import SqlLockStorage
+from provider.xml_body import XmlBodyMiddleware
 
 _log = logging.getLogger("davdrive")
 
@@ -76,7 +82,10 @@ class DriveApp:
         self.controller = DriveDomainController(
             runtime, CredentialCache(settings["auth.cache_seconds"]), settings["auth.realm"]
         )
-        self._dav = ContextMiddleware(BasicAuthMiddleware(dav, self.controller), runtime)
+        install_quiet_body_errors()
+        # XML bodies are read only once the client is signed in.
+        inner = XmlBodyMiddleware(StatusPageScrubber(dav), settings["dav.max_xml_bytes"])
+        self._dav = ContextMiddleware(BasicAuthMiddleware(inner, self.controller), runtime)
         self._app = HardeningMiddleware(
             self._route,
             Limits(
