@@ -35,6 +35,8 @@ from provider.strict_http import StrictHTTPRequest
 
 _log = logging.getLogger("davdrive.http")
 _HEAD_END = b"\r\n\r\n"
+DRAIN_SECONDS = 1.0  # after an answer to a request whose body was not read
+DRAIN_BYTES = 1 << 20
 
 
 class GuardedSocketIO(socket.SocketIO):
@@ -91,6 +93,7 @@ class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
         self.rfile = GuardedReader(sock, server.body_timeout)
         self.head_started: float | None = None
         self.slot: str | None = None
+        self.drain_on_close = False
 
     def arm_head_deadline(self) -> None:
         start = self.head_started or time.monotonic()
@@ -105,9 +108,35 @@ class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
 
     def close(self) -> None:
         try:
+            if self.drain_on_close:
+                self._drain()
             super().close()
         finally:
             self.server.release_slot(self)
+
+    def _drain(self) -> None:
+        """Half-close, then discard what the client still sends, briefly.
+
+        Closing a socket with unread data makes the kernel send a reset, which
+        can destroy the answer before the client has read it.
+        """
+        self.drain_on_close = False
+        deadline = time.monotonic() + DRAIN_SECONDS
+        try:
+            self.wfile.flush()
+            self.socket.shutdown(socket.SHUT_WR)
+            received = 0
+            while received < DRAIN_BYTES:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.socket.settimeout(remaining)
+                data = self.socket.recv(65536)
+                if not data:
+                    break
+                received += len(data)
+        except (OSError, ValueError):
+            pass
 
 
 def _send_and_close(conn: GuardedConnection, status: str, text: str) -> None:

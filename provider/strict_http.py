@@ -222,14 +222,75 @@ class StrictHTTPRequest(cheroot_server.HTTPRequest):  # type: ignore[misc]
         else:
             self.close_connection = b"keep-alive" not in tokens
         self.chunked_read = b"Transfer-Encoding" in self.inheaders
-        if self.inheaders.get(b"Expect", b"").lower() == b"100-continue":
-            self.conn.wfile.write(self.server.protocol.encode("ascii") + b" 100 Continue\r\n\r\n")
+        # "100 Continue" is sent when the application first reads the body (PEP 3333
+        # option 2), so a request refused before that (401, 413) never invites it.
+        self.expect_continue = self.inheaders.get(b"Expect", b"").lower() == b"100-continue"
         return True
 
+    def respond(self) -> None:
+        limit = self.server.max_request_body_size
+        if self.chunked_read:
+            body: Any = cheroot_server.ChunkedRFile(self.conn.rfile, limit)
+        else:
+            body = cheroot_server.KnownLengthRFile(
+                self.conn.rfile, int(self.inheaders.get(b"Content-Length", b"0"))
+            )
+        self.rfile = _ContinueOnRead(body, self) if self.expect_continue else body
+        self.server.gateway(self).respond()
+        if self.ready:
+            self.ensure_headers_sent()
+        if self.chunked_write:
+            self.conn.wfile.write(b"0\r\n\r\n")
+
+    def body_unread(self) -> bool:
+        if self.chunked_read:
+            return not getattr(self.rfile, "closed", True)
+        return bool(getattr(self.rfile, "remaining", 0))
+
     def send_headers(self) -> None:
-        # An application that answers "Connection: close" (an unread or broken body)
-        # must not have the rest of the body read as the next request.
-        for key, value in self.outheaders:
-            if key.lower() == b"connection" and value.strip().lower() == b"close":
-                self.close_connection = True
+        # A body the application did not read is not drained (it may be large and
+        # slow): the connection is closed after the answer instead. Same when the
+        # application itself answers "Connection: close" (a broken body).
+        closing = any(
+            key.lower() == b"connection" and value.strip().lower() == b"close"
+            for key, value in self.outheaders
+        )
+        if closing or self.body_unread():
+            self.close_connection = True
+            self.conn.drain_on_close = self.body_unread()
         super().send_headers()
+
+
+class _ContinueOnRead:
+    """Request body that sends "100 Continue" before its first read."""
+
+    def __init__(self, body: Any, request: StrictHTTPRequest) -> None:
+        self._body = body
+        self._request = request
+        self._sent = False
+
+    def _continue(self) -> None:
+        if not self._sent:
+            self._sent = True
+            if not self._request.sent_headers:
+                proto = self._request.server.protocol.encode("ascii")
+                self._request.conn.wfile.write(proto + b" 100 Continue\r\n\r\n")
+
+    def read(self, size: int | None = None) -> bytes:
+        self._continue()
+        return self._body.read(size)  # type: ignore[no-any-return]
+
+    def readline(self, size: int | None = None) -> bytes:
+        self._continue()
+        return self._body.readline(size)  # type: ignore[no-any-return]
+
+    def readlines(self, sizehint: int = 0) -> list[bytes]:
+        self._continue()
+        return self._body.readlines(sizehint)  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Any:
+        self._continue()
+        return iter(self._body)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._body, name)
