@@ -20,6 +20,7 @@ the connection is closed, before the application runs:
   exactly ``chunked``, ``Transfer-Encoding`` together with ``Content-Length``;
 - no ``Host`` on HTTP/1.1, more than one ``Host``, a malformed ``Host``;
   with ``allowed_hosts`` set, a ``Host`` not in it gets 421;
+- a chunked body is read by ``provider.chunked.StrictChunkedReader``;
 - a second ``Authorization``, ``Content-Type``, ``Destination``, ``Depth``,
   ``Overwrite``, ``If``, ``Lock-Token`` or ``Timeout`` field (which one would
   count is otherwise up to the code reading it).
@@ -36,6 +37,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from cheroot import server as cheroot_server
+
+from provider.chunked import StrictChunkedReader
 
 _log = logging.getLogger("davdrive.http")
 
@@ -228,9 +231,8 @@ class StrictHTTPRequest(cheroot_server.HTTPRequest):  # type: ignore[misc]
         return True
 
     def respond(self) -> None:
-        limit = self.server.max_request_body_size
         if self.chunked_read:
-            body: Any = cheroot_server.ChunkedRFile(self.conn.rfile, limit)
+            body: Any = StrictChunkedReader(self.conn.rfile)
         else:
             body = cheroot_server.KnownLengthRFile(
                 self.conn.rfile, int(self.inheaders.get(b"Content-Length", b"0"))

@@ -73,15 +73,21 @@ class Wire:
 
 
 def send_raw(
-    port: int, data: bytes, *, timeout: float = 5, source: str = "127.0.0.1"
+    port: int, data: bytes, *, timeout: float = 5, source: str = "127.0.0.1",
+    half_close: bool = False,
 ) -> Wire:
-    """Send ``data`` at once, then read until the server closes or ``timeout`` passes."""
+    """Send ``data`` at once, then read until the server closes or ``timeout`` passes.
+
+    ``half_close`` ends the client's side after ``data`` (the server reads EOF).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((source, 0))
         sock.settimeout(timeout)
         sock.connect(("127.0.0.1", port))
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(data)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
         return read_all(sock, timeout)
 
 
