@@ -282,6 +282,10 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
             self._waiter.stop()
             self._waiter = None
 
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        """cheroot's own messages go to the log (not stderr); a traceback only for errors."""
+        _log.log(level, "%s", msg, exc_info=traceback and level >= logging.ERROR)
+
     # --- per-address slots -------------------------------------------------------
 
     def _take_slot(self, conn: GuardedConnection) -> bool:
