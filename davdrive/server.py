@@ -30,9 +30,9 @@ from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
+from provider.body_input import install_quiet_body_errors
 from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
-from provider.body_input import install_quiet_body_errors
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
 from provider.hardening import HardeningMiddleware, Limits
 from provider.http_server import DriveHTTPServer
