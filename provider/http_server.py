@@ -35,8 +35,7 @@ from provider.strict_http import StrictHTTPRequest
 
 _log = logging.getLogger("davdrive.http")
 _HEAD_END = b"\r\n\r\n"
-DRAIN_SECONDS = 1.0  # after an answer to a request whose body was not read
-DRAIN_BYTES = 1 << 20
+LINGER_SECONDS = 2.0  # after an answer to a request whose body was not read
 
 
 class GuardedSocketIO(socket.SocketIO):
@@ -107,36 +106,18 @@ class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
         return bool(self.rfile.has_data()) or _HEAD_END in self.rfile.guard.prefix
 
     def close(self) -> None:
+        """Close now, or (after an answer to an unread body) half-close and linger."""
+        if self.drain_on_close:
+            self.drain_on_close = False
+            if self.server.linger(self):
+                return
+        self.close_now()
+
+    def close_now(self) -> None:
         try:
-            if self.drain_on_close:
-                self._drain()
             super().close()
         finally:
             self.server.release_slot(self)
-
-    def _drain(self) -> None:
-        """Half-close, then discard what the client still sends, briefly.
-
-        Closing a socket with unread data makes the kernel send a reset, which
-        can destroy the answer before the client has read it.
-        """
-        self.drain_on_close = False
-        deadline = time.monotonic() + DRAIN_SECONDS
-        try:
-            self.wfile.flush()
-            self.socket.shutdown(socket.SHUT_WR)
-            received = 0
-            while received < DRAIN_BYTES:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.socket.settimeout(remaining)
-                data = self.socket.recv(65536)
-                if not data:
-                    break
-                received += len(data)
-        except (OSError, ValueError):
-            pass
 
 
 def _send_and_close(conn: GuardedConnection, status: str, text: str) -> None:
@@ -150,72 +131,101 @@ def _send_and_close(conn: GuardedConnection, status: str, text: str) -> None:
         conn.socket.send(head + body)
     except (OSError, ssl.SSLError):
         pass
+    conn.drain_on_close = True  # the request is still unread: no reset before the answer
     conn.close()
 
 
 class HeadWaiter:
-    """One thread reading request heads without blocking; hands complete ones on."""
+    """One thread that waits on connections without blocking a worker.
+
+    ``add``: read a request head; once complete, hand the connection to the
+    worker pool. ``linger``: a half-closed connection whose client may still
+    be sending a body nobody reads; it is read and discarded until the client
+    closes or ``LINGER_SECONDS`` pass, then closed (closing a socket with
+    unread data sends a reset, which can destroy the answer before the client
+    has read it).
+    """
 
     def __init__(self, server: DriveHTTPServer) -> None:
         self.server = server
-        self._incoming: queue.SimpleQueue[GuardedConnection] = queue.SimpleQueue()
+        self._incoming: queue.SimpleQueue[tuple[str, GuardedConnection]] = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="davdrive-heads", daemon=True)
+        # fd -> (what, connection, deadline); only touched by the waiter thread
+        self._waiting: dict[int, tuple[str, GuardedConnection, float]] = {}
 
     def start(self) -> None:
         self._thread.start()
 
     def add(self, conn: GuardedConnection) -> None:
-        self._incoming.put(conn)
-        self.add_wakeup()
+        self._incoming.put(("head", conn))
+        self._wakeup()
+
+    def linger(self, conn: GuardedConnection) -> None:
+        self._incoming.put(("linger", conn))
+        self._wakeup()
 
     def stop(self) -> None:
         self._stopping = True
-        self.add_wakeup()
+        self._wakeup()
         self._thread.join(timeout=5)
         self._wake_r.close()
         self._wake_w.close()
 
-    def add_wakeup(self) -> None:
+    def _wakeup(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
 
     def _run(self) -> None:
         selector = selectors.DefaultSelector()
         selector.register(self._wake_r, selectors.EVENT_READ, None)
-        pending: dict[int, GuardedConnection] = {}
         try:
             while not self._stopping:
                 for key, _events in selector.select(timeout=0.25):
-                    if key.data is None:
+                    if key.fd == self._wake_r.fileno():
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(4096)
-                    else:
-                        self._read(key.data, selector, pending)
-                while True:
-                    try:
-                        conn = self._incoming.get_nowait()
-                    except queue.Empty:
-                        break
-                    conn.socket.setblocking(False)
-                    fd = conn.socket.fileno()
-                    pending[fd] = conn
-                    selector.register(fd, selectors.EVENT_READ, conn)
-                    self._read(conn, selector, pending)  # TLS may hold decrypted bytes
-                self._expire(selector, pending)
+                    elif key.fd in self._waiting:
+                        self._serve(key.fd, selector)
+                self._take_incoming(selector)
+                self._expire(selector)
         finally:
-            for conn in list(pending.values()):
-                conn.close()
+            for _what, conn, _deadline in list(self._waiting.values()):
+                conn.close_now()
+            self._waiting.clear()
+            while not self._incoming.empty():
+                self._incoming.get_nowait()[1].close_now()
             selector.close()
 
-    def _forget(self, conn: GuardedConnection, selector: Any, pending: dict[int, Any]) -> None:
-        for fd, known in list(pending.items()):
-            if known is conn:
-                del pending[fd]
-                selector.unregister(fd)
+    def _take_incoming(self, selector: Any) -> None:
+        while True:
+            try:
+                what, conn = self._incoming.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                conn.socket.setblocking(False)
+                fd = conn.socket.fileno()
+                if what == "head":
+                    deadline = (conn.head_started or time.monotonic()) + self.server.header_timeout
+                else:
+                    deadline = time.monotonic() + LINGER_SECONDS
+                self._waiting[fd] = (what, conn, deadline)
+                selector.register(fd, selectors.EVENT_READ, None)
+            except (OSError, ValueError):
+                conn.close_now()
+                continue
+            self._serve(fd, selector)  # TLS may already hold decrypted bytes
 
-    def _read(self, conn: GuardedConnection, selector: Any, pending: dict[int, Any]) -> None:
+    def _drop(self, fd: int, selector: Any) -> GuardedConnection:
+        _what, conn, _deadline = self._waiting.pop(fd)
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(fd)
+        return conn
+
+    def _serve(self, fd: int, selector: Any) -> None:
+        what, conn, _deadline = self._waiting[fd]
         guard = conn.rfile.guard
         limit = self.server.max_request_header_size or 1 << 20
         while True:
@@ -226,20 +236,24 @@ class HeadWaiter:
             except (OSError, ssl.SSLError):
                 data = b""
             if not data:
-                self._forget(conn, selector, pending)
-                conn.close()
+                self._drop(fd, selector).close_now()
                 return
+            if what == "linger":
+                continue
             guard.prefix += data
             if _HEAD_END in guard.prefix or len(guard.prefix) > limit:
-                self._forget(conn, selector, pending)
-                self.server.dispatch(conn)
+                self.server.dispatch(self._drop(fd, selector))
                 return
 
-    def _expire(self, selector: Any, pending: dict[int, GuardedConnection]) -> None:
+    def _expire(self, selector: Any) -> None:
         now = time.monotonic()
-        timeout = self.server.header_timeout
-        for conn in [c for c in pending.values() if now - (c.head_started or now) > timeout]:
-            self._forget(conn, selector, pending)
+        for fd in [fd for fd, (_w, _c, deadline) in self._waiting.items() if now > deadline]:
+            what = self._waiting[fd][0]
+            conn = self._drop(fd, selector)
+            if what == "linger":
+                conn.close_now()
+                continue
+            timeout = self.server.header_timeout
             _log.info("request headers from %s not complete after %ss: closed",
                       conn.remote_addr, timeout)
             _send_and_close(conn, "408 Request Timeout",
@@ -308,6 +322,18 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
                 self._slots[address] = left
             else:
                 self._slots.pop(address, None)
+
+    def linger(self, conn: GuardedConnection) -> bool:
+        """Half-close ``conn`` and let the head waiter close it; False if it cannot."""
+        if self._waiter is None:
+            return False
+        try:
+            conn.wfile.flush()
+            conn.socket.shutdown(socket.SHUT_WR)
+        except (OSError, ValueError):
+            return False
+        self._waiter.linger(conn)
+        return True
 
     def connections_from(self, address: str) -> int:
         with self._slots_lock:

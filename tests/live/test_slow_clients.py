@@ -221,3 +221,19 @@ def test_expect_continue_still_works_for_a_signed_in_upload(live: LiveServer) ->
         sock.sendall(b"hello")
         wire = read_all(sock, 5)
     assert wire.statuses == [201]
+
+
+def test_a_refused_request_with_its_body_sent_still_gets_its_answer(live: LiveServer) -> None:
+    """PUT /dav/big.bin without credentials, 2 MB body sent at once: the 401 arrives whole.
+
+    The body is not read; closing a socket with unread data would send a reset
+    that can destroy the answer, so the server half-closes and discards instead.
+    """
+    body = b"z" * 2_000_000
+    head = b"PUT /dav/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+            with contextlib.suppress(OSError):
+                sock.sendall(head + body)
+            wire = read_all(sock, 10)
+        assert wire.statuses == [401], wire.data[:200]
