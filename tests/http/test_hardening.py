@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -844,3 +845,41 @@ def test_put_with_content_encoding_gets_its_reason_not_internal_error(
     assert b"Internal error" not in response.data
     assert b"Content-encoding" in response.data
     assert snapshot(seeded, data_dir) == before
+
+
+DEEP_BODIES = {
+    "PROPPATCH": (
+        '<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:p>{deep}</Z:p>'
+        "</D:prop></D:set></D:propertyupdate>"
+    ),
+    "LOCK": (
+        '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+        "<D:locktype><D:write/></D:locktype><D:owner>{deep}</D:owner></D:lockinfo>"
+    ),
+    "PROPFIND": '<D:propfind xmlns:D="DAV:"><D:prop>{deep}</D:prop></D:propfind>',
+}
+
+
+@pytest.mark.parametrize("method", sorted(DEEP_BODIES))
+def test_deep_xml_in_any_dav_body_is_400_without_traceback(
+    seeded: Dav, data_dir: Path, method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9, finding 10: a body nesting 1000 levels (lxml stops at 256): 400, one log line."""
+    before = snapshot(seeded, data_dir)
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    body = DEEP_BODIES[method].format(deep="<a>" * 1000 + "</a>" * 1000)
+    response = seeded(method, "/dav/doc.txt", body, Depth="0", Timeout="Second-60")
+    check(response, 400)
+    assert b"nests deeper than" in response.data
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert len([r for r in caplog.records if "nests deeper" in r.getMessage()]) == 1
+    assert snapshot(seeded, data_dir) == before
+
+
+def test_nesting_within_the_limit_is_accepted(seeded: Dav) -> None:
+    """Dead property values may hold some XML structure: 20 levels are fine."""
+    body = DEEP_BODIES["PROPPATCH"].format(deep="<a>" * 20 + "x" + "</a>" * 20)
+    response = seeded("PROPPATCH", "/dav/doc.txt", body)
+    assert response.status_code == 207
+    assert b"200 OK" in response.data

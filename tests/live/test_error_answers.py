@@ -207,3 +207,13 @@ def test_the_timeout_answer_names_no_software(live: LiveServer) -> None:
         wire = read_all(sock, 15)
     for pattern in FORBIDDEN:
         assert not pattern.search(wire.data), pattern.pattern
+
+
+def test_bad_chunks_in_an_xml_body_are_a_400(live: LiveServer) -> None:
+    """PROPFIND /dav/ with a chunked body whose chunk size is "zz": 400, not 500."""
+    head = (b"PROPFIND /dav/ HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nDepth: 0\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n<a/>\r\n0\r\n\r\n"
+            % AUTH)
+    wire = send_raw(live.port, head, half_close=True)
+    assert wire.statuses == [400]
+    assert b"Internal error" not in wire.data
