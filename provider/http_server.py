@@ -357,4 +357,11 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
             self._waiter.add(conn)
 
     def dispatch(self, conn: GuardedConnection) -> None:
+        # The head waiter reads without blocking; the worker needs blocking sends
+        # (a non-blocking send that would wait loses the rest of the answer).
+        try:
+            conn.socket.settimeout(self.body_timeout)
+        except OSError:
+            conn.close_now()
+            return
         super().process_conn(conn)

@@ -217,3 +217,17 @@ def test_bad_chunks_in_an_xml_body_are_a_400(live: LiveServer) -> None:
     wire = send_raw(live.port, head, half_close=True)
     assert wire.statuses == [400]
     assert b"Internal error" not in wire.data
+
+
+def test_a_large_download_to_a_slow_reader_arrives_whole(live: LiveServer) -> None:
+    """The answer to a request read in one piece is written with normal (blocking) sends."""
+    data = bytes(range(256)) * (16 * 4096)  # 16 MiB
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
+    assert chunked_put(live.port, "/dav/large.bin", body).status == 201
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
+        sock.sendall(b"GET /dav/large.bin HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH
+                     + b"\r\nConnection: close\r\n\r\n")
+        time.sleep(1.5)  # the server's send buffer fills up meanwhile
+        wire = read_all(sock, 30)
+    assert wire.statuses == [200]
+    assert wire.responses[0].body == data
