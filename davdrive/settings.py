@@ -44,6 +44,12 @@ def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
 
+def _host_names(value: Any) -> str | None:
+    bad = [v for v in value if not isinstance(v, str) or not v or any(c in v for c in " /@")
+           or (":" in v and not v.startswith("["))]
+    return f"must be host names without scheme or port, got {bad}" if bad else None
+
+
 def _port(value: Any) -> str | None:
     return None if 0 <= value <= 65535 else "must be between 0 and 65535"
 
@@ -110,6 +116,7 @@ SETTINGS: tuple[Setting, ...] = (
         [],
         "Host names the server answers for (Host header, without port); empty "
         "means any. Other names get 421.",
+        _host_names,
     ),
     Setting("server.tls_cert", str, "", "PEM certificate file; enables HTTPS with tls_key."),
     Setting("server.tls_key", str, "", "PEM private key file for tls_cert."),
