@@ -169,8 +169,9 @@ def answers_of_every_kind(port: int) -> list[tuple[str, Response]]:
     add("405 mkcol existing", r("MKCOL", "/dav/folder/"), 405)
     add("409 no parent", r("PUT", "/dav/no/such/parent.txt", b"x"), 409)
     add("412 if-match", r("PUT", "/dav/a.txt", b"x", extra=b'If-Match: "nope"\r\n'), 412)
-    add("413 xml", r("PROPFIND", "/dav/", extra=b"Depth: 0\r\nContent-Length: 99999999\r\n",
-                     auth=AUTH), None)
+    big = send_raw(port, b"PROPFIND /dav/ HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH
+                   + b"\r\nDepth: 0\r\nContent-Length: 99999999\r\n\r\n")
+    add("413 xml", big.responses[0], 413)
     add("403 depth infinity", r("PROPFIND", "/dav/", extra=b"Depth: infinity\r\n"), 403)
     add("lock", r("LOCK", "/dav/a.txt", LOCK_BODY, extra=b"Timeout: Second-60\r\n"), 200)
     add("423", r("PUT", "/dav/a.txt", b"y"), 423)
