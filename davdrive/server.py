@@ -5,10 +5,15 @@ stack, outermost first:
 
     CatchAll -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
-        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> StreamedResponses
-                     -> WsgiDAV(DriveProvider)
+        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> XmlBodyMiddleware
+                     -> StatusPageScrubber -> StreamedResponses -> WsgiDAV(DriveProvider)
 
-``serve(settings)`` runs it under cheroot, with TLS when configured.
+HardeningMiddleware reads no body; XML bodies are read and parsed only after
+authentication.
+
+``serve(settings)`` runs it under cheroot (``provider.http_server``: strict
+request parsing, head and body timeouts, a cap per source address), with TLS
+when configured. No answer names a product or library version.
 """
 
 from __future__ import annotations
@@ -18,23 +23,24 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from cheroot import wsgi
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
-from davdrive import __version__
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
+from provider.body_input import install_quiet_body_errors
 from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
-from provider.errors import SafeErrorPrinter, plain_response
+from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
 from provider.hardening import HardeningMiddleware, Limits
+from provider.http_server import DriveHTTPServer
 from provider.lock_manager import DriveLockManager, LockLimits
 from provider.lock_storage import SqlLockStorage
 from provider.propfind import StreamedResponses
+from provider.xml_body import XmlBodyMiddleware
 
 _log = logging.getLogger("davdrive")
 
@@ -105,9 +111,13 @@ class DriveApp:
                 settings["auth.check_wait_ms"] / 1000,
             ),
         )
-        self._dav = ContextMiddleware(
-            BasicAuthMiddleware(StreamedResponses(dav), self.controller), runtime
+        install_quiet_body_errors()
+        # XML bodies are read only once the client is signed in; the streamed
+        # PROPFIND sits inside, on the checked body.
+        inner = XmlBodyMiddleware(
+            StatusPageScrubber(StreamedResponses(dav)), settings["dav.max_xml_bytes"]
         )
+        self._dav = ContextMiddleware(BasicAuthMiddleware(inner, self.controller), runtime)
         self._app = HardeningMiddleware(
             self._route,
             Limits(
@@ -131,7 +141,7 @@ class DriveApp:
             return plain_response(
                 start_response,
                 "200 OK",
-                f"davdrive {__version__}: connect your WebDAV client to {self.mount}/",
+                f"davdrive: connect your WebDAV client to {self.mount}/",
             )
         return plain_response(start_response, "404 Not Found", "404 Not Found")
 
@@ -153,13 +163,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> DriveApp:
     return DriveApp(settings, runtime or open_runtime(settings))
 
 
-def make_server(app: DriveApp) -> wsgi.Server:
+def make_server(app: DriveApp) -> DriveHTTPServer:
+    """The cheroot server for ``app``: strict parsing, timeouts, per-address cap."""
     s = app.settings
-    server = wsgi.Server(
+    server = DriveHTTPServer(
         (s["server.host"], s["server.port"]),
         app,
-        numthreads=s["server.threads"],
-        server_name=f"davdrive/{__version__}",
+        threads=s["server.threads"],
+        header_timeout=s["server.header_timeout"],
+        body_timeout=s["server.body_timeout"],
+        max_per_ip=s["server.max_connections_per_ip"],
+        allowed_hosts=frozenset(h.lower() for h in s["server.allowed_hosts"]),
     )
     # cheroot answers 413 itself past this; the hardening middleware gives 431 below it.
     server.max_request_header_size = s["dav.max_header_bytes"] + 8192

@@ -44,6 +44,12 @@ def _non_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
 
+def _host_names(value: Any) -> str | None:
+    bad = [v for v in value if not isinstance(v, str) or not v or any(c in v for c in " /@")
+           or (":" in v and not v.startswith("["))]
+    return f"must be host names without scheme or port, got {bad}" if bad else None
+
+
 def _port(value: Any) -> str | None:
     return None if 0 <= value <= 65535 else "must be between 0 and 65535"
 
@@ -79,6 +85,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.host", str, "127.0.0.1", "Address to listen on."),
     Setting("server.port", int, 8080, "TCP port to listen on (0 picks a free port).", _port),
     Setting("server.threads", int, 16, "Worker threads of the HTTP server.", _positive),
+    # --- protection of the HTTP server against slow and malformed clients ---
+    Setting(
+        "server.header_timeout",
+        int,
+        10,
+        "Seconds a client has to send a complete request head (request line and "
+        "headers); slower ones get 408 and are closed.",
+        _positive,
+    ),
+    Setting(
+        "server.body_timeout",
+        int,
+        30,
+        "Seconds a request body may pause between two reads before the request "
+        "ends with 408.",
+        _positive,
+    ),
+    Setting(
+        "server.max_connections_per_ip",
+        int,
+        12,
+        "Simultaneous connections accepted from one source address (0: no cap); "
+        "more get 503. Behind a reverse proxy, cap in the proxy and set 0 here.",
+        _non_negative,
+    ),
+    Setting(
+        "server.allowed_hosts",
+        list,
+        [],
+        "Host names the server answers for (Host header, without port); empty "
+        "means any. Other names get 421.",
+        _host_names,
+    ),
     Setting("server.tls_cert", str, "", "PEM certificate file; enables HTTPS with tls_key."),
     Setting("server.tls_key", str, "", "PEM private key file for tls_cert."),
     Setting("dav.mount", str, "/dav", "URL path where the drive is served.", _mount),

@@ -9,8 +9,10 @@ WsgiDAV's error printer: it renders every ``DAVError`` as a short plain-text
 
 from __future__ import annotations
 
+import html
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +27,9 @@ from wsgidav.mw.base_mw import BaseMiddleware
 from davdrive import errors
 
 _log = logging.getLogger("davdrive")
+_PAGE_INFO = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+# Texts that name the software behind the server are not shown to clients.
+_NAMES_SOFTWARE = re.compile(r"wsgidav|cheroot|python", re.IGNORECASE)
 
 STATUS_OF: dict[type[errors.DriveError], int] = {
     errors.BadRequest: 400,
@@ -123,6 +128,11 @@ def plain_response(
     return [body]
 
 
+def _internal(e: DAVError) -> bool:
+    """An error of the server itself (logged with its traceback), not a deliberate answer."""
+    return e.value == 500 or (e.value > 500 and e.src_exception is not None)
+
+
 def _dav_error_response(
     e: DAVError, start_response: Any, environ: dict[str, Any]
 ) -> list[bytes]:
@@ -143,10 +153,13 @@ def _dav_error_response(
             + headers,
         )
         return [body]
-    if e.value == 500 or e.src_exception is not None:
-        return plain_response(start_response, status, "Internal error; it has been logged.")
+    if _internal(e):
+        return plain_response(start_response, status, "Internal error; it has been logged.",
+                              headers)
     text = status
-    if e.context_info and isinstance(e.context_info, str):
+    if e.context_info and isinstance(e.context_info, str) and not _NAMES_SOFTWARE.search(
+        e.context_info
+    ):
         text += "\n" + e.context_info
     return plain_response(start_response, status, text, headers)
 
@@ -177,8 +190,12 @@ class SafeErrorPrinter(BaseMiddleware):
                 start_response(captured.status, captured.response_headers, captured.exc_info)
             return
         except DAVError as e:
-            if e.value == 500 or e.src_exception is not None:
+            if _internal(e):
                 _log.error("internal error: %s", e.get_user_info(), exc_info=e.src_exception)
+            elif e.src_exception is not None:
+                # A client error found by WsgiDAV (e.g. XML it cannot parse): one line.
+                _log.info("%s %s: %s (%s)", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"), e.value, e.src_exception)
             error = e
         except errors.DriveError as exc:
             error = to_dav_error(exc)
@@ -190,3 +207,62 @@ class SafeErrorPrinter(BaseMiddleware):
             # Headers already sent: the only honest thing left is to cut the stream.
             raise ConnectionAbortedError("response aborted after an internal error")
         yield from _dav_error_response(error, start_response, environ)
+
+
+def _is_status_page(method: str, status: str, headers: list[tuple[str, str]]) -> bool:
+    """WsgiDAV's HTML status pages (they name WsgiDAV and its version), not file content."""
+    html = any(
+        k.lower() == "content-type" and v.lower().startswith("text/html") for k, v in headers
+    )
+    return html and (method not in ("GET", "HEAD") or int(status[:3]) >= 300)
+
+
+class StatusPageScrubber:
+    """Replaces WsgiDAV's HTML status pages by the plain-text status line.
+
+    WsgiDAV renders "201 Created", errors of DELETE/COPY/MOVE members and path
+    errors as an HTML page that links to WsgiDAV and shows its version. Files
+    are served untouched: a GET/HEAD answer below 300 is never rewritten.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "")
+        page: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if _is_status_page(method, status, headers):
+                page.append((status, headers))
+                return lambda data: None
+            return start_response(status, headers, exc_info)
+
+        return self._iterate(self.app(environ, capture), page, start_response)
+
+    @staticmethod
+    def _iterate(
+        body: Iterable[bytes], page: list[Any], start_response: Any
+    ) -> Iterator[bytes]:
+        chunk = b""
+        try:
+            for chunk in body:
+                if page:
+                    break
+                yield chunk
+            if page:
+                status, headers = page[0]
+                kept = [
+                    (k, v) for k, v in headers
+                    if k.lower() not in ("content-type", "content-length", "date")
+                ]
+                text = status
+                found = _PAGE_INFO.search(chunk.decode("utf-8", "replace")) if chunk else None
+                info = html.unescape(found.group(1)).strip() if found else ""
+                if info and not _NAMES_SOFTWARE.search(info):
+                    text += "\n" + info.removeprefix(status).lstrip(": ")
+                yield from plain_response(start_response, status, text.strip(), kept)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()

@@ -1,7 +1,7 @@
 """Request hardening in front of WsgiDAV.
 
 Checks that are cheap and must hold for every request, before any
-authentication or database work:
+authentication or database work; nothing here reads a request body:
 
 - header block size (431, ``Content-Type``/``Content-Length`` included), NUL and
   control bytes (anything below 0x20 but TAB, and DEL) in the target or any
@@ -9,12 +9,14 @@ authentication or database work:
 - the target must be UTF-8 (no overlong forms), without encoded slashes,
   backslashes or ``.``/``..`` segments, also once more percent-decoded
   (``%252e%252e``) (400);
-- XML bodies are capped (413) and parsed once with defusedxml: DTDs,
-  entities and malformed XML are refused (400) before WsgiDAV sees them;
+- XML bodies announced larger than the cap get 413; they are read and
+  parsed only after authentication (``provider.xml_body``);
 - uploads larger than the configured maximum are refused (413) before a byte
   is stored when the size is announced (``Content-Length`` or
   ``X-Expected-Entity-Length``); a body of unknown length (chunked) is cut off
-  with 413 as soon as it passes the limit;
+  with 413 as soon as it passes the limit; a body that cannot be read
+  (malformed chunks, timeout) ends the request with 400/408
+  (``provider.body_input``);
 - PROPFIND with Depth: infinity (or no Depth, which means infinity) gets
   403 with the RFC 4918 ``propfind-finite-depth`` condition unless enabled;
 - the ``Destination`` of COPY/MOVE passes the same checks as the target
@@ -26,15 +28,14 @@ authentication or database work:
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from defusedxml import ElementTree as SafeET
 from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
 
+from provider.body_input import GuardedInput
 from provider.errors import plain_response
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "REPORT", "SEARCH"})
@@ -199,7 +200,7 @@ class HardeningMiddleware:
         if method == "PUT":
             self._check_upload(environ, length)
         elif method in XML_METHODS:
-            self._check_xml_body(environ, length)
+            self._check_xml_size(length)
         if method == "PROPFIND" and not limits.allow_infinite_propfind:
             depth = environ.get("HTTP_DEPTH", "infinity").strip().lower()
             if depth == "infinity":
@@ -221,33 +222,15 @@ class HardeningMiddleware:
             raise _refuse(
                 "413 Content Too Large", f"The upload exceeds the limit of {limit} bytes."
             )
+        environ["wsgi.input"] = GuardedInput(environ["wsgi.input"], environ)
         if length is None:
             environ["wsgi.input"] = _LimitedInput(environ["wsgi.input"], limit)
 
-    def _check_xml_body(self, environ: dict[str, Any], length: int | None) -> None:
+    def _check_xml_size(self, length: int | None) -> None:
+        """Only the announced size: the body itself is read after authentication."""
         limit = self.limits.max_xml_bytes
-        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if length is None and not chunked:
-            return
         if length is not None and length > limit:
             raise _refuse("413 Content Too Large", f"XML bodies are limited to {limit} bytes.")
-        stream = environ["wsgi.input"]
-        body = stream.read(length) if length is not None else stream.read(limit + 1)
-        if len(body) > limit:
-            raise _refuse("413 Content Too Large", f"XML bodies are limited to {limit} bytes.")
-        if length is not None and len(body) != length:
-            raise _refuse("400 Bad Request", "The request body is shorter than announced.")
-        if body.strip():
-            try:
-                SafeET.fromstring(body, forbid_dtd=True)
-            except Exception:
-                raise _refuse(
-                    "400 Bad Request",
-                    "The XML body is malformed or uses DTDs/entities, which are refused.",
-                ) from None
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
 
     def _destination(self, value: str) -> str:
         """The Destination as a path WsgiDAV resolves into the mount, or RequestRefused.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,10 +253,32 @@ def test_xxe_in_chunked_body_is_refused_with_400(app: DriveApp, seeded: Dav) -> 
     assert response.status_code == 400
 
 
-def test_xml_body_is_checked_before_authentication(app: DriveApp) -> None:
+class CountingInput(io.BytesIO):
+    """A request body that remembers how many bytes were read from it."""
+
+    bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def test_xml_body_is_read_only_after_authentication(app: DriveApp) -> None:
+    """Issue 9, finding 5: "XML bodies are read before authentication".
+
+    PROPFIND /dav/ with an XXE body and no credentials: 401, and not one byte
+    of the body read (nor parsed); with credentials the same body gets 400.
+    """
     body = xml_body("PROPFIND", XXE_DTD, "&xxe;").encode()
-    response = call(app, "PROPFIND", "/dav/", body, headers={"Depth": "0"}, auth=None)
-    assert response.status_code == 400
+    for auth, status, read in ((None, 401, 0), (basic("tester", "secret"), 400, len(body))):
+        stream = CountingInput(body)
+        response = call(
+            app, "PROPFIND", "/dav/", headers={"Depth": "0"}, auth=auth,
+            environ={"wsgi.input": stream, "CONTENT_LENGTH": str(len(body))},
+        )
+        assert response.status_code == status
+        assert stream.bytes_read == read, "the body must not be read before sign-in"
 
 
 def test_mkcol_with_an_xxe_body_is_415_and_creates_nothing(seeded: Dav, data_dir: Path) -> None:
@@ -822,3 +845,41 @@ def test_put_with_content_encoding_gets_its_reason_not_internal_error(
     assert b"Internal error" not in response.data
     assert b"Content-encoding" in response.data
     assert snapshot(seeded, data_dir) == before
+
+
+DEEP_BODIES = {
+    "PROPPATCH": (
+        '<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:p>{deep}</Z:p>'
+        "</D:prop></D:set></D:propertyupdate>"
+    ),
+    "LOCK": (
+        '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+        "<D:locktype><D:write/></D:locktype><D:owner>{deep}</D:owner></D:lockinfo>"
+    ),
+    "PROPFIND": '<D:propfind xmlns:D="DAV:"><D:prop>{deep}</D:prop></D:propfind>',
+}
+
+
+@pytest.mark.parametrize("method", sorted(DEEP_BODIES))
+def test_deep_xml_in_any_dav_body_is_400_without_traceback(
+    seeded: Dav, data_dir: Path, method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9, finding 10: a body nesting 1000 levels (lxml stops at 256): 400, one log line."""
+    before = snapshot(seeded, data_dir)
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    body = DEEP_BODIES[method].format(deep="<a>" * 1000 + "</a>" * 1000)
+    response = seeded(method, "/dav/doc.txt", body, Depth="0", Timeout="Second-60")
+    check(response, 400)
+    assert b"nests deeper than" in response.data
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert len([r for r in caplog.records if "nests deeper" in r.getMessage()]) == 1
+    assert snapshot(seeded, data_dir) == before
+
+
+def test_nesting_within_the_limit_is_accepted(seeded: Dav) -> None:
+    """Dead property values may hold some XML structure: 20 levels are fine."""
+    body = DEEP_BODIES["PROPPATCH"].format(deep="<a>" * 20 + "x" + "</a>" * 20)
+    response = seeded("PROPPATCH", "/dav/doc.txt", body)
+    assert response.status_code == 207
+    assert b"200 OK" in response.data

@@ -93,3 +93,13 @@ def test_readme_configuration_reference_is_generated_from_declarations() -> None
 def test_example_config_file_loads_cleanly() -> None:
     s = load_settings(ROOT / "config" / "davdrive.example.toml", {}, {})
     assert s["dav.mount"] == "/dav"
+
+
+def test_allowed_hosts_must_be_bare_host_names() -> None:
+    """server.allowed_hosts is compared with the Host header minus its port."""
+    assert load_settings(None, {"DAVDRIVE_SERVER_ALLOWED_HOSTS": "drive.example.org,[::1]"},
+                         {})["server.allowed_hosts"] == ["drive.example.org", "[::1]"]
+    for bad in ("https://drive.example.org", "drive.example.org:443", "a b"):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(None, {"DAVDRIVE_SERVER_ALLOWED_HOSTS": bad}, {})
+        assert "server.allowed_hosts" in str(caught.value)

@@ -1,0 +1,85 @@
+"""Request bodies that fail while being read become a clean 4xx, never a 500.
+
+The server raises from ``wsgi.input`` when a chunked body is malformed (a
+chunk size that is not hex, a missing CRLF: ``ValueError``), when a client
+pauses longer than the body timeout (``TimeoutError``) or disconnects
+(``OSError``). ``GuardedInput`` turns these into ``BodyReadError``, a
+``DAVError`` answered 400 (408 for a timeout) with ``Connection: close`` and
+one log line. ``QuietBodyErrors`` keeps WsgiDAV's PUT handler from logging a
+traceback for it (it logs every exception while copying the body).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from wsgidav.dav_error import DAVError
+
+_log = logging.getLogger("davdrive.http")
+
+
+class BodyReadError(DAVError):  # type: ignore[misc]
+    """The request body could not be read; the connection is closed after the answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, context_info=message, add_headers=[("Connection", "close")])
+
+
+def body_error(exc: BaseException, environ: dict[str, Any]) -> BodyReadError:
+    """The answer for ``exc`` raised while reading the body, logged once."""
+    if isinstance(exc, TimeoutError):
+        error = BodyReadError(408, "The request body stopped arriving (timeout).")
+    elif isinstance(exc, ValueError):
+        error = BodyReadError(400, "The request body is malformed (chunked coding).")
+    else:
+        error = BodyReadError(400, "The request body could not be read.")
+    _log.info(
+        "%s %s from %s: %s (%s)", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+        environ.get("REMOTE_ADDR"), error.context_info, exc,
+    )
+    return error
+
+
+class GuardedInput:
+    """``wsgi.input`` whose read errors are ``BodyReadError``."""
+
+    def __init__(self, stream: Any, environ: dict[str, Any]) -> None:
+        self._stream = stream
+        self._environ = environ
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)  # type: ignore[no-any-return]
+        except (ValueError, OSError) as exc:
+            raise body_error(exc, self._environ) from None
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.readline(size)  # type: ignore[no-any-return]
+        except (ValueError, OSError) as exc:
+            raise body_error(exc, self._environ) from None
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            line = self.readline(64 * 1024)
+            if not line:
+                return
+            yield line
+
+
+class QuietBodyErrors(logging.Filter):
+    """Drops records whose exception is a ``BodyReadError`` (already logged once)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, BodyReadError)
+
+
+def install_quiet_body_errors(logger_name: str = "wsgidav") -> None:
+    """Add ``QuietBodyErrors`` to WsgiDAV's request logger (once per process)."""
+    for name in (logger_name, f"{logger_name}.request_server"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuietBodyErrors) for f in logger.filters):
+            logger.addFilter(QuietBodyErrors())

@@ -1,0 +1,225 @@
+"""cheroot server that slow or greedy clients cannot exhaust.
+
+- A connection reaches a worker thread only once its whole request head
+  (request line and headers, up to the empty line) has arrived: until then
+  one ``HeadWaiter`` thread (``provider.head_waiter``) reads it without
+  blocking. A client that trickles its headers therefore holds no worker,
+  and one that has not sent a complete head ``header_timeout`` seconds after
+  connecting (or after its previous request, on a kept-alive connection)
+  gets 408 and is closed.
+- A connection answered without its body being read is half-closed and
+  left to the head waiter to discard the rest, instead of being drained.
+- While a request body is read, a read that waits more than ``body_timeout``
+  seconds for the next byte ends the request (408) and the connection.
+- ``max_per_ip`` caps the simultaneous connections from one source address
+  (0: no cap); a connection past it gets 503 and is closed at once, without
+  a worker thread.
+- Requests are parsed by ``StrictHTTPRequest`` (see ``provider.strict_http``).
+"""
+
+from __future__ import annotations
+
+import _pyio
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+from cheroot import server as cheroot_server
+from cheroot import wsgi
+from cheroot.makefile import MakeFile, StreamReader
+
+from provider.head_waiter import HEAD_END, HeadWaiter, send_and_close
+from provider.strict_http import StrictHTTPRequest
+
+_log = logging.getLogger("davdrive.http")
+
+
+class GuardedSocketIO(socket.SocketIO):
+    """Socket reads under a deadline (request head) or an idle timeout (body).
+
+    ``prefix`` holds bytes the head waiter already read from the socket; they
+    are returned before anything else.
+    """
+
+    def __init__(self, sock: socket.socket, idle_timeout: float) -> None:
+        super().__init__(sock, "rb")
+        self.idle_timeout = idle_timeout
+        self.deadline: float | None = None
+        self.prefix = bytearray()
+
+    def readinto(self, b: Any) -> int | None:
+        if self.prefix:
+            n = min(len(b), len(self.prefix))
+            b[:n] = self.prefix[:n]
+            del self.prefix[:n]
+            return n
+        timeout = self.idle_timeout
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("timed out")
+            timeout = min(timeout, remaining)
+        self._sock.settimeout(timeout)  # type: ignore[attr-defined]
+        return super().readinto(b)
+
+
+class GuardedReader(StreamReader):  # type: ignore[misc]
+    """cheroot's socket reader over a ``GuardedSocketIO``."""
+
+    def __init__(self, sock: socket.socket, idle_timeout: float) -> None:
+        _pyio.BufferedReader.__init__(self, GuardedSocketIO(sock, idle_timeout))
+        self.bytes_read = 0
+
+    @property
+    def guard(self) -> GuardedSocketIO:
+        raw = self.raw
+        assert isinstance(raw, GuardedSocketIO)
+        return raw
+
+
+class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
+    """A connection with a head deadline, a body idle timeout and a per-address slot."""
+
+    RequestHandlerClass = StrictHTTPRequest
+
+    def __init__(self, server: DriveHTTPServer, sock: Any, makefile: Any = MakeFile) -> None:
+        super().__init__(server, sock, makefile)
+        self.rfile.close()
+        self.rfile = GuardedReader(sock, server.body_timeout)
+        self.head_started: float | None = None
+        self.slot: str | None = None
+        self.drain_on_close = False
+
+    def arm_head_deadline(self) -> None:
+        start = self.head_started or time.monotonic()
+        self.rfile.guard.deadline = start + self.server.header_timeout
+
+    def disarm_head_deadline(self) -> None:
+        self.rfile.guard.deadline = None
+        self.head_started = None
+
+    def head_received(self) -> bool:
+        return bool(self.rfile.has_data()) or HEAD_END in self.rfile.guard.prefix
+
+    def close(self) -> None:
+        """Close now, or (after an answer to an unread body) half-close and linger."""
+        if self.drain_on_close:
+            self.drain_on_close = False
+            if self.server.linger(self):
+                return
+        self.close_now()
+
+    def close_now(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.server.release_slot(self)
+
+
+class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
+    """cheroot WSGI server with strict parsing, head/body timeouts and a per-address cap."""
+
+    ConnectionClass = GuardedConnection
+
+    def __init__(
+        self,
+        bind_addr: tuple[str, int],
+        app: Any,
+        *,
+        threads: int,
+        header_timeout: float,
+        body_timeout: float,
+        max_per_ip: int,
+        allowed_hosts: frozenset[str] = frozenset(),
+    ) -> None:
+        super().__init__(bind_addr, app, numthreads=threads, server_name="davdrive")
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.max_per_ip = max_per_ip
+        self.allowed_hosts = allowed_hosts
+        self._slots: dict[str, int] = {}
+        self._slots_lock = threading.Lock()
+        self._waiter: HeadWaiter | None = None
+
+    def prepare(self) -> None:
+        super().prepare()
+        self._waiter = HeadWaiter(self)
+        self._waiter.start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._waiter is not None:
+            self._waiter.stop()
+            self._waiter = None
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        """cheroot's own messages go to the log (not stderr); a traceback only for errors."""
+        _log.log(level, "%s", msg, exc_info=traceback and level >= logging.ERROR)
+
+    # --- per-address slots -------------------------------------------------------
+
+    def _take_slot(self, conn: GuardedConnection) -> bool:
+        address = str(conn.remote_addr or "")
+        with self._slots_lock:
+            count = self._slots.get(address, 0)
+            if self.max_per_ip and count >= self.max_per_ip:
+                return False
+            self._slots[address] = count + 1
+        conn.slot = address
+        return True
+
+    def release_slot(self, conn: GuardedConnection) -> None:
+        address, conn.slot = conn.slot, None
+        if address is None:
+            return
+        with self._slots_lock:
+            left = self._slots.get(address, 1) - 1
+            if left > 0:
+                self._slots[address] = left
+            else:
+                self._slots.pop(address, None)
+
+    def linger(self, conn: GuardedConnection) -> bool:
+        """Half-close ``conn`` and let the head waiter close it; False if it cannot."""
+        if self._waiter is None:
+            return False
+        try:
+            conn.wfile.flush()
+            conn.socket.shutdown(socket.SHUT_WR)
+        except (OSError, ValueError):
+            return False
+        self._waiter.linger(conn)
+        return True
+
+    def connections_from(self, address: str) -> int:
+        with self._slots_lock:
+            return self._slots.get(address, 0)
+
+    # --- dispatch ----------------------------------------------------------------
+
+    def process_conn(self, conn: GuardedConnection) -> None:
+        """Called for a new connection and for a kept-alive one with data to read."""
+        if conn.slot is None and not self._take_slot(conn):
+            _log.info("connection from %s refused: more than %d open", conn.remote_addr,
+                      self.max_per_ip)
+            send_and_close(conn, "503 Service Unavailable",
+                            "Too many connections from your address.")
+            return
+        if conn.head_started is None:
+            conn.head_started = time.monotonic()
+        if conn.head_received() or self._waiter is None:
+            self.dispatch(conn)
+        else:
+            self._waiter.add(conn)
+
+    def dispatch(self, conn: GuardedConnection) -> None:
+        # The head waiter reads without blocking; the worker needs blocking sends
+        # (a non-blocking send that would wait loses the rest of the answer).
+        try:
+            conn.socket.settimeout(self.body_timeout)
+        except OSError:
+            conn.close_now()
+            return
+        super().process_conn(conn)
