@@ -27,11 +27,14 @@ HEAD_END = b"\r\n\r\n"
 LINGER_SECONDS = 2.0  # after an answer to a request whose body was not read
 
 
-def send_and_close(conn: GuardedConnection, status: str, text: str) -> None:
+def send_and_close(
+    conn: GuardedConnection, status: str, text: str, extra: str = ""
+) -> None:
+    """Answer ``status`` with ``text`` (``extra``: more header lines, CRLF-ended), then close."""
     body = (text + "\n").encode()
     head = (
         f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
     ).encode()
     try:
         conn.socket.setblocking(False)

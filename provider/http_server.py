@@ -205,7 +205,8 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
             _log.info("connection from %s refused: more than %d open", conn.remote_addr,
                       self.max_per_ip)
             send_and_close(conn, "503 Service Unavailable",
-                            "Too many connections from your address.")
+                           "Too many connections from your address; retry shortly.",
+                           "Retry-After: 1\r\n")
             return
         if conn.head_started is None:
             conn.head_started = time.monotonic()

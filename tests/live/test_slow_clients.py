@@ -164,6 +164,7 @@ def test_connections_per_address_are_capped(make_live: Any) -> None:
         started = time.monotonic()
         wire = send_raw(live.port, propfind(live.port), timeout=5)
         assert wire.statuses == [503]
+        assert b"\r\nRetry-After: 1\r\n" in wire.data  # clients know when to come back
         assert wire.closed
         assert time.monotonic() - started < 2
         assert send_raw(live.port, propfind(live.port), source=OTHER_SOURCE).statuses == [207]
