@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
@@ -38,6 +41,35 @@ def require_tool(name: str) -> str:
             pytest.fail(message + " and DAVDRIVE_STRICT=1 forbids skipping")
         pytest.skip(message)
     return path
+
+
+class CountingPasswords(Passwords):
+    """The real argon2 hasher (``memory_cost`` KiB), counting how often ``verify`` runs."""
+
+    def __init__(self, memory_cost: int = 8) -> None:
+        super().__init__(time_cost=1, memory_cost=memory_cost, parallelism=1)
+        self.verifications = 0
+        self._lock = threading.Lock()
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        with self._lock:
+            self.verifications += 1
+        return super().verify(stored_hash, password)
+
+
+@contextmanager
+def recorded_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the block, white space folded."""
+    seen: list[str] = []
+
+    def _record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(re.sub(r"\s+", " ", statement).strip())
+
+    event.listen(engine, "before_cursor_execute", _record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", _record)
 
 
 @pytest.fixture

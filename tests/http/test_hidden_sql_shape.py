@@ -10,13 +10,9 @@ of the work may not.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
+from tests.conftest import recorded_statements
 from tests.http.club import METHODS, Club, _request
 
 # hidden path -> a missing path of the same depth and shape
@@ -28,25 +24,10 @@ PAIRS = {
 }
 
 
-@contextmanager
-def statements_of(club: Club) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def _record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(re.sub(r"\s+", " ", statement).strip())
-
-    engine = club.runtime.engine
-    event.listen(engine, "before_cursor_execute", _record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", _record)
-
-
 def _run(club: Club, method: str, path: str) -> tuple[int, list[str]]:
     carol = club.as_("carol")
     _request(carol, method, "/Club/Public.txt")  # warm the credential cache alike
-    with statements_of(club) as seen:
+    with recorded_statements(club.runtime.engine) as seen:
         status = _request(carol, method, path)[0]
     return status, seen
 

@@ -8,13 +8,11 @@ included) and walked the ancestors with one query each.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from werkzeug.test import Client
 
 from davdrive.models import Lock
@@ -22,7 +20,7 @@ from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import DriveApp, create_app
 from davdrive.settings import Settings, load_settings
-from tests.conftest import Dav, add_user, basic
+from tests.conftest import Dav, add_user, basic, recorded_statements
 
 
 def lockinfo(owner: str = "me", scope: str = "shared") -> str:
@@ -90,24 +88,10 @@ def test_one_user_holds_at_most_the_configured_number_of_locks(
     assert other("LOCK", "/dav/theirs.txt", lockinfo(), Depth="0").status_code == 200
 
 
-@contextmanager
-def statements(runtime: Runtime) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def _record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(re.sub(r"\s+", " ", statement))
-
-    event.listen(runtime.engine, "before_cursor_execute", _record)
-    try:
-        yield seen
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", _record)
-
-
 def _lock_cost(app: DriveApp, runtime: Runtime, path: str) -> list[str]:
     dav = Dav(Client(app))
     dav("PUT", path, "x")
-    with statements(runtime) as seen:
+    with recorded_statements(runtime.engine) as seen:
         assert dav("LOCK", path, lockinfo(), Depth="0").status_code == 200
     return [s for s in seen if "dav_lock" in s]
 

@@ -8,10 +8,6 @@ batch: 2,000 entries cost at most ``PER_BATCH`` statements per extra batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
 from werkzeug.test import Client
 
 from davdrive import node_admin, tree
@@ -19,7 +15,7 @@ from davdrive.models import Blob, Category, DeadProperty, Node
 from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
 from provider.propfind import BATCH_SIZE
-from tests.conftest import Dav, add_user, basic
+from tests.conftest import Dav, add_user, basic, recorded_statements
 
 # A batch costs one page query, and for its members one query each for dead
 # properties, locks and owners; an empty last page may add one query.
@@ -60,24 +56,9 @@ def make_folder(runtime: Runtime, name: str, entries: int) -> None:
         session.commit()
 
 
-@contextmanager
-def count_statements(app: DriveApp) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def _count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = app.runtime.engine
-    event.listen(engine, "before_cursor_execute", _count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", _count)
-
-
 def propfind_statements(app: DriveApp, dav: Dav, path: str, body: str) -> tuple[int, bytes]:
     dav("PROPFIND", path, body, Depth="1")  # warm-up: credential cache, connections
-    with count_statements(app) as statements:
+    with recorded_statements(app.runtime.engine) as statements:
         response = dav("PROPFIND", path, body, Depth="1")
     assert response.status_code == 207
     return len(statements), response.data

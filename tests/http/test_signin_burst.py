@@ -18,28 +18,14 @@ from werkzeug.test import Client
 from davdrive.passwords import Passwords
 from davdrive.server import DriveApp
 from davdrive.settings import Settings, load_settings
-from tests.conftest import basic
+from tests.conftest import CountingPasswords, basic
 
 BURST = 8
 
 
-class CountingPasswords(Passwords):
-    """The real argon2 hasher at a noticeable cost (32 MiB), counting verifications."""
-
-    def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost=32 * 1024, parallelism=1)
-        self.verifications = 0
-        self._lock = threading.Lock()
-
-    def verify(self, stored_hash: str | None, password: str) -> bool:
-        with self._lock:
-            self.verifications += 1
-        return super().verify(stored_hash, password)
-
-
 @pytest.fixture
 def fast_passwords() -> Passwords:
-    return CountingPasswords()
+    return CountingPasswords(memory_cost=32 * 1024)
 
 
 @pytest.fixture

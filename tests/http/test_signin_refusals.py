@@ -16,7 +16,6 @@ Costs are counted through the real ``Passwords`` object (a subclass that counts
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -27,21 +26,7 @@ from davdrive.models import AppPassword, User
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
-from tests.conftest import Dav, add_user, basic
-
-
-class CountingPasswords(Passwords):
-    """The real argon2 hasher, counting how often ``verify`` runs."""
-
-    def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
-        self.verifications = 0
-        self._lock = threading.Lock()
-
-    def verify(self, stored_hash: str | None, password: str) -> bool:
-        with self._lock:
-            self.verifications += 1
-        return super().verify(stored_hash, password)
+from tests.conftest import CountingPasswords, Dav, add_user, basic
 
 
 @pytest.fixture
