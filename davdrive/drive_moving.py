@@ -67,7 +67,8 @@ class DriveMoving(DriveWriting):
         The copy keeps the effective classification of what it copies.
         """
         nodes = self.check_copy(node, dest_parent, dest_name, replace, recursive)
-        self.check_room(None, sum(n.size for n in nodes if not n.is_folder), on_disk=False)
+        size = sum(n.size for n in nodes if not n.is_folder)
+        self.check_room(None, size, on_disk=False, what="copy")
         top_class = self._effective_classification(node)
         dest_name = self._take_destination(node, dest_parent, dest_name, replace)
         props = self.dead_properties(n.id for n in nodes)

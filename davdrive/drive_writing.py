@@ -115,7 +115,9 @@ class DriveWriting(DriveReading):
             self.actor.category,
         )
 
-    def check_room(self, existing: Node | None, size: int, *, on_disk: bool) -> None:
+    def check_room(
+        self, existing: Node | None, size: int, *, on_disk: bool, what: str = "upload"
+    ) -> None:
         """Raise ``InsufficientStorage`` when ``size`` bytes written as ``existing`` (or as a
         new file of the actor) would pass a quota, or (``on_disk``) the free disk space."""
         owner_id = existing.owner_id if existing is not None else self.actor.user_id
@@ -125,7 +127,7 @@ class DriveWriting(DriveReading):
         quota.check_room(
             self.session, self.options.quota, self.blobs.root, owner_id=owner_id,
             category=category, size=size, replaces=existing.size if existing else 0,
-            on_disk=on_disk,
+            on_disk=on_disk, what=what,
         )
 
     def _ensure_blob_row(self, info: BlobInfo) -> None:

@@ -105,24 +105,26 @@ def check_room(
     size: int,
     replaces: int = 0,
     on_disk: bool,
+    what: str = "upload",
 ) -> None:
     """Raise when ``size`` new bytes (replacing ``replaces`` bytes of the same owner)
     would pass the owner's category quota or the drive's quota; with ``on_disk``
     also when the blob folder has less than ``size`` bytes free (checked before
-    streaming: afterwards the bytes are already on the disk)."""
+    streaming: afterwards the bytes are already on the disk). ``what`` names the
+    operation in the message."""
     if on_disk and size > disk_free(blob_root):
-        raise DiskFull("The server has not enough free space for this upload; nothing was stored.")
+        raise DiskFull(f"The server has not enough free space for this {what}; nothing was stored.")
     growth = size - replaces
     if growth <= 0:
         return
     own_limit = limits.for_category(category) if owner_id is not None else 0
     if own_limit and owned_bytes(session, owner_id) + growth > own_limit:
         raise QuotaExceeded(
-            f"This upload would pass the storage quota of {own_limit} bytes of category "
+            f"This {what} would pass the storage quota of {own_limit} bytes of category "
             f"{category!r}; nothing was stored."
         )
     if limits.drive_bytes and drive_bytes(session) + growth > limits.drive_bytes:
         raise QuotaExceeded(
-            f"This upload would pass the drive's storage quota of {limits.drive_bytes} bytes; "
+            f"This {what} would pass the drive's storage quota of {limits.drive_bytes} bytes; "
             "nothing was stored."
         )

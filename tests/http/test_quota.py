@@ -199,8 +199,8 @@ def test_put_past_category_quota_is_507_and_stores_nothing(make_drive) -> None: 
     assert ann("PUT", "/dav/a.txt", b"x" * 600).status_code == 201
     blobs_before = drive.blob_files()
     response = ann("PUT", "/dav/big.txt", b"y" * 401)
-    assert response.status_code == 507
-    assert b"quota" in response.data
+    assert response.status == "507 Insufficient Storage"  # RFC 4918 11.5, not "507 Status"
+    assert b"quota" in response.data and b"Status" not in response.data
     assert ann("GET", "/dav/big.txt").status_code == 404
     assert drive.blob_files() == blobs_before
     assert ann("PUT", "/dav/fits.txt", b"y" * 400).status_code == 201
@@ -230,7 +230,8 @@ def test_copy_past_quota_is_507_and_copies_nothing(make_drive) -> None:  # type:
     assert gus("PUT", "/dav/Src/a.bin", b"x" * 700).status_code == 201
     assert gus("PUT", "/dav/Src/b.bin", b"x" * 700).status_code == 201
     response = ann("COPY", "/dav/Src/", Destination="http://localhost/dav/Copy/")
-    assert response.status_code == 507
+    assert response.status == "507 Insufficient Storage"
+    assert b"copy would pass the storage quota" in response.data
     assert ann("PROPFIND", "/dav/Copy/", Depth="0").status_code == 404
     one = ann("COPY", "/dav/Src/a.bin", Destination="http://localhost/dav/one.bin")
     assert one.status_code == 201
