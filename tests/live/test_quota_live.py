@@ -5,7 +5,8 @@ a quota gets 507 and stores nothing". Rules checked: rclone (Debian's) reads
 the RFC 4331 figures (used = own bytes, free = quota left); a chunked PUT,
 whose length is known only at its end, past the quota answers 507 and leaves
 no node, no blob and no temporary file; a PUT announcing more bytes than the
-disk has free answers 507 before any body byte is read.
+disk has free answers 507 before any body byte is read, and so does Finder's
+chunked PUT whose X-Expected-Entity-Length passes the quota.
 """
 
 from __future__ import annotations
@@ -80,16 +81,37 @@ def test_put_announcing_more_than_the_free_disk_is_507_before_the_body(
     """Content-Length of 10^14 bytes (more than any test disk holds): 507 answered
     without sending a single body byte; nothing stored."""
     before = stored_files(settings)
-    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
-        sock.sendall(
-            f"PUT /dav/huge.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: {AUTH['Authorization']}\r\nContent-Length: {10**14}\r\n\r\n".encode()
-        )
+    answer = head_answer(live.port, (
+        f"PUT /dav/huge.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\nContent-Length: {10**14}\r\n\r\n"
+    ))
+    assert answer.startswith(b"HTTP/1.1 507 "), answer
+    assert stored_files(settings) == before
+
+
+def head_answer(port: int, head: str) -> bytes:
+    """Send a request head without its body; return the answer's head."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode())
         answer = b""
         while b"\r\n\r\n" not in answer:
             chunk = sock.recv(4096)
             if not chunk:
                 break
             answer += chunk
-    assert answer.startswith(b"HTTP/1.1 507 "), answer
+    return answer
+
+
+def test_finder_chunked_put_announcing_past_the_quota_is_507_before_the_body(
+    live: LiveServer, settings: Settings
+) -> None:
+    """Finder's PUT: Transfer-Encoding chunked with X-Expected-Entity-Length 150,000
+    (quota 100,000): 507 without a single chunk sent; nothing stored."""
+    before = stored_files(settings)
+    answer = head_answer(live.port, (
+        "PUT /dav/Movie.mov HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\nTransfer-Encoding: chunked\r\n"
+        "X-Expected-Entity-Length: 150000\r\n\r\n"
+    ))
+    assert answer.startswith(b"HTTP/1.1 507 Insufficient Storage\r\n"), answer
     assert stored_files(settings) == before
