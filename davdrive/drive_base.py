@@ -25,6 +25,7 @@ from davdrive.models import (
 )
 from davdrive.paths import join, name_key, reserved_key, validate_name
 from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions, decide
+from davdrive.quota import QuotaLimits
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class DriveOptions:
     max_upload_bytes: int | None = None
     versions_kept: int = 10
     dead_props: DeadPropLimits = DeadPropLimits()
+    quota: QuotaLimits = QuotaLimits()
 
 
 def guess_content_type(name: str) -> str:

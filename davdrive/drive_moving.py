@@ -62,10 +62,13 @@ class DriveMoving(DriveWriting):
     ) -> Node:
         """Copy ``node`` (its subtree when ``recursive``); the copy belongs to the actor.
 
-        Every node copied must be readable by the actor, or nothing is copied.
+        Every node copied must be readable by the actor, or nothing is copied;
+        the copied bytes count against the actor's quota (507 past it).
         The copy keeps the effective classification of what it copies.
         """
         nodes = self.check_copy(node, dest_parent, dest_name, replace, recursive)
+        size = sum(n.size for n in nodes if not n.is_folder)
+        self.check_room(None, size, on_disk=False, what="copy")
         top_class = self._effective_classification(node)
         dest_name = self._take_destination(node, dest_parent, dest_name, replace)
         props = self.dead_properties(n.id for n in nodes)

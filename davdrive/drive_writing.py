@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 
 from sqlalchemy import delete, select
 
+from davdrive import quota
 from davdrive.blobs import BlobInfo
 from davdrive.db import release_connection
 from davdrive.deadprops import PropertyPlan
@@ -22,6 +24,7 @@ from davdrive.models import (
     utcnow,
 )
 from davdrive.policy import Action
+from davdrive.quota import QuotaFigures
 
 
 class DriveWriting(DriveReading):
@@ -49,8 +52,11 @@ class DriveWriting(DriveReading):
         self._commit()
         return node
 
-    def begin_upload(self, parent: Node, name: str, existing: Node | None) -> Upload:
-        """Check the rights for a PUT and open a blob writer.
+    def begin_upload(
+        self, parent: Node, name: str, existing: Node | None, *, expected: int | None = None
+    ) -> Upload:
+        """Check the rights (then, for an ``expected`` length, the quotas and the free
+        disk space) for a PUT and open a blob writer.
 
         The read transaction ends here: the body then streams to a temporary
         blob file with no DB connection checked out (a slow client must not
@@ -62,6 +68,8 @@ class DriveWriting(DriveReading):
             self.require(Action.MODIFY, existing)
         else:
             name = self.check_create(parent, name)
+        if expected is not None:
+            self.check_room(existing, expected, on_disk=True)
         writer = self.blobs.writer(self.options.max_upload_bytes)
         release_connection(self.session)
         return Upload(parent, name, existing, writer)
@@ -69,7 +77,12 @@ class DriveWriting(DriveReading):
     def finish_upload(
         self, upload: Upload, content_type: str | None = None, mtime: float | None = None
     ) -> Node:
-        """Make the blob durable, then commit the row pointing at it."""
+        """Make the blob durable, then commit the row pointing at it.
+
+        The quotas are checked again on the bytes received (a chunked body
+        announces no length): past one, ``QuotaExceeded`` and nothing stored.
+        """
+        self.check_room(upload.existing, upload.writer.size, on_disk=False)
         info = upload.writer.finish()
         self._ensure_blob_row(info)
         ctype = guess_content_type(upload.name)
@@ -93,6 +106,29 @@ class DriveWriting(DriveReading):
         self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
         self._commit()
         return node
+
+    @cached_property
+    def quota_figures(self) -> QuotaFigures:
+        """The actor's RFC 4331 used/available bytes (computed once per unit of work)."""
+        return quota.figures(
+            self.session, self.options.quota, self.blobs.root, self.actor.user_id,
+            self.actor.category,
+        )
+
+    def check_room(
+        self, existing: Node | None, size: int, *, on_disk: bool, what: str = "upload"
+    ) -> None:
+        """Raise ``InsufficientStorage`` when ``size`` bytes written as ``existing`` (or as a
+        new file of the actor) would pass a quota, or (``on_disk``) the free disk space."""
+        owner_id = existing.owner_id if existing is not None else self.actor.user_id
+        category = self.actor.category
+        if owner_id is not None and owner_id != self.actor.user_id:
+            category = quota.category_of(self.session, owner_id)
+        quota.check_room(
+            self.session, self.options.quota, self.blobs.root, owner_id=owner_id,
+            category=category, size=size, replaces=existing.size if existing else 0,
+            on_disk=on_disk, what=what,
+        )
 
     def _ensure_blob_row(self, info: BlobInfo) -> None:
         if self.session.get(Blob, info.sha256) is None:

@@ -56,6 +56,14 @@ class InsufficientStorage(DriveError):
     """The item cannot hold more (e.g. dead properties past their limits)."""
 
 
+class QuotaExceeded(InsufficientStorage):
+    """Storing this would pass a storage quota; nothing was stored."""
+
+
+class DiskFull(InsufficientStorage):
+    """The server has not enough free space; nothing was stored."""
+
+
 class Throttled(DriveError):
     """Too many attempts; retry later."""
 

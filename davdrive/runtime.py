@@ -16,6 +16,7 @@ from davdrive import db
 from davdrive.blobs import BlobStore
 from davdrive.deadprops import DeadPropLimits
 from davdrive.passwords import Passwords
+from davdrive.quota import QuotaLimits, parse_category_quotas
 from davdrive.services import DriveOptions
 from davdrive.settings import Settings
 
@@ -39,6 +40,10 @@ class Runtime:
                 max_count=s["dav.max_dead_props"],
                 max_bytes=s["dav.max_dead_props_bytes"],
                 max_value_bytes=s["dav.max_dead_prop_value_bytes"],
+            ),
+            quota=QuotaLimits(
+                drive_bytes=s["storage.quota_bytes"],
+                category_bytes=parse_category_quotas(s["storage.category_quotas"])[0],
             ),
         )
 

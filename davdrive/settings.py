@@ -19,6 +19,7 @@ from typing import Any
 
 from davdrive.errors import ConfigError
 from davdrive.filetypes import ALL_TYPES
+from davdrive.quota import parse_category_quotas
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ def _known_types(value: Any) -> str | None:
     if unknown:
         return f"unknown types {unknown}; known: {', '.join(sorted(ALL_TYPES))}"
     return None
+
+
+def _category_quotas(value: Any) -> str | None:
+    _, bad = parse_category_quotas(value)
+    return f"entries must read 'slug=bytes' with bytes > 0, got {bad}" if bad else None
 
 
 MiB = 1024 * 1024
@@ -217,6 +223,18 @@ SETTINGS: tuple[Setting, ...] = (
         _non_negative,
     ),
     Setting("storage.versions", int, 10, "Previous versions kept per file.", _positive),
+    # --- storage quotas (RFC 4331 figures, 507 past them; docs/decisions.md) ---
+    Setting(
+        "storage.quota_bytes", int, 0,
+        "Most bytes of file content the whole drive may hold (current versions of live "
+        "files); 0 means no limit but the free disk space.", _non_negative,
+    ),
+    Setting(
+        "storage.category_quotas", list, [],
+        "Per-user quotas by category, as 'slug=bytes' entries (e.g. member=5000000000): "
+        "each user of that category may own at most that many bytes of file content. "
+        "Categories not listed have no quota.", _category_quotas,
+    ),
     Setting("log.level", str, "info", "Log level: debug, info, warning or error.", _log_level),
     Setting(
         "attachments.allowed_types", list, sorted(ALL_TYPES),

@@ -47,6 +47,13 @@ class _ReadOnly(_DAVResource):
             refuse()
         return True
 
+    def get_property_value(self, name: str) -> Any:
+        """As WsgiDAV's, but no RFC 4331 quota here: nothing can be stored in this branch
+        (WsgiDAV alone answers those names with an empty value under 200)."""
+        if name in ("{DAV:}quota-available-bytes", "{DAV:}quota-used-bytes"):
+            raise DAVError(404)
+        return super().get_property_value(name)
+
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
         refuse()
 

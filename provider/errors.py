@@ -13,7 +13,8 @@ import html
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from http import HTTPStatus
 from typing import Any
 
 from wsgidav import util
@@ -133,10 +134,23 @@ def _internal(e: DAVError) -> bool:
     return e.value == 500 or (e.value > 500 and e.src_exception is not None)
 
 
+def full_status(status: str) -> str:
+    """``"507 Insufficient Storage"``: WsgiDAV has no phrase for some codes ("507 Status")."""
+    code, _, phrase = status.partition(" ")
+    if phrase == "Status" and code.isdigit():
+        with suppress(ValueError):
+            return f"{code} {HTTPStatus(int(code)).phrase}"
+    return status
+
+
+def status_line(e: DAVError) -> str:
+    return full_status(get_http_status_string(e))
+
+
 def _dav_error_response(
     e: DAVError, start_response: Any, environ: dict[str, Any]
 ) -> list[bytes]:
-    status = get_http_status_string(e)
+    status = status_line(e)
     headers = list(e.add_headers or [])
     if e.value in (204, 304):
         start_response(status, [("Content-Length", "0")] + headers)
@@ -251,7 +265,8 @@ class StatusPageScrubber:
                     break
                 yield chunk
             if page:
-                status, headers = page[0]
+                raw_status, headers = page[0]
+                status = full_status(raw_status)
                 kept = [
                     (k, v) for k, v in headers
                     if k.lower() not in ("content-type", "content-length", "date")
@@ -259,8 +274,11 @@ class StatusPageScrubber:
                 text = status
                 found = _PAGE_INFO.search(chunk.decode("utf-8", "replace")) if chunk else None
                 info = html.unescape(found.group(1)).strip() if found else ""
+                info = info.removeprefix(raw_status).removeprefix(status)
+                if info.startswith(status[:3] + ":"):  # "507: message"
+                    info = info[4:]
                 if info and not _NAMES_SOFTWARE.search(info):
-                    text += "\n" + info.removeprefix(status).lstrip(": ")
+                    text += "\n" + info.lstrip(": ")
                 yield from plain_response(start_response, status, text.strip(), kept)
         finally:
             close = getattr(body, "close", None)

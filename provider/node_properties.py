@@ -25,12 +25,22 @@ from provider.errors import contained_errors
 from provider.proppatch import APPLY_FAILED
 
 LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
+# RFC 4331: returned when asked for by name or propname, not in allprop.
+QUOTA_PROPS = ("{DAV:}quota-available-bytes", "{DAV:}quota-used-bytes")
 NS = "urn:davdrive"
 # Live properties of DESIGN 6, returned when asked for by name (not in allprop).
 DRIVE_PROPS = tuple(
     f"{{{NS}}}{name}"
     for name in ("degree", "doc-type", "visibility", "owner", "protected", "effective-access")
 )
+
+
+def quota_value(resource: Any, name: str) -> str:
+    """RFC 4331 figure of the signed-in user, on folders; 404 elsewhere."""
+    if not resource.is_collection or getattr(resource, "node", None) is None:
+        raise DAVError(404)
+    figures = context_of(resource.environ).drive.quota_figures
+    return str(figures.used if name == QUOTA_PROPS[1] else figures.available)
 
 
 class MemberBatch:
@@ -108,12 +118,16 @@ class NodeProperties(_DAVResource):
         names: list[str] = super().get_property_names(is_allprop=is_allprop)
         if not is_allprop and self.node is not None:
             names.extend(DRIVE_PROPS)
+            if self.is_collection:
+                names.extend(QUOTA_PROPS)
         names.extend(self._dead_props().keys())
         return names
 
     def get_property_value(self, name: str) -> Any:
         if name == "{DAV:}lockdiscovery" and self.provider.lock_manager:
             return self._lock_discovery()
+        if name in QUOTA_PROPS:
+            return quota_value(self, name)
         if name.startswith("{DAV:}"):
             return super().get_property_value(name)
         if name in DRIVE_PROPS and self.node is not None:

@@ -248,6 +248,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
                 self._parent if self._parent is not None else self.node,
                 self.name,
                 self.node,
+                expected=expected,
             )
         return UploadSink(self._upload, expected)
 
