@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from davdrive import accounts
+from davdrive import accounts, app_passwords
 from davdrive.cli_common import (
     Context,
     flag_pair,
@@ -164,6 +164,32 @@ def cmd_user_app_password(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "never"
+
+
+def cmd_user_app_passwords(ctx: Context, args: argparse.Namespace) -> int:
+    with open_session(ctx) as (_, session):
+        tokens = app_passwords.list_app_passwords(
+            session, args.login, include_revoked=args.all
+        )
+    if args.json:
+        print_json([
+            {"label": t.label, "created_at": t.created_at.isoformat(),
+             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+            for t in tokens
+        ])
+        return 0
+    rows = [
+        (t.label or "-", _when(t.created_at), _when(t.last_used_at),
+         _when(t.revoked_at) if t.revoked_at else "-")
+        for t in tokens
+    ]
+    out(format_table(("label", "created", "last used", "revoked"), rows))
+    return 0
+
+
 def cmd_user_revoke_app_password(ctx: Context, args: argparse.Namespace) -> int:
     with open_session(ctx) as (_, session):
         count = accounts.revoke_app_password(session, args.login, args.label)
@@ -243,7 +269,7 @@ def add_user_parsers(sub: Any) -> None:
     user = sub.add_parser("user", help="user accounts")
     usub = user.add_subparsers(
         dest="action", required=True,
-        metavar="add|set|list|delete|app-password|revoke-app-password",
+        metavar="add|set|list|delete|app-password|app-passwords|revoke-app-password",
     )
     add = usub.add_parser("add", help="add a user (prints a generated password)")
     _add_user_options(add)
@@ -263,6 +289,13 @@ def add_user_parsers(sub: Any) -> None:
     token.add_argument("login")
     token.add_argument("--label", help="what it is for, e.g. 'laptop rclone'")
     token.set_defaults(handler=cmd_user_app_password)
+    tokens = usub.add_parser(
+        "app-passwords", help="list a user's app passwords (label, created, last use)"
+    )
+    tokens.add_argument("login")
+    tokens.add_argument("--all", action="store_true", help="include revoked ones")
+    tokens.add_argument("--json", action="store_true", help="JSON output")
+    tokens.set_defaults(handler=cmd_user_app_passwords)
     revoke = usub.add_parser(
         "revoke-app-password", help="revoke an app password (refused from the next request)"
     )

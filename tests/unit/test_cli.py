@@ -356,6 +356,25 @@ def test_revoke_app_password_marks_it_revoked(ready: Cli) -> None:
     assert_one_line_error(ready("user", "revoke-app-password", "carol", "rclone"), "rclone")
 
 
+def test_app_passwords_lists_labels_and_dates_never_tokens(ready: Cli) -> None:
+    """`user app-passwords LOGIN [--all] [--json]`: what a user needs to pick one to revoke."""
+    ready("user", "add", "carol")
+    laptop = ready("user", "app-password", "carol", "--label", "laptop").out
+    ready("user", "app-password", "carol", "--label", "phone")
+    ready("user", "revoke-app-password", "carol", "phone")
+    live = ready("user", "app-passwords", "carol", "--json").json
+    assert [t["label"] for t in live] == ["laptop"]
+    assert live[0]["last_used_at"] is None and live[0]["revoked_at"] is None
+    every = ready("user", "app-passwords", "carol", "--all", "--json").json
+    assert [t["label"] for t in every] == ["laptop", "phone"]
+    assert every[1]["revoked_at"] is not None
+    table = ready("user", "app-passwords", "carol", "--all")
+    assert table.code == 0 and "laptop" in table.out and "never" in table.out
+    token = laptop.split(": ", 1)[1].split()[0]
+    assert token not in table.out and token not in str(every)
+    assert_one_line_error(ready("user", "app-passwords", "ghost"), "ghost")
+
+
 def test_delete_unknown_user_fails(ready: Cli) -> None:
     assert_one_line_error(ready("user", "delete", "ghost"), "ghost")
 
