@@ -22,6 +22,9 @@ WRITE_METHODS = frozenset(
     {"PUT", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"}
 )
 
+# GET/HEAD on a folder (webdavclient3 checks folders with HEAD): a one-line text.
+FOLDER_TEXT = "This is a folder of the drive; open it with a WebDAV client."
+
 
 class DriveProvider(DAVProvider):
     """Resolves paths through the actor's ``Drive``: invisible means absent (None).
@@ -57,6 +60,7 @@ class DriveProvider(DAVProvider):
         self, environ: dict[str, Any], start_response: Any, default_handler: Any
     ) -> Any:
         """Refuse writes in the back-office branch at once; stream PROPFIND answers;
+        answer GET/HEAD on a folder with 200 and one line of text;
         run a PROPPATCH as one transaction; answer 201 (not 204) when a COPY or MOVE
         created its destination."""
         method = environ.get("REQUEST_METHOD")
@@ -64,6 +68,10 @@ class DriveProvider(DAVProvider):
             return streaming_propfind(self, environ, start_response, default_handler)
         if method in WRITE_METHODS and self._writes_into_branch(environ):
             return plain_response(start_response, "403 Forbidden", f"403 Forbidden\n{READ_ONLY}")
+        if method in ("GET", "HEAD"):
+            res = self.get_resource_inst(environ.get("PATH_INFO", ""), environ)
+            if res is not None and res.is_collection:
+                return plain_response(start_response, "200 OK", FOLDER_TEXT)
         if method == "DELETE":
             check_delete(self, environ)  # rights before locks (rule 4)
         elif method == "PUT":
