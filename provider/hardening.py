@@ -17,8 +17,9 @@ authentication or database work; nothing here reads a request body:
   with 413 as soon as it passes the limit; a body that cannot be read
   (malformed chunks, timeout) ends the request with 400/408
   (``provider.body_input``);
-- PROPFIND with Depth: infinity (or no Depth, which means infinity) gets
-  403 with the RFC 4918 ``propfind-finite-depth`` condition unless enabled;
+- PROPFIND without a Depth header means Depth 1 (as SabreDAV answers it;
+  docs/decisions.md); an explicit Depth: infinity gets 403 with the RFC 4918
+  ``propfind-finite-depth`` condition unless enabled;
 - the ``Destination`` of COPY/MOVE passes the same checks as the target
   (strict UTF-8, raw UTF-8 bytes accepted and percent-encoded); one with
   another scheme or host is reduced to its path when that path lies inside
@@ -201,9 +202,9 @@ class HardeningMiddleware:
             self._check_upload(environ, length)
         elif method in XML_METHODS:
             self._check_xml_size(length)
-        if method == "PROPFIND" and not limits.allow_infinite_propfind:
-            depth = environ.get("HTTP_DEPTH", "infinity").strip().lower()
-            if depth == "infinity":
+        if method == "PROPFIND":
+            depth = environ.setdefault("HTTP_DEPTH", "1").strip().lower()
+            if depth == "infinity" and not limits.allow_infinite_propfind:
                 raise _refuse(
                     "403 Forbidden", "PROPFIND with Depth: infinity is refused (finite depth)."
                 )
