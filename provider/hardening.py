@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
+from lxml import etree
 from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
 
 from provider.body_input import GuardedInput
-from provider.errors import plain_response
+from provider.errors import error_response, plain_response
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "REPORT", "SEARCH"})
 _ENCODED_BAD = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
@@ -47,10 +48,6 @@ _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 # Request headers that WSGI does not prefix with HTTP_.
 _UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
-FINITE_DEPTH_BODY = (
-    b'<?xml version="1.0" encoding="utf-8"?>\n'
-    b'<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>\n'
-)
 
 
 @dataclass(frozen=True)
@@ -160,14 +157,8 @@ class HardeningMiddleware:
         except RequestRefused as refused:
             environ["davdrive.refused"] = refused.message
             if refused.status.startswith("403") and "finite" in refused.message:
-                start_response(
-                    refused.status,
-                    [
-                        ("Content-Type", "application/xml; charset=utf-8"),
-                        ("Content-Length", str(len(FINITE_DEPTH_BODY))),
-                    ],
-                )
-                return [FINITE_DEPTH_BODY]
+                return error_response(start_response, refused.status, refused.message,
+                                      conditions=[etree.Element("{DAV:}propfind-finite-depth")])
             headers = [("Connection", "close")] if refused.status[:3] in ("413", "431") else []
             return plain_response(
                 start_response, refused.status, f"{refused.status}\n{refused.message}", headers
