@@ -72,10 +72,7 @@ def test_every_head_answer_has_no_body(
     live: LiveServer, target: bytes, headers: bytes, status: bytes
 ) -> None:
     """HEAD of errors and of / : the next bytes on the connection are the next answer."""
-    if b"Content-Length: 3" in headers:
-        following = b"abc" + NEXT
-    else:
-        following = NEXT
+    following = (b"abc" if b"Content-Length: 3" in headers else b"") + NEXT
     head, rest = head_then(live.port, target, headers, following)
     assert head.split(b" ")[1] == status, head
     if b"\r\nConnection: close" in head:
