@@ -70,7 +70,7 @@ def sentence(code: int, message: str) -> str:
     default = _SENTENCE.get(code, "The request failed.")
     if not message:
         return default
-    if message.startswith("/") and " " not in message:
+    if message.startswith("/"):  # a bare path, as WsgiDAV gives it
         return f"{default.rstrip('.')}: {message}"
     return message[0].upper() + message[1:]
 

@@ -167,6 +167,14 @@ def error_response(
     return [body]
 
 
+def _wsgi_text(value: str) -> str:
+    """A WSGI path (UTF-8 bytes as latin-1) as the text it stands for."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 def _internal(e: DAVError) -> bool:
     """An error of the server itself (logged with its traceback), not a deliberate answer."""
     return e.value == 500 or (e.value > 500 and e.src_exception is not None)
@@ -181,6 +189,8 @@ def _dav_error_response(
         start_response(status, [("Content-Length", "0")] + headers)
         return [b""]
     message = e.context_info if isinstance(e.context_info, str) else ""
+    if message and message == environ.get("PATH_INFO"):  # WsgiDAV names the path in the mount
+        message = _wsgi_text(environ.get("SCRIPT_NAME", "") + message)
     if _internal(e):
         message = "Internal error; it has been logged."
     conditions: list[Any] = []

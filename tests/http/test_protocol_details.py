@@ -147,6 +147,7 @@ def test_backoffice_items_have_real_dates(office: dict[str, Dav]) -> None:  # no
     ("method", "path", "body", "headers", "status"),
     [
         ("GET", "/dav/missing.txt", b"", {}, 404),
+        ("GET", "/dav/Été 2026.txt", b"", {}, 404),
         ("MKCOL", "/dav/no/such/parent/", b"", {}, 409),
         ("MKCOL", "/dav/Existing/", b"", {}, 405),
         ("DELETE", "/dav/missing.txt", b"", {}, 404),
@@ -165,6 +166,8 @@ def test_error_answers_are_a_dav_error_with_a_sentence(
     assert response.status_code == status
     exception, message = error_of(response)
     assert exception and len(message) > 10 and message[0].isupper(), message
+    if status == 404:
+        assert path in message  # the path as the client wrote it, mount included
     lowered = response.data.lower()
     for word in (b"wsgidav", b"4.4", b"python", b"cheroot", b"<html", b"middleware"):
         assert word not in lowered, response.data
