@@ -57,21 +57,26 @@ def test_head_of_a_file_announces_its_size_without_sending_it(live: LiveServer) 
 @pytest.mark.parametrize(
     ("target", "headers", "status"),
     [
-        (b"/", b"", b"200"),  # the home page
-        (b"/dav/", AUTH, b"200"),  # a folder
-        (b"/dav/missing.txt", AUTH, b"404"),  # missing file
-        (b"/dav/x.txt", b"", b"401"),  # no credentials
-        (b"/dav/x.txt", b"Authorization: Basic !!!\r\n", b"400"),  # bad Basic header
-        (b"/dav/%2e%2e/etc/passwd", AUTH, b"400"),  # dot segment
-        (b"/elsewhere", b"", b"404"),  # outside the mount
-        (b"/dav/x.txt", AUTH + b"Content-Length: 3\r\n", b"415"),  # HEAD with a body
-        (b"/dav/backoffice/nothing-here", AUTH, b"404"),
+        pytest.param(b"/", b"", b"200", id="home"),
+        pytest.param(b"/dav/", AUTH, b"200", id="folder"),
+        pytest.param(b"/dav/missing.txt", AUTH, b"404", id="missing"),
+        pytest.param(b"/dav/x.txt", b"", b"401", id="no-credentials"),
+        pytest.param(b"/dav/x.txt", b"Authorization: Basic !!!\r\n", b"400", id="bad-basic"),
+        pytest.param(b"/dav/%2e%2e/etc/passwd", AUTH, b"400", id="dot-segment"),
+        pytest.param(b"/elsewhere", b"", b"404", id="outside-mount"),
+        pytest.param(b"/dav/x.txt", AUTH + b"Content-Length: 3\r\n", b"415", id="with-body"),
+        pytest.param(b"/dav/backoffice/nothing-here", AUTH, b"404", id="backoffice-missing"),
+        pytest.param(b"/dav/present.txt", AUTH + b'If-Match: "not-this-one"\r\n', b"412",
+                     id="if-match-fails"),
+        pytest.param(b"/dav/present.txt", AUTH + b"X-Padding: " + b"a" * (70 * 1024) + b"\r\n",
+                     b"431", id="huge-headers"),
     ],
 )
 def test_every_head_answer_has_no_body(
     live: LiveServer, target: bytes, headers: bytes, status: bytes
 ) -> None:
     """HEAD of errors and of / : the next bytes on the connection are the next answer."""
+    put(live, b"/dav/present.txt", b"present content")
     following = (b"abc" if b"Content-Length: 3" in headers else b"") + NEXT
     head, rest = head_then(live.port, target, headers, following)
     assert head.split(b" ")[1] == status, head
