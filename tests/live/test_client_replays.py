@@ -100,7 +100,8 @@ def lock_token(response: Response) -> bytes:
 
 
 def windows_save(live: LiveServer, conn: Connection, target: bytes, data: bytes) -> None:
-    """Explorer saving a new file: LOCK, PUT 0 bytes, PROPPATCH Win32 times, PUT, UNLOCK."""
+    """Explorer saving a new file: LOCK, PUT 0 bytes, PROPPATCH Win32 times, PUT, PROPPATCH,
+    UNLOCK."""
     port = live.port
     lock = conn.send(request(b"LOCK", target, port, MINIREDIR, body=WIN_LOCK, extra=(
         b'Cache-Control: no-cache\r\nPragma: no-cache\r\nContent-Type: text/xml; charset="utf-8"'
@@ -120,6 +121,10 @@ def windows_save(live: LiveServer, conn: Connection, target: bytes, data: bytes)
     full = conn.send(request(b"PUT", target, port, MINIREDIR, body=data, extra=if_header))
     assert full.status == 204
     assert full.headers.get("etag", "").startswith('"')
+    # Explorer sets the times once more after the content, as the source file had them.
+    again = conn.send(request(b"PROPPATCH", target, port, MINIREDIR, body=WIN32_TIMES, extra=(
+        b'Content-Type: text/xml; charset="utf-8"\r\n' + if_header)))
+    assert {code for code, _ in props(again)[target.decode()].values()} == {"200"}
     unlock = conn.send(request(b"UNLOCK", target, port, MINIREDIR, extra=b"Lock-Token: " + token
                                + b"\r\n"))
     assert unlock.status == 204
