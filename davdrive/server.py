@@ -3,7 +3,7 @@
 ``create_app(settings)`` returns a ``DriveApp`` (a WSGI callable) with this
 stack, outermost first:
 
-    CatchAll -> HardeningMiddleware -> router
+    CatchAll -> HeadersOnly -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
         <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> XmlBodyMiddleware
                      -> StatusPageScrubber -> StreamedResponses -> WsgiDAV(DriveProvider)
@@ -36,6 +36,7 @@ from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
 from provider.hardening import HardeningMiddleware, Limits
+from provider.head_answers import HeadersOnly
 from provider.http_server import DriveHTTPServer
 from provider.lock_manager import DriveLockManager, LockLimits
 from provider.lock_storage import SqlLockStorage
@@ -118,7 +119,7 @@ class DriveApp:
             StatusPageScrubber(StreamedResponses(dav)), settings["dav.max_xml_bytes"]
         )
         self._dav = ContextMiddleware(BasicAuthMiddleware(inner, self.controller), runtime)
-        self._app = HardeningMiddleware(
+        self._app = HeadersOnly(HardeningMiddleware(
             self._route,
             Limits(
                 mount=self.mount,
@@ -127,7 +128,7 @@ class DriveApp:
                 max_upload_bytes=settings["dav.max_upload_bytes"],
                 allow_infinite_propfind=settings["dav.allow_infinite_propfind"],
             ),
-        )
+        ))
 
     def _route(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -150,9 +151,10 @@ class DriveApp:
             return self._app(environ, start_response)  # type: ignore[no-any-return]
         except Exception:
             _log.exception("unexpected error outside WsgiDAV")
-            return plain_response(
+            body = plain_response(
                 start_response, "500 Internal Server Error", "Internal error; it has been logged.",
             )
+            return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
 
     def close(self) -> None:
         self.runtime.close()

@@ -14,6 +14,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
 
 from davdrive.backoffice import BRANCH, Entry
 from provider.context import context_of
+from provider.errors import quoted_etag
 
 READ_ONLY = (
     "The backoffice branch is read-only over WebDAV: attachments are added in the "
@@ -36,8 +37,13 @@ class _ReadOnly(_DAVResource):
         return self.entry.name
 
     def get_creation_date(self) -> float | None:
+        """The attachment's or record's creation; the branch and kind folders, which
+        have neither, carry the drive's own creation date (never none, never 1970)."""
         stamp = self.entry.attachment or self.entry.record
-        return stamp.created_at.timestamp() if stamp is not None else None
+        if stamp is not None:
+            return stamp.created_at.timestamp()
+        root = context_of(self.environ).drive.node_at([])
+        return root.created_at.timestamp() if root is not None else None
 
     def get_last_modified(self) -> float | None:
         return self.get_creation_date()
@@ -120,6 +126,11 @@ class AttachmentFile(_ReadOnly, DAVNonCollection):
 
     def get_etag(self) -> str:
         return self.attachment.blob_sha256
+
+    def get_property_value(self, name: str) -> Any:
+        if name == "{DAV:}getetag":
+            return quoted_etag(self.get_etag())
+        return super().get_property_value(name)
 
     def support_etag(self) -> bool:
         return True

@@ -13,7 +13,7 @@ from davdrive.paths import join, name_key, split_path
 from provider.backoffice_resources import READ_ONLY, dav_path, resource_for
 from provider.context import context_of
 from provider.errors import dav_errors, plain_response
-from provider.propfind import streaming_propfind
+from provider.propfind import streaming_propfind, wsgidav_propfind
 from provider.proppatch import proppatch_in_one_transaction
 from provider.resources import FileResource, FolderResource
 from provider.rights_first import check_copy_move, check_delete, check_put
@@ -21,6 +21,9 @@ from provider.rights_first import check_copy_move, check_delete, check_put
 WRITE_METHODS = frozenset(
     {"PUT", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"}
 )
+
+# GET/HEAD on a folder (webdavclient3 checks folders with HEAD): a one-line text.
+FOLDER_TEXT = "This is a folder of the drive; open it with a WebDAV client."
 
 
 class DriveProvider(DAVProvider):
@@ -57,13 +60,20 @@ class DriveProvider(DAVProvider):
         self, environ: dict[str, Any], start_response: Any, default_handler: Any
     ) -> Any:
         """Refuse writes in the back-office branch at once; stream PROPFIND answers;
+        answer GET/HEAD on a folder with 200 and one line of text;
         run a PROPPATCH as one transaction; answer 201 (not 204) when a COPY or MOVE
         created its destination."""
         method = environ.get("REQUEST_METHOD")
-        if method == "PROPFIND" and self.stream_propfind:
-            return streaming_propfind(self, environ, start_response, default_handler)
+        if method == "PROPFIND":
+            if self.stream_propfind:
+                return streaming_propfind(self, environ, start_response, default_handler)
+            return wsgidav_propfind(default_handler, environ, start_response)
         if method in WRITE_METHODS and self._writes_into_branch(environ):
             return plain_response(start_response, "403 Forbidden", f"403 Forbidden\n{READ_ONLY}")
+        if method in ("GET", "HEAD"):
+            res = self.get_resource_inst(environ.get("PATH_INFO", ""), environ)
+            if res is not None and res.is_collection:
+                return plain_response(start_response, "200 OK", FOLDER_TEXT)
         if method == "DELETE":
             check_delete(self, environ)  # rights before locks (rule 4)
         elif method == "PUT":

@@ -2,9 +2,10 @@
 
 ``dav_errors()`` wraps every call from the provider into the core and turns a
 ``DriveError`` into the matching ``DAVError``. ``SafeErrorPrinter`` replaces
-WsgiDAV's error printer: it renders every ``DAVError`` as a short plain-text
-(or RFC 4918 XML condition) body and turns anything unexpected into a generic
-500 whose body says nothing about the code; the traceback goes to the log only.
+WsgiDAV's error printer: it renders every ``DAVError`` as a DAV error element
+with a sentence (``provider.error_body``; RFC 4918 condition kept) and
+turns anything unexpected into a generic 500 whose body says nothing about
+the code; the traceback goes to the log only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from wsgidav.dav_error import (
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davdrive import errors
+from provider.error_body import error_body
 
 _log = logging.getLogger("davdrive")
 _PAGE_INFO = re.compile(r"<p>(.*?)</p>", re.DOTALL)
@@ -43,6 +45,11 @@ STATUS_OF: dict[type[errors.DriveError], int] = {
     errors.InsufficientStorage: 507,
     errors.Throttled: 429,
 }
+
+
+def quoted_etag(etag: str) -> str:
+    """The entity tag as the ETag header carries it; getetag holds the same (RFC 4918 15.6)."""
+    return f'"{etag}"'
 
 
 def status_of(exc: errors.DriveError) -> int:
@@ -116,6 +123,14 @@ def contained_errors() -> Iterator[None]:
 def plain_response(
     start_response: Any, status: str, text: str, headers: list[tuple[str, str]] | None = None
 ) -> list[bytes]:
+    """A one-line text answer; for an error status (4xx/5xx) the DAV error element
+    of ``provider.error_body`` instead, its message ``text`` without the status line."""
+    code = int(status[:3])
+    if code >= 400:
+        message = text.strip()
+        if message.startswith(status):
+            message = message[len(status):].strip()
+        return error_response(start_response, status, message, headers)
     body = (text.rstrip("\n") + "\n").encode("utf-8")
     start_response(
         status,
@@ -127,6 +142,38 @@ def plain_response(
         + (headers or []),
     )
     return [body]
+
+
+def error_response(
+    start_response: Any,
+    status: str,
+    message: str,
+    headers: list[tuple[str, str]] | None = None,
+    conditions: Iterable[Any] = (),
+) -> list[bytes]:
+    """An error answer: DAV error element with ``message`` (a sentence) and any RFC 4918
+    condition elements."""
+    if _NAMES_SOFTWARE.search(message):
+        message = ""
+    body = error_body(int(status[:3]), message, conditions)
+    start_response(
+        status,
+        [
+            ("Content-Type", "application/xml; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        + (headers or []),
+    )
+    return [body]
+
+
+def _wsgi_text(value: str) -> str:
+    """A WSGI path (UTF-8 bytes as latin-1) as the text it stands for."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 def _internal(e: DAVError) -> bool:
@@ -155,27 +202,19 @@ def _dav_error_response(
     if e.value in (204, 304):
         start_response(status, [("Content-Length", "0")] + headers)
         return [b""]
+    message = e.context_info if isinstance(e.context_info, str) else ""
+    if message and message == environ.get("PATH_INFO"):  # WsgiDAV names the path in the mount
+        message = _wsgi_text(environ.get("SCRIPT_NAME", "") + message)
+    if _internal(e):
+        message = "Internal error; it has been logged."
+    conditions: list[Any] = []
     if e.err_condition:
         if e.err_condition.hrefs:  # a lock conflict names only what the actor sees
             from provider.rights_first import visible_hrefs
 
             e.err_condition.hrefs = visible_hrefs(environ, e.err_condition.hrefs)
-        body = util.to_bytes(e.err_condition.as_string())
-        start_response(
-            status,
-            [("Content-Type", "application/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
-            + headers,
-        )
-        return [body]
-    if _internal(e):
-        return plain_response(start_response, status, "Internal error; it has been logged.",
-                              headers)
-    text = status
-    if e.context_info and isinstance(e.context_info, str) and not _NAMES_SOFTWARE.search(
-        e.context_info
-    ):
-        text += "\n" + e.context_info
-    return plain_response(start_response, status, text, headers)
+        conditions = list(e.err_condition.as_xml())
+    return error_response(start_response, status, message, headers, conditions)
 
 
 class SafeErrorPrinter(BaseMiddleware):

@@ -17,8 +17,9 @@ authentication or database work; nothing here reads a request body:
   with 413 as soon as it passes the limit; a body that cannot be read
   (malformed chunks, timeout) ends the request with 400/408
   (``provider.body_input``);
-- PROPFIND with Depth: infinity (or no Depth, which means infinity) gets
-  403 with the RFC 4918 ``propfind-finite-depth`` condition unless enabled;
+- PROPFIND without a Depth header means Depth 1 (as SabreDAV answers it;
+  docs/decisions.md); an explicit Depth: infinity gets 403 with the RFC 4918
+  ``propfind-finite-depth`` condition unless enabled;
 - the ``Destination`` of COPY/MOVE passes the same checks as the target
   (strict UTF-8, raw UTF-8 bytes accepted and percent-encoded); one with
   another scheme or host is reduced to its path when that path lies inside
@@ -33,10 +34,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
+from lxml import etree
 from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
 
 from provider.body_input import GuardedInput
-from provider.errors import plain_response
+from provider.errors import error_response, plain_response
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "REPORT", "SEARCH"})
 _ENCODED_BAD = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
@@ -46,10 +48,6 @@ _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 # Request headers that WSGI does not prefix with HTTP_.
 _UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
-FINITE_DEPTH_BODY = (
-    b'<?xml version="1.0" encoding="utf-8"?>\n'
-    b'<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>\n'
-)
 
 
 @dataclass(frozen=True)
@@ -159,14 +157,8 @@ class HardeningMiddleware:
         except RequestRefused as refused:
             environ["davdrive.refused"] = refused.message
             if refused.status.startswith("403") and "finite" in refused.message:
-                start_response(
-                    refused.status,
-                    [
-                        ("Content-Type", "application/xml; charset=utf-8"),
-                        ("Content-Length", str(len(FINITE_DEPTH_BODY))),
-                    ],
-                )
-                return [FINITE_DEPTH_BODY]
+                return error_response(start_response, refused.status, refused.message,
+                                      conditions=[etree.Element("{DAV:}propfind-finite-depth")])
             headers = [("Connection", "close")] if refused.status[:3] in ("413", "431") else []
             return plain_response(
                 start_response, refused.status, f"{refused.status}\n{refused.message}", headers
@@ -201,9 +193,9 @@ class HardeningMiddleware:
             self._check_upload(environ, length)
         elif method in XML_METHODS:
             self._check_xml_size(length)
-        if method == "PROPFIND" and not limits.allow_infinite_propfind:
-            depth = environ.get("HTTP_DEPTH", "infinity").strip().lower()
-            if depth == "infinity":
+        if method == "PROPFIND":
+            depth = environ.setdefault("HTTP_DEPTH", "1").strip().lower()
+            if depth == "infinity" and not limits.allow_infinite_propfind:
                 raise _refuse(
                     "403 Forbidden", "PROPFIND with Depth: infinity is refused (finite depth)."
                 )

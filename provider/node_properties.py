@@ -21,7 +21,7 @@ from davdrive.errors import BadRequest, ReadOnlyProperty
 from davdrive.models import Node
 from davdrive.services import Drive
 from provider.context import context_of
-from provider.errors import contained_errors
+from provider.errors import contained_errors, quoted_etag
 from provider.proppatch import APPLY_FAILED
 
 LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
@@ -128,6 +128,8 @@ class NodeProperties(_DAVResource):
             return self._lock_discovery()
         if name in QUOTA_PROPS:
             return quota_value(self, name)
+        if name == "{DAV:}getetag" and self.get_etag() is not None:
+            return quoted_etag(self.get_etag())
         if name.startswith("{DAV:}"):
             return super().get_property_value(name)
         if name in DRIVE_PROPS and self.node is not None:

@@ -48,14 +48,14 @@ def streaming_propfind(
         getattr(default_handler, "__self__", None), "_evaluate_if_headers", None
     )
     if depth not in ("0", "1") or evaluate_if_headers is None:
-        return default_handler(environ, start_response)  # type: ignore[no-any-return]
+        return wsgidav_propfind(default_handler, environ, start_response)
     res = provider.get_resource_inst(environ["PATH_INFO"], environ)
     if not isinstance(res, FolderResource | FileResource) or res.node is None:
-        return default_handler(environ, start_response)  # type: ignore[no-any-return]
+        return wsgidav_propfind(default_handler, environ, start_response)
     evaluate_if_headers(res, environ)
     request = _parse_request(environ)
     if request is None:
-        return default_handler(environ, start_response)  # type: ignore[no-any-return]
+        return wsgidav_propfind(default_handler, environ, start_response)
     mode, names = request
     start_response(
         "207 Multi-Status",
@@ -67,6 +67,28 @@ def streaming_propfind(
     )
     environ[STREAMED] = True
     return _stream(res, depth, mode, names)
+
+
+def wsgidav_propfind(
+    default_handler: Any, environ: dict[str, Any], start_response: Any
+) -> Iterable[bytes]:
+    """WsgiDAV's PROPFIND, with RFC 4918's ``<D:propname/>`` translated to the
+    ``<D:name/>`` WsgiDAV 4.4 looks for (it answered empty property lists)."""
+    length = environ.get("CONTENT_LENGTH", "").strip()
+    if length.isdigit() and int(length) > 0:
+        body = environ["wsgi.input"].read(int(length))
+        try:
+            root = etree.fromstring(body, parser=_SAFE_PARSER)
+        except etree.XMLSyntaxError:
+            root = None
+        if root is not None and root.tag == "{DAV:}propfind":
+            for node in root:
+                if node.tag == "{DAV:}propname":
+                    node.tag = "{DAV:}name"
+                    body = etree.tostring(root)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+    return default_handler(environ, start_response)  # type: ignore[no-any-return]
 
 
 def _parse_request(environ: dict[str, Any]) -> tuple[str, list[str] | None] | None:
@@ -85,7 +107,7 @@ def _parse_request(environ: dict[str, Any]) -> tuple[str, list[str] | None] | No
     names: list[str] = []
     if root.tag == "{DAV:}propfind":
         for node in root:
-            if node.tag in ("{DAV:}allprop", "{DAV:}name"):
+            if node.tag in ("{DAV:}allprop", "{DAV:}propname"):
                 if mode is not None:
                     break
                 mode = "allprop" if node.tag == "{DAV:}allprop" else "name"
@@ -123,6 +145,9 @@ def _responses(resources: list[_DAVResource], mode: str, names: list[str] | None
     if not (xml.startswith(_OPEN) and xml.endswith(_CLOSE)):
         raise RuntimeError("unexpected multistatus serialisation")
     return xml[len(_OPEN):-len(_CLOSE)]
+
+
+_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
 class StreamedResponses:

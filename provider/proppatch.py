@@ -25,6 +25,9 @@ _FULL_507 = b"<D:status>HTTP/1.1 507 Insufficient Storage</D:status>"
 def proppatch_in_one_transaction(
     environ: dict[str, Any], start_response: Any, default_handler: Any
 ) -> list[bytes]:
+    # RFC 4918 9.2 defines no Depth for PROPPATCH: any value is ignored (WsgiDAV
+    # refused all but 0 with 400).
+    environ["HTTP_DEPTH"] = "0"
     drive = context_of(environ).drive
     captured: list[Any] = []
 

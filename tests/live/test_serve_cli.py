@@ -63,7 +63,9 @@ def test_init_demo_serve_then_a_demo_user_lists_the_drive(tmp_path: Path) -> Non
         # Nothing but the drive is mounted: no directory browser, no other share.
         carol = {"Authorization": basic("carol", credentials["carol"])}
         listing = requests.get(url, headers=carol, timeout=10)
-        assert listing.status_code in (403, 405), listing.status_code
+        # GET on a folder: 200 with one line of text, never a listing (issue 10).
+        assert listing.status_code == 200, listing.status_code
+        assert listing.content.count(b"\n") == 1 and listing.content.endswith(b"\n")
         assert b"<html" not in listing.content.lower()
         home = requests.get(root + "/", timeout=10)
         assert home.headers["Content-Type"].startswith("text/plain")
