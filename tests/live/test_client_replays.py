@@ -263,8 +263,6 @@ def test_finder_appledouble_files_are_dropped(live: LiveServer) -> None:
         assert not any("._" in href or "DS_Store" in href for href in listing)
 
 
-@pytest.mark.xfail(strict=True, reason="RFC 4331 quota properties: quota part of issue 10, "
-                                       "built in another branch")
 def test_finder_quota_properties_have_values(live: LiveServer) -> None:
     """PROPFIND quota-available-bytes / quota-used-bytes (Finder, Windows, davfs2, gio):
     200 with numbers (RFC 4331 3, 4), so the clients show free space."""
