@@ -61,6 +61,8 @@ def status_of(exc: errors.DriveError) -> int:
 
 CONDITION_OF: dict[type[errors.DriveError], str] = {
     errors.ReadOnlyProperty: PRECONDITION_CODE_ProtectedProperty,
+    errors.QuotaExceeded: "{DAV:}quota-not-exceeded",  # RFC 4331 section 6
+    errors.DiskFull: "{DAV:}sufficient-disk-space",
 }
 
 
@@ -289,7 +291,7 @@ class StatusPageScrubber:
             if _is_status_page(method, status, headers):
                 page.append((status, headers))
                 return lambda data: None
-            return start_response(status, headers, exc_info)
+            return start_response(full_status(status), headers, exc_info)
 
         return self._iterate(self.app(environ, capture), page, start_response)
 

@@ -201,6 +201,7 @@ def test_put_past_category_quota_is_507_and_stores_nothing(make_drive) -> None: 
     response = ann("PUT", "/dav/big.txt", b"y" * 401)
     assert response.status == "507 Insufficient Storage"  # RFC 4918 11.5, not "507 Status"
     assert b"quota" in response.data and b"Status" not in response.data
+    assert b"quota-not-exceeded" in response.data  # the RFC 4331 precondition
     assert ann("GET", "/dav/big.txt").status_code == 404
     assert drive.blob_files() == blobs_before
     assert ann("PUT", "/dav/fits.txt", b"y" * 400).status_code == 201
