@@ -67,8 +67,6 @@ class DriveMoving(DriveWriting):
         The copy keeps the effective classification of what it copies.
         """
         nodes = self.check_copy(node, dest_parent, dest_name, replace, recursive)
-        size = sum(n.size for n in nodes if not n.is_folder)
-        self.check_room(None, size, on_disk=False, what="copy")
         top_class = self._effective_classification(node)
         dest_name = self._take_destination(node, dest_parent, dest_name, replace)
         props = self.dead_properties(n.id for n in nodes)
@@ -111,7 +109,8 @@ class DriveMoving(DriveWriting):
         self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None,
         recursive: bool,
     ) -> list[Node]:
-        """Every right a COPY needs, destination first; returns the nodes to copy.
+        """Every right a COPY needs, destination first, then the room for the copied
+        bytes in the actor's quota (507 past it); returns the nodes to copy.
 
         The destination is checked first, so someone who may not create there
         learns nothing about what the source holds.
@@ -119,8 +118,12 @@ class DriveMoving(DriveWriting):
         self._check_destination(dest_parent, dest_name, replace, moving=node)
         if not recursive:
             self.require(Action.READ, node)
-            return [node]
-        return self.require_subtree(Action.READ, node)
+            nodes = [node]
+        else:
+            nodes = self.require_subtree(Action.READ, node)
+        size = sum(n.size for n in nodes if not n.is_folder)
+        self.check_room(None, size, on_disk=False, what="copy")
+        return nodes
 
     def _check_destination(
         self, dest_parent: Node, dest_name: str, replace: Node | None, moving: Node
