@@ -123,7 +123,7 @@ class DriveApp:
         inner = XmlBodyMiddleware(
             StatusPageScrubber(StreamedResponses(dav)), settings["dav.max_xml_bytes"]
         )
-        layout = NextcloudLayout(inner, None, self.mount)
+        layout = NextcloudLayout(inner, self.mount, self.provider)
         layout.uploads = ChunkedUploads(
             settings.data_dir / "chunks", self.provider, layout,
             settings["dav.max_upload_bytes"],

@@ -13,7 +13,6 @@ from davdrive.paths import join, name_key, split_path
 from provider.backoffice_resources import READ_ONLY, dav_path, resource_for
 from provider.context import context_of
 from provider.errors import dav_errors, plain_response
-from provider.owncloud import recalculate_hash
 from provider.propfind import streaming_propfind
 from provider.proppatch import proppatch_in_one_transaction
 from provider.resources import FileResource, FolderResource
@@ -75,8 +74,6 @@ class DriveProvider(DAVProvider):
                 return start_response(status, oc_mtime_headers(environ, status, headers), exc_info)
 
             return default_handler(environ, _put_response)
-        elif method == "PATCH" and "HTTP_X_RECALCULATE_HASH" in environ:
-            return recalculate_hash(self, environ, start_response)
         elif method == "PROPPATCH":
             return proppatch_in_one_transaction(environ, start_response, default_handler)
         if method not in ("COPY", "MOVE"):

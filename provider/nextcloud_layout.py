@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from provider.context import context_of
+from provider.owncloud import recalculate_hash
 
 PREFIX_KEY = "davdrive.layout_prefix"
 HREF_SAFE = "/!*'(),$-_|."
@@ -35,12 +36,14 @@ def layout_href(environ: dict[str, Any], href: str, share_path: str) -> str:
 
 class NextcloudLayout:
     """Rewrites ``<mount>/files/LOGIN/...`` onto ``<mount>/...`` for the signed-in
-    user, and hands ``<mount>/uploads/LOGIN/...`` to ``uploads``."""
+    user, hands ``<mount>/uploads/LOGIN/...`` to ``uploads`` and answers PATCH with
+    X-Recalculate-Hash (a method WsgiDAV does not know) through ``provider``."""
 
-    def __init__(self, app: Any, uploads: Any, mount: str) -> None:
+    def __init__(self, app: Any, mount: str, provider: Any) -> None:
         self.app = app
-        self.uploads = uploads
         self.mount = mount
+        self.provider = provider
+        self.uploads: Any = None
 
     def _own(self, path: str, area: str, login: str) -> tuple[str, str] | None:
         """(prefix, rest) when ``path`` is ``<mount>/<area>/<login>[/rest]``."""
@@ -67,6 +70,11 @@ class NextcloudLayout:
                 environ[PREFIX_KEY] = prefix
                 environ["PATH_INFO"] = self.mount + (rest or "/")
         self.rewrite_destination(environ, login)
+        if environ.get("REQUEST_METHOD") == "PATCH" and "HTTP_X_RECALCULATE_HASH" in environ:
+            path = environ.get("PATH_INFO", "")[len(self.mount):] or "/"
+            return recalculate_hash(  # type: ignore[no-any-return]
+                self.provider, path, environ, start_response
+            )
         return self.app(environ, start_response)  # type: ignore[no-any-return]
 
     def rewrite_destination(self, environ: dict[str, Any], login: str) -> None:

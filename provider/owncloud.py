@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from lxml import etree
+from wsgidav import util
 from wsgidav.dav_error import DAVError
 
 from davdrive.models import Blob, Node
@@ -109,8 +110,20 @@ def check_oc_checksum(expected: tuple[str, str] | None, digests: dict[str, str])
         )
 
 
-def recalculate_hash(provider: Any, environ: dict[str, Any], start_response: Any) -> Any:
-    """PATCH with X-Recalculate-Hash: 200 with ``ALGO:hex`` for a file the actor may read."""
+def recalculate_hash(
+    provider: Any, path: str, environ: dict[str, Any], start_response: Any
+) -> Any:
+    """PATCH with X-Recalculate-Hash on ``path`` (below the mount): 200 with ``ALGO:hex``
+    for a file the actor may read. WsgiDAV has no PATCH, so this runs before it."""
+    try:
+        return _recalculate(provider, path, environ, start_response)
+    except DAVError as exc:
+        status = util.get_http_status_string(exc.value)
+        text = exc.context_info if isinstance(exc.context_info, str) else ""
+        return plain_response(start_response, status, f"{status}\n{text}".strip())
+
+
+def _recalculate(provider: Any, path: str, environ: dict[str, Any], start_response: Any) -> Any:
     algo = environ.get("HTTP_X_RECALCULATE_HASH", "").strip().upper()
     key = ALGORITHMS.get(algo)
     if key is None:
@@ -118,7 +131,9 @@ def recalculate_hash(provider: Any, environ: dict[str, Any], start_response: Any
             start_response, "400 Bad Request",
             "400 Bad Request\nX-Recalculate-Hash must be sha1, md5 or sha256.",
         )
-    res = provider.get_resource_inst(environ.get("PATH_INFO", ""), environ)
+    environ.setdefault("wsgidav.provider", provider)
+    with dav_errors():
+        res = provider.get_resource_inst(path, environ)
     node = getattr(res, "node", None)
     if node is None:
         return plain_response(start_response, "404 Not Found", "404 Not Found")
