@@ -6,6 +6,7 @@ PATCH with X-Recalculate-Hash; PROPPATCH of DAV:lastmodified and oc:checksums.""
 from __future__ import annotations
 
 import hashlib
+
 import pytest
 from lxml import etree
 
@@ -20,6 +21,14 @@ OC_PROPFIND = (
 )
 CONTENT = b"hello world\n"
 OC = "http://owncloud.org/ns"
+
+
+def sha1(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def prop(body: bytes, local: str) -> str | None:
@@ -45,7 +54,7 @@ def test_oc_checksums_give_sha1_md5_sha256_of_the_content(dav: Dav) -> None:
     assert dav("PUT", "/dav/a.txt", CONTENT).status_code == 201
     body = oc_props(dav, "/dav/a.txt")
     expected = (
-        f"SHA1:{hashlib.sha1(CONTENT).hexdigest()} MD5:{hashlib.md5(CONTENT).hexdigest()} "
+        f"SHA1:{sha1(CONTENT)} MD5:{md5(CONTENT)} "
         f"SHA256:{hashlib.sha256(CONTENT).hexdigest()}"
     )
     assert prop(body, "checksum") == expected
@@ -60,7 +69,7 @@ def test_oc_checksums_in_a_listing_are_per_file(dav: Dav) -> None:
     response = dav("PROPFIND", "/dav/d/", OC_PROPFIND, Depth="1")
     found = [e.text for e in etree.fromstring(response.data).iter(f"{{{OC}}}checksum")]
     assert found == [
-        f"SHA1:{hashlib.sha1(d).hexdigest()} MD5:{hashlib.md5(d).hexdigest()} "
+        f"SHA1:{sha1(d)} MD5:{md5(d)} "
         f"SHA256:{hashlib.sha256(d).hexdigest()}"
         for d in (b"1", b"22")
     ]
@@ -83,16 +92,15 @@ def test_oc_ids_and_permissions_follow_the_rights(dav: Dav, reader: Dav) -> None
 
 def test_put_with_a_matching_oc_checksum_is_stored(dav: Dav) -> None:
     """PUT with OC-Checksum SHA1 (or MD5) of the body: 201."""
-    sha1 = hashlib.sha1(CONTENT).hexdigest()
-    md5 = hashlib.md5(CONTENT).hexdigest()
-    assert dav("PUT", "/dav/a", CONTENT, OC_Checksum=f"SHA1:{sha1}").status_code == 201
-    assert dav("PUT", "/dav/b", CONTENT, OC_Checksum=f"MD5:{md5.upper()}").status_code == 201
+    assert dav("PUT", "/dav/a", CONTENT, OC_Checksum=f"SHA1:{sha1(CONTENT)}").status_code == 201
+    upper = md5(CONTENT).upper()
+    assert dav("PUT", "/dav/b", CONTENT, OC_Checksum=f"MD5:{upper}").status_code == 201
 
 
 def test_put_with_a_wrong_oc_checksum_is_400_and_stores_nothing(dav: Dav) -> None:
     """PUT with a wrong SHA1 in OC-Checksum: 400; a new name stays absent, an existing
     file keeps its content and no version is added."""
-    wrong = "SHA1:" + hashlib.sha1(b"other").hexdigest()
+    wrong = "SHA1:" + sha1(b"other")
     response = dav("PUT", "/dav/new.txt", CONTENT, OC_Checksum=wrong)
     assert response.status_code == 400 and b"OC-Checksum" in response.data
     assert dav("GET", "/dav/new.txt").status_code == 404
@@ -122,9 +130,9 @@ def test_patch_recalculate_hash_answers_the_hash(dav: Dav, reader: Dav) -> None:
     for client in (dav, reader):
         response = client("PATCH", "/dav/h.txt", X_Recalculate_Hash="sha1")
         assert response.status_code == 200
-        assert response.headers["OC-Checksum"] == "SHA1:" + hashlib.sha1(CONTENT).hexdigest()
-    md5 = dav("PATCH", "/dav/files/tester/h.txt", X_Recalculate_Hash="md5")
-    assert md5.headers["OC-Checksum"] == "MD5:" + hashlib.md5(CONTENT).hexdigest()
+        assert response.headers["OC-Checksum"] == "SHA1:" + sha1(CONTENT)
+    by_md5 = dav("PATCH", "/dav/files/tester/h.txt", X_Recalculate_Hash="md5")
+    assert by_md5.headers["OC-Checksum"] == "MD5:" + md5(CONTENT)
     assert dav("PATCH", "/dav/h.txt", X_Recalculate_Hash="crc32").status_code == 400
     assert dav("PATCH", "/dav/", X_Recalculate_Hash="sha1").status_code == 400
     assert dav("PATCH", "/dav/missing", X_Recalculate_Hash="sha1").status_code == 404
@@ -143,12 +151,12 @@ def test_proppatch_lastmodified_sets_the_time_and_checksums_must_match(dav: Dav)
     """rclone's SetModTime PROPPATCH: DAV:lastmodified sets the mtime when oc:checksums
     matches the content (207 with 200s); a mismatching checksum fails the whole request."""
     assert dav("PUT", "/dav/p.txt", CONTENT).status_code == 201
-    good = "SHA1:" + hashlib.sha1(CONTENT).hexdigest()
+    good = "SHA1:" + sha1(CONTENT)
     response = dav("PROPPATCH", "/dav/p.txt", PROPSET.format(mtime=1600000000, checksum=good))
     assert response.status_code == 207
     assert "200 OK" in response.data.decode() and "HTTP/1.1 4" not in response.data.decode()
     assert "Sun, 13 Sep 2020 12:26:40 GMT" in oc_props(dav, "/dav/p.txt").decode()
-    bad = "SHA1:" + hashlib.sha1(b"x").hexdigest()
+    bad = "SHA1:" + sha1(b"x")
     response = dav("PROPPATCH", "/dav/p.txt", PROPSET.format(mtime=1500000000, checksum=bad))
     assert "409" in response.data.decode()
     assert "Sun, 13 Sep 2020 12:26:40 GMT" in oc_props(dav, "/dav/p.txt").decode()
