@@ -14,6 +14,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
 
 from davdrive.backoffice import BRANCH, Entry
 from provider.context import context_of
+from provider.nextcloud_layout import layout_href
 
 READ_ONLY = (
     "The backoffice branch is read-only over WebDAV: attachments are added in the "
@@ -34,6 +35,9 @@ class _ReadOnly(_DAVResource):
 
     def get_display_name(self) -> str:
         return self.entry.name
+
+    def get_href(self) -> str:
+        return layout_href(self.environ, super().get_href(), self.provider.share_path)
 
     def get_creation_date(self) -> float | None:
         stamp = self.entry.attachment or self.entry.record

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from werkzeug.test import Client
 
 from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
@@ -86,3 +87,22 @@ def test_the_layout_needs_sign_in(dav: Dav) -> None:
     """Without credentials /dav/files/tester/ is 401 like /dav/."""
     anonymous = dav.client.open("/dav/files/tester/", method="PROPFIND", headers={"Depth": "0"})
     assert anonymous.status_code == 401
+
+
+def test_backoffice_branch_hrefs_keep_the_prefix(app: DriveApp, runtime: Runtime) -> None:
+    """PROPFIND /dav/files/bob/ Depth 1 by staff: the back-office branch is listed as
+    /dav/files/bob/backoffice/, never under the other prefix (rclone strips its URL)."""
+    from davdrive import records
+    from davdrive.models import Category
+
+    add_user(runtime, "bob", "bob-pw", documents="write", category="office")
+    with runtime.sessions() as session:
+        session.query(Category).filter_by(slug="office").one().members = "write"
+        records.add_record(session, "activity", "Choir")
+        session.commit()
+    bob = Dav(Client(app), basic("bob", "bob-pw"))
+    listed = hrefs(bob("PROPFIND", "/dav/files/bob/", Depth="1").data)
+    assert "/dav/files/bob/backoffice/" in listed
+    assert all(h.startswith("/dav/files/bob/") for h in listed), listed
+    inside = hrefs(bob("PROPFIND", "/dav/files/bob/backoffice/", Depth="1").data)
+    assert inside and all(h.startswith("/dav/files/bob/backoffice/") for h in inside), inside
