@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from wsgidav.request_resolver import RequestResolver
