@@ -160,3 +160,29 @@ def test_proppatch_lastmodified_sets_the_time_and_checksums_must_match(dav: Dav)
     response = dav("PROPPATCH", "/dav/p.txt", PROPSET.format(mtime=1500000000, checksum=bad))
     assert "409" in response.data.decode()
     assert "Sun, 13 Sep 2020 12:26:40 GMT" in oc_props(dav, "/dav/p.txt").decode()
+
+
+RCLONE_LISTING = (
+    '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+    "<d:prop><d:displayname/><d:getlastmodified/><d:getcontentlength/><d:resourcetype/>"
+    "<oc:checksums/><oc:permissions/></d:prop></d:propfind>"
+)
+
+
+def test_a_listing_with_oc_properties_costs_the_same_for_5_or_30_files(
+    dav: Dav, app: DriveApp
+) -> None:
+    """rclone lists with oc:checksums and oc:permissions: hashes come in one query per
+    batch, permissions from rules already loaded, so 30 files cost what 5 cost."""
+    from tests.conftest import recorded_statements
+
+    assert dav("MKCOL", "/dav/d/").status_code == 201
+    counts = []
+    for start, end in ((0, 5), (5, 30)):
+        for i in range(start, end):
+            assert dav("PUT", f"/dav/d/f{i}", b"x%d" % i).status_code == 201
+        with recorded_statements(app.runtime.engine) as seen:
+            response = dav("PROPFIND", "/dav/d/", RCLONE_LISTING, Depth="1")
+        assert len(list(etree.fromstring(response.data).iter(f"{{{OC}}}checksum"))) == end
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
