@@ -209,3 +209,29 @@ def test_a_reader_gets_refusals_on_upload_and_exact_downloads(
         assert (down / "shared.txt").read_bytes() == (local / "shared.txt").read_bytes()
         assert not (down / "mine.txt").exists()
         rclone.run("check", str(local), rclone.remote(vendor, "reader"), "--one-way")
+
+
+@pytest.mark.parametrize("build", ["debian", "release"])
+def test_nextcloud_without_chunking_uploads_at_the_first_attempt(
+    live: LiveServer, tmp_path: Path, build: str
+) -> None:
+    """vendor=nextcloud with nextcloud_chunk_size=0: each PUT is followed by a PROPFIND
+    of oc:checksums (1.75 sends PATCH X-Recalculate-Hash when they are missing); every
+    upload succeeds at once (one PUT per file, no PATCH needed), hashes match."""
+    rclone = Rclone(BINARIES[build](), tmp_path, live)
+    local = tmp_path / "local"
+    (local / "sub").mkdir(parents=True)
+    for i in range(3):
+        (local / "sub" / f"f{i}.txt").write_text(f"file {i}\n" * (i + 1))
+    remote = rclone.remote("nextcloud", "tester").replace(
+        "vendor=nextcloud", "vendor=nextcloud,nextcloud_chunk_size=0"
+    )
+    done = rclone.run("copy", "-vv", "--dump", "headers", str(local), remote + "nochunks")
+    puts = re.findall(r"DEBUG : PUT (\S+) HTTP/1.1", done.stderr)
+    assert len(puts) == 3, puts  # one PUT per file: none failed and was retried
+    assert "DEBUG : PATCH " not in done.stderr  # the checksums were there
+    assert done.stderr.count("DEBUG : HTTP/1.1 201 Created") >= 3
+    rclone.run("check", str(local), remote + "nochunks")
+    assert " 0 differences found" in rclone.log[-1]
+    assert "hashes could not be checked" not in rclone.log[-1]
+    no_errors(rclone.log)
