@@ -1,7 +1,8 @@
 """Nextcloud chunked upload v2 under ``<mount>/uploads/LOGIN/``.
 
-- ``MKCOL <dir>/``: start an upload (201; 405 if it exists). Expired uploads of
-  the user (older than ``EXPIRY_SECONDS``) are removed then.
+- ``MKCOL <dir>/``: start an upload (201; 405 if it exists; 507 past
+  ``MAX_UPLOADS`` in progress). Expired uploads of the user (untouched for
+  ``EXPIRY_SECONDS``) are removed then.
 - ``PUT <dir>/<chunk>``: store one chunk (201), at most the upload limit in all.
 - ``MOVE <dir>/.file`` with ``Destination`` (under ``<mount>/`` or
   ``<mount>/files/LOGIN/``) and optionally ``OC-Total-Length``: streams the
@@ -17,8 +18,10 @@ number (Nextcloud's 1..N), else by name (rclone's zero-padded offsets).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,6 +39,7 @@ from provider.owncloud import check_oc_checksum, parse_oc_checksum
 from provider.uploads import oc_mtime
 
 EXPIRY_SECONDS = 24 * 3600
+MAX_UPLOADS = 100  # in progress per user
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 BLOCK = 1024 * 1024
 
@@ -91,6 +95,10 @@ class ChunkedUploads:
     def _mkcol(self, folder: Path, start_response: Any) -> Iterable[bytes]:
         self._expire(folder.parent)
         folder.parent.mkdir(parents=True, exist_ok=True)
+        if sum(1 for _ in folder.parent.iterdir()) >= MAX_UPLOADS:
+            raise DAVError(
+                507, f"At most {MAX_UPLOADS} uploads may be in progress; finish or delete one."
+            )
         try:
             folder.mkdir()
         except FileExistsError:
@@ -118,16 +126,21 @@ class ChunkedUploads:
         if self.max_bytes is not None and used + length > self.max_bytes:
             raise DAVError(413, f"The upload is larger than the limit of {self.max_bytes} bytes.")
         target = folder / name
-        partial = folder / f".part-{name}"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+        partial = Path(tmp)
         stream = environ["wsgi.input"]
         left = length
-        with open(partial, "wb") as out:
-            while left > 0:
-                data = stream.read(min(BLOCK, left))
-                if not data:
-                    break
-                out.write(data)
-                left -= len(data)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while left > 0:
+                    data = stream.read(min(BLOCK, left))
+                    if not data:
+                        break
+                    out.write(data)
+                    left -= len(data)
+        except OSError:
+            partial.unlink(missing_ok=True)
+            raise DAVError(507, "Not enough storage for this chunk; nothing was kept.") from None
         if left:
             partial.unlink(missing_ok=True)
             raise DAVError(400, f"Received {length - left} of {length} announced bytes.")

@@ -148,3 +148,43 @@ def test_a_locked_destination_needs_its_token(dav: Dav) -> None:
     assert dav("GET", "/dav/l.bin").data == b"keep"
     assert assemble(dav, "/dav/l.bin", 3, If=f"({token})").status_code == 204
     assert dav("GET", "/dav/l.bin").data == b"new"
+
+
+def test_uploads_in_progress_are_capped_per_user(dav: Dav) -> None:
+    """Past MAX_UPLOADS folders in progress, MKCOL is 507 and creates nothing; deleting
+    one makes room again."""
+    from provider.chunk_uploads import MAX_UPLOADS
+
+    for i in range(MAX_UPLOADS):
+        assert dav("MKCOL", f"/dav/uploads/tester/u{i}/").status_code == 201
+    refused = dav("MKCOL", "/dav/uploads/tester/one-more/")
+    assert refused.status_code == 507 and b"uploads" in refused.data
+    assert dav("DELETE", "/dav/uploads/tester/one-more/").status_code == 404
+    assert dav("DELETE", "/dav/uploads/tester/u0/").status_code == 204
+    assert dav("MKCOL", "/dav/uploads/tester/one-more/").status_code == 201
+
+
+def test_a_chunk_sent_twice_keeps_the_last_copy(dav: Dav) -> None:
+    """rclone retries a chunk: the second PUT of one name replaces it (204)."""
+    upload(dav, {"1": b"first"})
+    assert dav("PUT", UP + "/1", b"again").status_code == 204
+    assert assemble(dav, "/dav/twice.bin", 5).status_code == 201
+    assert dav("GET", "/dav/twice.bin").data == b"again"
+
+
+def test_chunks_add_up_to_the_upload_limit(runtime: Runtime, settings) -> None:  # type: ignore[no-untyped-def]
+    """dav.max_upload_bytes bounds an upload's chunks together: the chunk that would pass
+    it is 413 and is not kept; the assembled file stays within the limit."""
+    from werkzeug.test import Client
+
+    from davdrive.server import create_app
+    from davdrive.settings import load_settings
+
+    add_user(runtime, "tester", "secret", documents="write")
+    small = load_settings(None, {}, {**settings.values, "dav.max_upload_bytes": 10})
+    dav = Dav(Client(create_app(small, runtime)))
+    upload(dav, {"1": b"123456"})
+    assert dav("PUT", UP + "/2", b"789012").status_code == 413
+    assert dav("PUT", UP + "/2", b"7890").status_code == 201
+    assert assemble(dav, "/dav/ten.bin", 10).status_code == 201
+    assert dav("GET", "/dav/ten.bin").data == b"1234567890"
