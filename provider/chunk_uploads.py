@@ -1,8 +1,8 @@
 """Nextcloud chunked upload v2 under ``<mount>/uploads/LOGIN/``.
 
 - ``MKCOL <dir>/``: start an upload (201; 405 if it exists; 507 past
-  ``MAX_UPLOADS`` in progress). Expired uploads of the user (untouched for
-  ``EXPIRY_SECONDS``) are removed then.
+  ``MAX_UPLOADS`` in progress). Expired uploads (untouched for
+  ``EXPIRY_SECONDS``, any user's) are removed then.
 - ``PUT <dir>/<chunk>``: store one chunk (201), at most the upload limit in all.
 - ``MOVE <dir>/.file`` with ``Destination`` (under ``<mount>/`` or
   ``<mount>/files/LOGIN/``) and optionally ``OC-Total-Length``: streams the
@@ -93,7 +93,7 @@ class ChunkedUploads:
         return self.root / str(actor.user_id)
 
     def _mkcol(self, folder: Path, start_response: Any) -> Iterable[bytes]:
-        self._expire(folder.parent)
+        self._expire()
         folder.parent.mkdir(parents=True, exist_ok=True)
         if sum(1 for _ in folder.parent.iterdir()) >= MAX_UPLOADS:
             raise DAVError(
@@ -105,13 +105,19 @@ class ChunkedUploads:
             raise DAVError(405, "This upload already exists.") from None
         return _empty(start_response, "201 Created")
 
-    def _expire(self, user_dir: Path) -> None:
-        if not user_dir.is_dir():
+    def _expire(self) -> None:
+        """Remove every user's uploads untouched for ``EXPIRY_SECONDS``."""
+        if not self.root.is_dir():
             return
         limit = time.time() - EXPIRY_SECONDS
-        for entry in user_dir.iterdir():
-            if entry.stat().st_mtime < limit:
-                shutil.rmtree(entry, ignore_errors=True)
+        for user_dir in self.root.iterdir():
+            for entry in user_dir.iterdir():
+                try:
+                    stale = entry.stat().st_mtime < limit
+                except FileNotFoundError:
+                    continue  # removed meanwhile
+                if stale:
+                    shutil.rmtree(entry, ignore_errors=True)
 
     def _put_chunk(
         self, environ: dict[str, Any], folder: Path, name: str, start_response: Any

@@ -105,15 +105,21 @@ def test_bad_names_and_methods_are_clear_4xx(dav: Dav) -> None:
 
 
 def test_expired_uploads_are_removed_when_a_new_one_starts(
-    dav: Dav, app: DriveApp
+    dav: Dav, app: DriveApp, runtime: Runtime
 ) -> None:
-    """An upload untouched for longer than the expiry is deleted at the next MKCOL."""
+    """An upload untouched for longer than the expiry is deleted at the next MKCOL, by
+    any user; a recent one stays."""
     upload(dav, {"1": b"a"})
-    folder = next((app.settings.data_dir / "chunks").iterdir()) / UP.rsplit("/", 1)[1]
+    upload(dav, {"1": b"a"}, base="/dav/uploads/tester/recent")
+    user_dir = next((app.settings.data_dir / "chunks").iterdir())
+    folder = user_dir / UP.rsplit("/", 1)[1]
     old = time.time() - EXPIRY_SECONDS - 10
     os.utime(folder, (old, old))
-    upload(dav, {"1": b"b"}, base="/dav/uploads/tester/second")
+    add_user(runtime, "other", "secret", documents="write")
+    other = Dav(dav.client, basic("other", "secret"))
+    upload(other, {"1": b"b"}, base="/dav/uploads/other/second")
     assert not folder.exists()
+    assert (user_dir / "recent").is_dir()
 
 
 @pytest.fixture
