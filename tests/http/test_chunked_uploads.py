@@ -194,3 +194,20 @@ def test_chunks_add_up_to_the_upload_limit(runtime: Runtime, settings) -> None: 
     assert dav("PUT", UP + "/2", b"7890").status_code == 201
     assert assemble(dav, "/dav/ten.bin", 10).status_code == 201
     assert dav("GET", "/dav/ten.bin").data == b"1234567890"
+
+
+def test_assembly_over_a_file_keeps_the_old_content_as_a_version(
+    dav: Dav, runtime: Runtime
+) -> None:
+    """As a PUT does: replacing a file by an assembly keeps its previous content as a
+    version (DESIGN: versions kept on overwrite)."""
+    from davdrive.models import Node, NodeVersion
+
+    assert dav("PUT", "/dav/v.bin", b"old content").status_code == 201
+    upload(dav, {"1": b"new"})
+    assert assemble(dav, "/dav/v.bin", 3).status_code == 204
+    with runtime.sessions() as session:
+        node = session.query(Node).filter_by(name="v.bin").one()
+        versions = session.query(NodeVersion).filter_by(node_id=node.id).all()
+        assert [v.size for v in versions] == [len(b"old content")]
+        assert runtime.blobs.open(versions[0].blob_sha256).read() == b"old content"
