@@ -54,6 +54,14 @@ class BlobWriter:
         self._md5.update(data)
         return len(data)
 
+    def hexdigests(self) -> dict[str, str]:
+        """Hex digests of the bytes written so far: keys ``sha256``, ``sha1``, ``md5``."""
+        return {
+            "sha256": self._sha256.hexdigest(),
+            "sha1": self._sha1.hexdigest(),
+            "md5": self._md5.hexdigest(),
+        }
+
     def finish(self) -> BlobInfo:
         """Make the content durable and addressable; return its hashes."""
         assert self._file is not None, "writer already finished"

@@ -124,3 +124,11 @@ class DriveReading(DriveBase):
 
     def blob_info(self, node: Node) -> Blob | None:
         return self.session.get(Blob, node.blob_sha256) if node.blob_sha256 else None
+
+    def blob_infos(self, sha256s: Iterable[str | None]) -> dict[str, Blob]:
+        """The blob rows (hashes, size) of several contents, in one query."""
+        keys = {key for key in sha256s if key}
+        if not keys:
+            return {}
+        rows = self.session.scalars(select(Blob).where(Blob.sha256.in_(keys)))
+        return {row.sha256: row for row in rows}

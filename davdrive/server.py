@@ -5,8 +5,11 @@ stack, outermost first:
 
     CatchAll -> HeadersOnly -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
-        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> XmlBodyMiddleware
-                     -> StatusPageScrubber -> StreamedResponses -> WsgiDAV(DriveProvider)
+        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> NextcloudLayout
+                     -> XmlBodyMiddleware -> StatusPageScrubber -> StreamedResponses
+                     -> WsgiDAV(DriveProvider)
+                     (NextcloudLayout: <mount>/files/LOGIN/ is the drive again,
+                     <mount>/uploads/LOGIN/ goes to ChunkedUploads)
 
 HardeningMiddleware reads no body; XML bodies are read and parsed only after
 authentication.
@@ -32,6 +35,7 @@ from auth.verify_gate import VerifyGate, default_slots
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from provider.body_input import install_quiet_body_errors
+from provider.chunk_uploads import ChunkedUploads
 from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
@@ -40,6 +44,7 @@ from provider.head_answers import HeadersOnly
 from provider.http_server import DriveHTTPServer
 from provider.lock_manager import DriveLockManager, LockLimits
 from provider.lock_storage import SqlLockStorage
+from provider.nextcloud_layout import NextcloudLayout
 from provider.propfind import StreamedResponses
 from provider.xml_body import XmlBodyMiddleware
 
@@ -118,7 +123,12 @@ class DriveApp:
         inner = XmlBodyMiddleware(
             StatusPageScrubber(StreamedResponses(dav)), settings["dav.max_xml_bytes"]
         )
-        self._dav = ContextMiddleware(BasicAuthMiddleware(inner, self.controller), runtime)
+        layout = NextcloudLayout(inner, self.mount, self.provider)
+        layout.uploads = ChunkedUploads(
+            settings.data_dir / "chunks", self.provider, layout,
+            settings["dav.max_upload_bytes"],
+        )
+        self._dav = ContextMiddleware(BasicAuthMiddleware(layout, self.controller), runtime)
         self._app = HeadersOnly(HardeningMiddleware(
             self._route,
             Limits(

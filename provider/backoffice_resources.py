@@ -15,6 +15,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
 from davdrive.backoffice import BRANCH, Entry
 from provider.context import context_of
 from provider.errors import quoted_etag
+from provider.nextcloud_layout import layout_href
 
 READ_ONLY = (
     "The backoffice branch is read-only over WebDAV: attachments are added in the "
@@ -35,6 +36,9 @@ class _ReadOnly(_DAVResource):
 
     def get_display_name(self) -> str:
         return self.entry.name
+
+    def get_href(self) -> str:
+        return layout_href(self.environ, super().get_href(), self.provider.share_path)
 
     def get_creation_date(self) -> float | None:
         """The attachment's or record's creation; the branch and kind folders, which

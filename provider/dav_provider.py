@@ -17,6 +17,7 @@ from provider.propfind import streaming_propfind, wsgidav_propfind
 from provider.proppatch import proppatch_in_one_transaction
 from provider.resources import FileResource, FolderResource
 from provider.rights_first import check_copy_move, check_delete, check_put
+from provider.uploads import oc_mtime_headers
 
 WRITE_METHODS = frozenset(
     {"PUT", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"}
@@ -78,6 +79,11 @@ class DriveProvider(DAVProvider):
             check_delete(self, environ)  # rights before locks (rule 4)
         elif method == "PUT":
             check_put(self, environ)
+
+            def _put_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+                return start_response(status, oc_mtime_headers(environ, status, headers), exc_info)
+
+            return default_handler(environ, _put_response)
         elif method == "PROPPATCH":
             return proppatch_in_one_transaction(environ, start_response, default_handler)
         if method not in ("COPY", "MOVE"):

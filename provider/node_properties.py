@@ -22,6 +22,8 @@ from davdrive.models import Node
 from davdrive.services import Drive
 from provider.context import context_of
 from provider.errors import contained_errors, quoted_etag
+from provider.nextcloud_layout import layout_href
+from provider.owncloud import OC_PROPS, OC_WRITABLE, oc_property, oc_proppatch
 from provider.proppatch import APPLY_FAILED
 
 LOCK_PROPS = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
@@ -53,6 +55,12 @@ class MemberBatch:
         self._props: dict[int, dict[str, str]] | None = None
         self._locks: dict[str, list[dict[str, Any]]] | None = None
         self._owners: dict[int, str] | None = None
+        self._blobs: dict[str, Any] | None = None
+
+    def blob(self, sha256: str | None) -> Any:
+        if self._blobs is None:
+            self._blobs = self._drive.blob_infos(r.node.blob_sha256 for r in self._resources)
+        return self._blobs.get(sha256 or "")
 
     def owner_login(self, owner_id: int) -> str:
         if self._owners is None:
@@ -93,6 +101,10 @@ class NodeProperties(_DAVResource):
     def get_display_name(self) -> str:
         return self.node.name if self.node is not None else self.name
 
+    def get_href(self) -> str:
+        """The href under the prefix the client used (``/dav/`` or Nextcloud's layout)."""
+        return layout_href(self.environ, super().get_href(), self.provider.share_path)
+
     def lock_root(self) -> str:
         return normalize_lock_root(self.get_ref_url())
 
@@ -120,6 +132,7 @@ class NodeProperties(_DAVResource):
             names.extend(DRIVE_PROPS)
             if self.is_collection:
                 names.extend(QUOTA_PROPS)
+            names.extend(OC_PROPS)
         names.extend(self._dead_props().keys())
         return names
 
@@ -136,10 +149,23 @@ class NodeProperties(_DAVResource):
             element = etree.Element(name)
             element.text = self._drive_prop(name.split("}", 1)[1])
             return element
+        if name in OC_PROPS and self.node is not None:
+            return self._oc_prop(name)
         value = self._dead_props().get(name)
         if value is None:
             raise DAVError(404)
         return xml_tools.string_to_xml(value)
+
+    def _oc_prop(self, name: str) -> Any:
+        node = self.node
+        blob = None
+        if name.endswith("}checksums") and not node.is_folder:
+            if self.batch is not None:
+                blob = self.batch.blob(node.blob_sha256)
+            else:
+                blob = self.drive.blob_info(node)
+        allowed = self.drive.allowed_actions(node) if name.endswith("}permissions") else []
+        return oc_property(name, node, blob, allowed)
 
     def _drive_prop(self, local: str) -> str:
         node = self.node
@@ -195,6 +221,10 @@ class NodeProperties(_DAVResource):
             raise
 
     def _set_property(self, name: str, value: Any, dry_run: bool) -> Any:
+        if name in OC_WRITABLE and self.node is not None:
+            with contained_errors():
+                oc_proppatch(self.drive, self.node, name, value, dry_run)
+            return None
         if name in LOCK_PROPS or name.startswith("{DAV:}"):
             return super().set_property_value(name, value, dry_run=dry_run)
         if self.node is None:

@@ -24,7 +24,8 @@ from provider.backoffice_resources import dav_path, resource_for
 from provider.context import context_of
 from provider.errors import dav_errors
 from provider.node_properties import MemberBatch, NodeProperties
-from provider.uploads import UploadSink, expected_length, oc_mtime
+from provider.owncloud import parse_oc_checksum
+from provider.uploads import MTIME_ACCEPTED, UploadSink, expected_length, oc_mtime
 
 ACTIVE_TYPES = (
     "text/html",
@@ -240,6 +241,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
     def begin_write(self, *, content_type: str | None = None) -> UploadSink:
         expected = expected_length(self.environ)
         oc_mtime(self.environ)
+        checksum = parse_oc_checksum(self.environ)
         limit = self.drive.options.max_upload_bytes
         with dav_errors():
             if expected is not None and limit is not None and expected > limit:
@@ -250,7 +252,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
                 self.node,
                 expected=expected,
             )
-        return UploadSink(self._upload, expected)
+        return UploadSink(self._upload, expected, checksum)
 
     def end_write(self, *, with_errors: bool) -> None:
         upload, self._upload = self._upload, None
@@ -260,11 +262,13 @@ class FileResource(_NodeMixin, DAVNonCollection):
             upload.writer.abort()
             return
         with dav_errors():
+            mtime = oc_mtime(self.environ)
             try:
-                self.node = self.drive.finish_upload(upload, mtime=oc_mtime(self.environ))
+                self.node = self.drive.finish_upload(upload, mtime=mtime)
             except BaseException:
                 upload.writer.abort()
                 raise
+        self.environ[MTIME_ACCEPTED] = mtime is not None
 
     def finalize_headers(self, environ: dict[str, Any], response_headers: list[Any]) -> None:
         response_headers.append(("X-Content-Type-Options", "nosniff"))

@@ -1,4 +1,5 @@
-"""PUT bodies: the sink WsgiDAV writes into, announced lengths and ``X-OC-Mtime``."""
+"""PUT bodies: the sink WsgiDAV writes into, announced lengths, ``X-OC-Mtime`` and
+``OC-Checksum`` (checked once the body is in, before anything is stored)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,20 @@ from wsgidav.dav_error import DAVError
 from davdrive.errors import IncompleteUpload
 from davdrive.services import Upload
 from provider.errors import dav_errors
+from provider.owncloud import check_oc_checksum
+
+MTIME_ACCEPTED = "davdrive.oc_mtime_accepted"
 
 
 class UploadSink:
     """File-like object for WsgiDAV's PUT loop; refuses a short or oversized body."""
 
-    def __init__(self, upload: Upload, expected: int | None) -> None:
+    def __init__(
+        self, upload: Upload, expected: int | None, checksum: tuple[str, str] | None = None
+    ) -> None:
         self.upload = upload
         self.expected = expected
+        self.checksum = checksum
 
     def write(self, data: bytes) -> int:
         with dav_errors():
@@ -29,6 +36,14 @@ class UploadSink:
                 raise IncompleteUpload(
                     f"Received {size} of {self.expected} announced bytes; nothing was stored."
                 )
+        check_oc_checksum(self.checksum, self.upload.writer.hexdigests())
+
+
+def oc_mtime_headers(environ: dict[str, Any], status: str, headers: list[Any]) -> list[Any]:
+    """``X-OC-MTime: accepted`` on a successful PUT whose X-OC-Mtime was applied."""
+    if environ.get(MTIME_ACCEPTED) and status[:1] == "2":
+        return [*headers, ("X-OC-MTime", "accepted")]
+    return headers
 
 
 def expected_length(environ: dict[str, Any]) -> int | None:
