@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import delete, select
 
-from davdrive.blobs import BlobInfo
+from davdrive.conflicts import ensure_blob_row
 from davdrive.db import release_connection
 from davdrive.deadprops import PropertyPlan
 from davdrive.drive_base import (
@@ -16,7 +16,6 @@ from davdrive.drive_base import (
 from davdrive.drive_reading import DriveReading
 from davdrive.errors import Conflict
 from davdrive.models import (
-    Blob,
     Node,
     NodeVersion,
     utcnow,
@@ -29,24 +28,26 @@ class DriveWriting(DriveReading):
 
     def make_folder(self, parent: Node, name: str) -> Node:
         name = self.check_create(parent, name)
-        node = self._new_node(parent, name, "folder")
-        self.session.flush()
-        self._audit("mkcol", node)
-        self._commit()
+        with self.creating(parent, name):
+            node = self._new_node(parent, name, "folder")
+            self.session.flush()
+            self._audit("mkcol", node)
+            self._commit()
         return node
 
     def create_empty_file(self, parent: Node, name: str) -> Node:
         """A new empty file (LOCK on an unmapped URL)."""
         name = self.check_create(parent, name)
         info = self.blobs.put_bytes(b"")
-        self._ensure_blob_row(info)
-        node = self._new_node(
-            parent, name, "file", blob_sha256=info.sha256, size=0,
-            content_type=guess_content_type(name),
-        )
-        self.session.flush()
-        self._audit("create", node)
-        self._commit()
+        with self.creating(parent, name):
+            ensure_blob_row(self.session, info)
+            node = self._new_node(
+                parent, name, "file", blob_sha256=info.sha256, size=0,
+                content_type=guess_content_type(name),
+            )
+            self.session.flush()
+            self._audit("create", node)
+            self._commit()
         return node
 
     def begin_upload(self, parent: Node, name: str, existing: Node | None) -> Upload:
@@ -71,32 +72,30 @@ class DriveWriting(DriveReading):
     ) -> Node:
         """Make the blob durable, then commit the row pointing at it."""
         info = upload.writer.finish()
-        self._ensure_blob_row(info)
-        ctype = guess_content_type(upload.name)
-        node = upload.existing
-        if node is None:
-            node = self._new_node(
-                upload.parent, upload.name, "file", blob_sha256=info.sha256, size=info.size,
-                content_type=ctype, mtime=mtime or time.time(),
-            )
-            action = "create"
-        else:
-            if node.blob_sha256 and node.blob_sha256 != info.sha256:
-                self._keep_version(node)
-            node.blob_sha256 = info.sha256
-            node.size = info.size
-            node.content_type = ctype
-            node.mtime = mtime or time.time()
-            node.updated_at = utcnow()
-            action = "overwrite"
-        self.session.flush()
-        self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
-        self._commit()
+        with self.creating(upload.parent, upload.name):
+            ensure_blob_row(self.session, info)
+            ctype = guess_content_type(upload.name)
+            node = upload.existing
+            if node is None:
+                node = self._new_node(
+                    upload.parent, upload.name, "file", blob_sha256=info.sha256,
+                    size=info.size, content_type=ctype, mtime=mtime or time.time(),
+                )
+                action = "create"
+            else:
+                self._claim(node)
+                if node.blob_sha256 and node.blob_sha256 != info.sha256:
+                    self._keep_version(node)
+                node.blob_sha256 = info.sha256
+                node.size = info.size
+                node.content_type = ctype
+                node.mtime = mtime or time.time()
+                node.updated_at = utcnow()
+                action = "overwrite"
+            self.session.flush()
+            self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
+            self._commit()
         return node
-
-    def _ensure_blob_row(self, info: BlobInfo) -> None:
-        if self.session.get(Blob, info.sha256) is None:
-            self.session.add(Blob(sha256=info.sha256, sha1=info.sha1, md5=info.md5, size=info.size))
 
     def _keep_version(self, node: Node) -> None:
         assert node.blob_sha256 is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -28,11 +29,16 @@ class DriveProvider(DAVProvider):
 
     ``stream_propfind``: answer PROPFIND Depth 0/1 of drive items as a stream
     (``provider.propfind``) instead of WsgiDAV's all-in-memory answer.
+
+    LOCK requests are answered one at a time (they are short): a LOCK on an
+    unmapped URL creates an empty file, then locks it, and no other LOCK may
+    take the new file in between (its creator would get 423 and no 201).
     """
 
     def __init__(self, *, stream_propfind: bool = True) -> None:
         super().__init__()
         self.stream_propfind = stream_propfind
+        self._one_lock_request = threading.Lock()
 
     def is_readonly(self) -> bool:
         return False
@@ -70,6 +76,9 @@ class DriveProvider(DAVProvider):
             check_put(self, environ)
         elif method == "PROPPATCH":
             return proppatch_in_one_transaction(environ, start_response, default_handler)
+        elif method == "LOCK":
+            with self._one_lock_request:
+                return default_handler(environ, start_response)
         if method not in ("COPY", "MOVE"):
             return default_handler(environ, start_response)
         check_copy_move(self, environ)  # rights before locks (rule 4)

@@ -189,7 +189,7 @@ class FolderResource(_NodeMixin, DAVCollection):
         return FileResource(path, self.environ, node)
 
     def create_collection(self, name: str) -> FolderResource:
-        with dav_errors():
+        with dav_errors(self.environ.get("REQUEST_METHOD", "")):
             node = self.drive.make_folder(self.node, name)
         return FolderResource(f"{self.path.rstrip('/')}/{name}", self.environ, node)
 
