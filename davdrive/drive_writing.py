@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from sqlalchemy import delete, select
@@ -21,6 +22,10 @@ from davdrive.models import (
     utcnow,
 )
 from davdrive.policy import Action
+
+# A 0-byte file its writer replaces within this time keeps no version (Explorer,
+# Word and Finder write 0 bytes first, then the content).
+EMPTY_SAVE_SECONDS = 60
 
 
 class DriveWriting(DriveReading):
@@ -83,8 +88,9 @@ class DriveWriting(DriveReading):
                 )
                 action = "create"
             else:
+                fresh_empty = self._own_fresh_empty(node)
                 self._claim(node)
-                if node.blob_sha256 and node.blob_sha256 != info.sha256:
+                if node.blob_sha256 and node.blob_sha256 != info.sha256 and not fresh_empty:
                     self._keep_version(node)
                 node.blob_sha256 = info.sha256
                 node.size = info.size
@@ -96,6 +102,24 @@ class DriveWriting(DriveReading):
             self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
             self._commit()
         return node
+
+    def _own_fresh_empty(self, node: Node) -> bool:
+        """True when ``node`` is empty and the actor wrote it less than
+        ``EMPTY_SAVE_SECONDS`` ago: the first half of an Explorer or Office save
+        (0 bytes, then the content), not worth a version."""
+        if node.size != 0:
+            return False
+        last = self.session.execute(
+            select(NodeVersion.replaced_by, NodeVersion.replaced_at)
+            .where(NodeVersion.node_id == node.id)
+            .order_by(NodeVersion.id.desc()).limit(1)
+        ).first()
+        writer, written = (last[0], last[1]) if last else (node.owner_id, node.created_at)
+        if writer is None or writer != self.actor.user_id:
+            return False
+        if written.tzinfo is None:
+            written = written.replace(tzinfo=dt.UTC)
+        return (utcnow() - written).total_seconds() < EMPTY_SAVE_SECONDS
 
     def _keep_version(self, node: Node) -> None:
         assert node.blob_sha256 is not None
@@ -120,6 +144,20 @@ class DriveWriting(DriveReading):
     def set_mtime(self, node: Node, mtime: float) -> None:
         self.require(Action.MODIFY, node)
         node.mtime = mtime
+        self._commit()
+
+    def set_times(
+        self, node: Node, *, modified: float | None = None, created: float | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        """Set the modification and/or creation time (Unix seconds); modify right."""
+        self.require(Action.MODIFY, node)
+        if dry_run:
+            return
+        if modified is not None:
+            node.mtime = modified
+        if created is not None:
+            node.created_at = dt.datetime.fromtimestamp(created, dt.UTC)
         self._commit()
 
     def set_dead_property(self, node: Node, name: str, value: str | None, dry_run: bool) -> None:
