@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+from typing import Any
 
 from lxml import etree
 
@@ -39,7 +40,7 @@ def value_element(name: str, node: Node) -> etree._Element:
     return element
 
 
-def parse(name: str, value: etree._Element | None) -> float:
+def parse(name: str, value: Any) -> float:
     """Unix seconds from a PROPPATCH value; ``BadRequest`` unless an RFC 1123 date."""
     text = "" if value is None else "".join(value.itertext()).strip()
     try:
