@@ -28,6 +28,7 @@ from davdrive.errors import (
     NameNotAvailable,
 )
 from davdrive.facts import FactBuilder
+from davdrive.junk import DEFAULT_JUNK_NAMES, JunkNames
 from davdrive.models import (
     Node,
 )
@@ -38,6 +39,7 @@ from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions,
 @dataclass(frozen=True)
 class DriveOptions:
     windows_names: bool = True
+    junk_names: tuple[str, ...] = DEFAULT_JUNK_NAMES
     max_upload_bytes: int | None = None
     versions_kept: int = 10
     dead_props: DeadPropLimits = DeadPropLimits()
@@ -62,11 +64,15 @@ UNSET = Unset()
 class Upload:
     """An upload in progress: a blob writer plus where the result goes."""
 
-    def __init__(self, parent: Node, name: str, existing: Node | None, writer: BlobWriter):
+    def __init__(
+        self, parent: Node, name: str, existing: Node | None, writer: BlobWriter,
+        dropped: bool = False,
+    ) -> None:
         self.parent = parent
         self.name = name
         self.existing = existing
         self.writer = writer
+        self.dropped = dropped  # a junk file: read, then dropped, never stored
 
 
 
@@ -88,6 +94,7 @@ class DriveBase:
         self.options = options or DriveOptions()
         self.ip = ip
         self.facts = FactBuilder(session, actor)
+        self.is_junk = JunkNames(self.options.junk_names)
         self._chains: dict[tuple[str, ...], list[Node] | None] = {}
         self._facts: dict[int, NodeFacts] = {}
         self._prop_plans: dict[tuple[int, bool], PropertyPlan] = {}
@@ -146,6 +153,13 @@ class DriveBase:
         name = validate_name(name, windows=self.options.windows_names)
         self._refuse_taken(parent, name)
         return name
+
+    def accept_junk(self, parent: Node) -> None:
+        """The rights for a junk file (``davdrive.junk``), which is never stored:
+        those of creating a file in ``parent``."""
+        if not parent.is_folder:
+            raise Conflict("The parent is not a folder.")
+        self.require(Action.CREATE, parent)
 
     def _refuse_reserved(self, parent: Node, name: str) -> None:
         """409 for a root name that reads as a reserved one (lookalikes and invisible

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from davdrive.drive_writing import DriveWriting
-from davdrive.errors import Conflict
+from davdrive.errors import Conflict, Forbidden
 from davdrive.models import (
     DeadProperty,
     Node,
@@ -131,6 +131,11 @@ class DriveMoving(DriveWriting):
         if not dest_parent.is_folder:
             raise Conflict("The destination parent is not a folder.")
         self.require(Action.CREATE, dest_parent)
+        if not moving.is_folder and self.is_junk(dest_name):
+            raise Forbidden(
+                f"Files named {dest_name!r} are not kept by this drive (desktop clients' "
+                "junk); nothing was changed."
+            )
         self._refuse_reserved(dest_parent, dest_name)
         dest_name = validate_name(dest_name, windows=self.options.windows_names)
         if replace is not None:

@@ -56,21 +56,25 @@ class DriveWriting(DriveReading):
         return node
 
     def begin_upload(self, parent: Node, name: str, existing: Node | None) -> Upload:
-        """Check the rights for a PUT and open a blob writer.
+        """Check the rights for a PUT and open a blob writer (a junk file's upload
+        is read and dropped: see ``Upload.dropped``).
 
         The read transaction ends here: the body then streams to a temporary
         blob file with no DB connection checked out (a slow client must not
         hold one); ``finish_upload`` opens a new transaction.
         """
+        dropped = existing is None and self.is_junk(name)
         if existing is not None:
             if existing.is_folder:
                 raise Conflict("A folder cannot be overwritten by a file.")
             self.require(Action.MODIFY, existing)
+        elif dropped:
+            self.accept_junk(parent)
         else:
             name = self.check_create(parent, name)
         writer = self.blobs.writer(self.options.max_upload_bytes)
         release_connection(self.session)
-        return Upload(parent, name, existing, writer)
+        return Upload(parent, name, existing, writer, dropped=dropped)
 
     def finish_upload(
         self, upload: Upload, content_type: str | None = None, mtime: float | None = None
