@@ -204,3 +204,28 @@ def test_move_race_of_one_source_gives_one_201(live: LiveServer) -> None:
     assert live_names(live, "one-moved.txt") == 1
     assert live_names(live, "one.txt") == 0
     assert_consistent(live)
+
+
+def test_proppatch_race_on_a_new_dead_property_stores_one_value(live: LiveServer) -> None:
+    """16 x PROPPATCH setting the same new dead property of one file, each its own value:
+    each is a complete PROPPATCH (207, 200 for the property), as if they came one after
+    the other (RFC 4918 9.2); the property holds one of the values, once."""
+    assert request(live, "PUT", "/dav/props.txt", b"x")[0] == 201
+
+    def body(i: int) -> bytes:
+        return (
+            '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z">'
+            f"<D:set><D:prop><Z:colour>colour {i}</Z:colour></D:prop></D:set>"
+            "</D:propertyupdate>"
+        ).encode()
+
+    results = race(live, lambda i: request(live, "PROPPATCH", "/dav/props.txt", body(i),
+                                           **{"Content-Type": "application/xml"}))
+    assert [status for status, _ in results] == [207] * CLIENTS, results
+    assert all(b"HTTP/1.1 200 OK" in answer for _, answer in results), results
+    status, listing = request(
+        live, "PROPFIND", "/dav/props.txt",
+        b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:z">'
+        b"<D:prop><Z:colour/></D:prop></D:propfind>", Depth="0")
+    assert status == 207 and listing.count(b"colour ") == 1, listing
+    assert_consistent(live)
