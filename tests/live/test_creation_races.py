@@ -229,3 +229,16 @@ def test_proppatch_race_on_a_new_dead_property_stores_one_value(live: LiveServer
         b"<D:prop><Z:colour/></D:prop></D:propfind>", Depth="0")
     assert status == 207 and listing.count(b"colour ") == 1, listing
     assert_consistent(live)
+
+
+def test_delete_race_trashes_the_item_once(live: LiveServer) -> None:
+    """16 x DELETE /dav/gone.txt: one 204; the others find nothing (404) or lost inside
+    the database (409). The trash holds the file once."""
+    assert request(live, "PUT", "/dav/gone.txt", b"bye")[0] == 201
+    results = race(live, lambda i: request(live, "DELETE", "/dav/gone.txt"))
+    statuses = Counter(status for status, _ in results)
+    assert statuses[204] == 1 and set(statuses) <= {204, 404, 409}, (statuses, results)
+    with live.app.runtime.sessions() as session:
+        trashed = session.scalars(select(Node).where(Node.name == "gone.txt")).all()
+    assert len(trashed) == 1 and trashed[0].deleted_at is not None
+    assert_consistent(live)
