@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from davdrive.errors import InsufficientStorage
@@ -84,13 +85,20 @@ class PropertyPlan:
 
     def apply(self, session: Session, node_id: int, name: str, value: str | None) -> None:
         """Write a checked change into the session's transaction (no commit), then count it."""
-        exists = name in self.sizes
         where = (DeadProperty.node_id == node_id, DeadProperty.name == name)
         if value is None:
-            if exists:
-                session.execute(delete(DeadProperty).where(*where))
-        elif exists:
-            session.execute(update(DeadProperty).where(*where).values(value=value))
+            session.execute(delete(DeadProperty).where(*where))
         else:
-            session.execute(insert(DeadProperty).values(node_id=node_id, name=name, value=value))
+            # An upsert: another request may have set the same new property meanwhile;
+            # the later one wins, as if the two had come one after the other.
+            insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
+                else sqlite.insert
+            session.execute(
+                insert(DeadProperty)
+                .values(node_id=node_id, name=name, value=value)
+                .on_conflict_do_update(
+                    index_elements=[DeadProperty.node_id, DeadProperty.name],
+                    set_={"value": value},
+                )
+            )
         self.accept(name, value)

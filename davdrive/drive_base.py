@@ -17,9 +17,18 @@ from sqlalchemy.orm import Session
 
 from davdrive import audit, tree
 from davdrive.blobs import BlobStore, BlobWriter
+from davdrive.conflicts import claim, is_name_clash
 from davdrive.deadprops import DeadPropLimits, PropertyPlan
-from davdrive.errors import Conflict, Forbidden, NameNotAvailable
+from davdrive.errors import (
+    ChangedMeanwhile,
+    Conflict,
+    CreatedMeanwhile,
+    DriveError,
+    Forbidden,
+    NameNotAvailable,
+)
 from davdrive.facts import FactBuilder
+from davdrive.junk import DEFAULT_JUNK_NAMES, JunkNames
 from davdrive.models import (
     Node,
 )
@@ -31,6 +40,7 @@ from davdrive.quota import QuotaLimits
 @dataclass(frozen=True)
 class DriveOptions:
     windows_names: bool = True
+    junk_names: tuple[str, ...] = DEFAULT_JUNK_NAMES
     max_upload_bytes: int | None = None
     versions_kept: int = 10
     dead_props: DeadPropLimits = DeadPropLimits()
@@ -56,11 +66,15 @@ UNSET = Unset()
 class Upload:
     """An upload in progress: a blob writer plus where the result goes."""
 
-    def __init__(self, parent: Node, name: str, existing: Node | None, writer: BlobWriter):
+    def __init__(
+        self, parent: Node, name: str, existing: Node | None, writer: BlobWriter,
+        dropped: bool = False,
+    ) -> None:
         self.parent = parent
         self.name = name
         self.existing = existing
         self.writer = writer
+        self.dropped = dropped  # a junk file: read, then dropped, never stored
 
 
 
@@ -82,6 +96,7 @@ class DriveBase:
         self.options = options or DriveOptions()
         self.ip = ip
         self.facts = FactBuilder(session, actor)
+        self.is_junk = JunkNames(self.options.junk_names)
         self._chains: dict[tuple[str, ...], list[Node] | None] = {}
         self._facts: dict[int, NodeFacts] = {}
         self._prop_plans: dict[tuple[int, bool], PropertyPlan] = {}
@@ -141,6 +156,13 @@ class DriveBase:
         self._refuse_taken(parent, name)
         return name
 
+    def accept_junk(self, parent: Node) -> None:
+        """The rights for a junk file (``davdrive.junk``), which is never stored:
+        those of creating a file in ``parent``."""
+        if not parent.is_folder:
+            raise Conflict("The parent is not a folder.")
+        self.require(Action.CREATE, parent)
+
     def _refuse_reserved(self, parent: Node, name: str) -> None:
         """409 for a root name that reads as a reserved one (lookalikes and invisible
         characters included, see ``paths.reserved_key``); checked before the other
@@ -149,15 +171,28 @@ class DriveBase:
             raise NameNotAvailable(f"The name {name!r} is reserved by the drive.")
 
     def _refuse_taken(self, parent: Node, name: str, moving: Node | None = None) -> None:
-        """409 when ``name`` is taken in ``parent`` (seen or not); audited, never overwritten."""
+        """Refuse ``name`` when it is taken in ``parent`` (seen or not); never overwrites."""
         clash = tree.child_named(self.session, parent.id, name)
         if clash is None or clash is moving:
             return
+        raise self._taken(parent, name, clash)
+
+    def _taken(self, parent: Node, name: str, clash: Node) -> DriveError:
+        """The error for creating ``name`` where ``clash`` holds it.
+
+        A hidden holder gets the audited 409 "not available" of rule 4. A visible one
+        was created since the request looked the name up (path lookups see every
+        visible name, case-insensitively): ``CreatedMeanwhile``.
+        """
         if not self.decide(Action.SEE, clash):
             self.session.rollback()
             self._audit("name_not_available", parent, detail=f"name {name!r} held by a hidden item")
             self._commit()
-        raise NameNotAvailable(f"The name {name!r} is not available in this folder.")
+            return NameNotAvailable(f"The name {name!r} is not available in this folder.")
+        return CreatedMeanwhile(
+            f"An item named {name!r} was created by another request at the same time; "
+            "nothing was changed."
+        )
 
     def _new_node(self, parent: Node, name: str, kind: str, **values: object) -> Node:
         now = time.time()
@@ -183,9 +218,53 @@ class DriveBase:
                 return
             self.session.commit()
         except IntegrityError as exc:
-            self.session.rollback()
-            raise NameNotAvailable("The name is not available in this folder.") from exc
+            raise self.conflict_error(exc) from exc
         self._forget()
+
+    @contextmanager
+    def creating(self, parent: Node, name: str) -> Iterator[None]:
+        """Run a use case that creates ``name`` in ``parent``: a database conflict inside
+        (another request created the name first) becomes the matching domain error."""
+        try:
+            yield
+        except IntegrityError as exc:
+            raise self.conflict_error(exc, parent, name) from exc
+
+    def conflict_error(
+        self, exc: IntegrityError, parent: Node | None = None, name: str = ""
+    ) -> DriveError:
+        """The one mapping of a database conflict (a lost race) to a domain error.
+
+        Everything of the transaction is rolled back. A name taken meanwhile is
+        ``CreatedMeanwhile`` when the actor sees the item that won, and the usual
+        audited "name not available" (rule 4) when not; anything else is
+        ``ChangedMeanwhile``.
+        """
+        self.session.rollback()
+        self._forget()
+        if not is_name_clash(exc):
+            return ChangedMeanwhile(
+                "Another request changed the same item at the same time; nothing was "
+                "changed. Please retry."
+            )
+        clash = None if parent is None else tree.child_named(self.session, parent.id, name)
+        if parent is None or clash is None:
+            return CreatedMeanwhile(
+                "An item of this name was created by another request at the same time; "
+                "nothing was changed."
+            )
+        return self._taken(parent, name, clash)
+
+    def _claim(self, node: Node) -> None:
+        """Write-lock ``node`` as read; ``ChangedMeanwhile`` if another request moved,
+        renamed or deleted it since."""
+        if not claim(self.session, node):
+            self.session.rollback()
+            self._forget()
+            raise ChangedMeanwhile(
+                f"{node.name!r} was moved or deleted by another request at the same time; "
+                "nothing was changed."
+            )
 
     @contextmanager
     def one_transaction(self) -> Iterator[None]:
@@ -194,6 +273,9 @@ class DriveBase:
         self._deferred = True
         try:
             yield
+        except IntegrityError as exc:
+            self._deferred = False
+            raise self.conflict_error(exc) from exc
         except BaseException:
             self._deferred = False
             self.session.rollback()

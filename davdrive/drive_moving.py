@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from davdrive.drive_writing import DriveWriting
-from davdrive.errors import Conflict
+from davdrive.errors import Conflict, Forbidden
 from davdrive.models import (
     DeadProperty,
     Node,
@@ -32,6 +32,7 @@ class DriveMoving(DriveWriting):
         self._commit()
 
     def _trash(self, node: Node) -> None:
+        self._claim(node)
         node.deleted_at = utcnow()
         node.deleted_by = self.actor.user_id
         self.session.flush()
@@ -44,17 +45,20 @@ class DriveMoving(DriveWriting):
         """
         self.check_move(node, dest_parent, dest_name, replace)
         inherited = self._effective_classification(node)
-        dest_name = self._take_destination(node, dest_parent, dest_name, replace)
         source_path = self.path(node)
-        if dest_parent.id != node.parent_id:
-            node.min_degree, node.doc_type, node.visibility = inherited
-        node.parent_id = dest_parent.id
-        node.name = dest_name
-        node.name_key = name_key(dest_name)
-        node.updated_at = utcnow()
-        self.session.flush()
-        self._audit("move", node, source=source_path)
-        self._commit()
+        dest_name = validate_name(dest_name, windows=self.options.windows_names)
+        with self.creating(dest_parent, dest_name):
+            self._claim(node)
+            self._take_destination(node, dest_parent, dest_name, replace)
+            if dest_parent.id != node.parent_id:
+                node.min_degree, node.doc_type, node.visibility = inherited
+            node.parent_id = dest_parent.id
+            node.name = dest_name
+            node.name_key = name_key(dest_name)
+            node.updated_at = utcnow()
+            self.session.flush()
+            self._audit("move", node, source=source_path)
+            self._commit()
         return node
 
     def copy(
@@ -68,28 +72,30 @@ class DriveMoving(DriveWriting):
         """
         nodes = self.check_copy(node, dest_parent, dest_name, replace, recursive)
         top_class = self._effective_classification(node)
-        dest_name = self._take_destination(node, dest_parent, dest_name, replace)
-        props = self.dead_properties(n.id for n in nodes)
-        new_ids: dict[int, Node] = {}
-        for n in nodes:
-            parent = dest_parent if n is node else new_ids[n.parent_id or 0]
-            degree, doc_type, visibility = (
-                top_class if n is node else (n.min_degree, n.doc_type, n.visibility)
-            )
-            copy = self._new_node(
-                parent, dest_name if n is node else n.name, n.kind,
-                blob_sha256=n.blob_sha256, size=n.size, content_type=n.content_type,
-                mtime=n.mtime, doc_type=doc_type, min_degree=degree,
-            )
-            if visibility == "private":
-                copy.visibility = "private"
+        dest_name = validate_name(dest_name, windows=self.options.windows_names)
+        with self.creating(dest_parent, dest_name):
+            self._take_destination(node, dest_parent, dest_name, replace)
+            props = self.dead_properties(n.id for n in nodes)
+            new_ids: dict[int, Node] = {}
+            for n in nodes:
+                parent = dest_parent if n is node else new_ids[n.parent_id or 0]
+                degree, doc_type, visibility = (
+                    top_class if n is node else (n.min_degree, n.doc_type, n.visibility)
+                )
+                copy = self._new_node(
+                    parent, dest_name if n is node else n.name, n.kind,
+                    blob_sha256=n.blob_sha256, size=n.size, content_type=n.content_type,
+                    mtime=n.mtime, doc_type=doc_type, min_degree=degree,
+                )
+                if visibility == "private":
+                    copy.visibility = "private"
+                self.session.flush()
+                new_ids[n.id] = copy
+                for pname, value in props[n.id].items():
+                    self.session.add(DeadProperty(node_id=copy.id, name=pname, value=value))
             self.session.flush()
-            new_ids[n.id] = copy
-            for pname, value in props[n.id].items():
-                self.session.add(DeadProperty(node_id=copy.id, name=pname, value=value))
-        self.session.flush()
-        self._audit("copy", new_ids[node.id], source=self.path(node))
-        self._commit()
+            self._audit("copy", new_ids[node.id], source=self.path(node))
+            self._commit()
         return new_ids[node.id]
 
     def _effective_classification(self, node: Node) -> tuple[int, str | None, str]:
@@ -131,6 +137,11 @@ class DriveMoving(DriveWriting):
         if not dest_parent.is_folder:
             raise Conflict("The destination parent is not a folder.")
         self.require(Action.CREATE, dest_parent)
+        if not moving.is_folder and self.is_junk(dest_name):
+            raise Forbidden(
+                f"Files named {dest_name!r} are not kept by this drive (desktop clients' "
+                "junk); nothing was changed."
+            )
         self._refuse_reserved(dest_parent, dest_name)
         dest_name = validate_name(dest_name, windows=self.options.windows_names)
         if replace is not None:

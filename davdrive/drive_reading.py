@@ -43,8 +43,12 @@ class DriveReading(DriveBase):
         return self._chains[key]
 
     def node_at(self, parts: list[str]) -> Node | None:
+        """The visible node at ``parts``; a junk file (``davdrive.junk``) is never there."""
         chain = self.chain(parts)
-        return chain[-1] if chain else None
+        node = chain[-1] if chain else None
+        if node is not None and not node.is_folder and self.is_junk(node.name):
+            return None
+        return node
 
     def children(self, folder: Node) -> list[Node]:
         """The children of ``folder`` that the actor sees (visible or pass-through)."""
@@ -52,7 +56,7 @@ class DriveReading(DriveBase):
         seen = []
         for child in tree.children(self.session, folder.id):
             self._facts[child.id] = self.facts.child(parent, child)
-            if self.decide(Action.SEE, child):
+            if self.decide(Action.SEE, child) and not self._junk(child):
                 seen.append(child)
         return seen
 
@@ -71,7 +75,7 @@ class DriveReading(DriveBase):
                 rows = tree.children_page(self.session, folder.id, kind, after, size)
                 for child in rows:
                     facts = self.facts.child(parent, child)
-                    if decide(self.actor, Action.SEE, facts).allowed:
+                    if decide(self.actor, Action.SEE, facts).allowed and not self._junk(child):
                         self._facts[child.id] = facts
                         pending.append(child)
                     else:
@@ -86,6 +90,9 @@ class DriveReading(DriveBase):
         if pending:
             yield pending
             self._drop(pending)
+
+    def _junk(self, node: Node) -> bool:
+        return node.kind == "file" and self.is_junk(node.name)
 
     def _drop(self, nodes: list[Node]) -> None:
         """Forget the facts of listed nodes and detach them from the session."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from functools import cached_property
 
 from sqlalchemy import delete, select
 
 from davdrive import quota
-from davdrive.blobs import BlobInfo
+from davdrive.conflicts import ensure_blob_row
 from davdrive.db import release_connection
 from davdrive.deadprops import PropertyPlan
 from davdrive.drive_base import (
@@ -18,7 +19,6 @@ from davdrive.drive_base import (
 from davdrive.drive_reading import DriveReading
 from davdrive.errors import Conflict
 from davdrive.models import (
-    Blob,
     Node,
     NodeVersion,
     utcnow,
@@ -26,53 +26,63 @@ from davdrive.models import (
 from davdrive.policy import Action
 from davdrive.quota import QuotaFigures
 
+# A 0-byte file its writer replaces within this time keeps no version (Explorer,
+# Word and Finder write 0 bytes first, then the content).
+EMPTY_SAVE_SECONDS = 60
+
 
 class DriveWriting(DriveReading):
     """New folders and files, uploads, modification times and dead properties."""
 
     def make_folder(self, parent: Node, name: str) -> Node:
         name = self.check_create(parent, name)
-        node = self._new_node(parent, name, "folder")
-        self.session.flush()
-        self._audit("mkcol", node)
-        self._commit()
+        with self.creating(parent, name):
+            node = self._new_node(parent, name, "folder")
+            self.session.flush()
+            self._audit("mkcol", node)
+            self._commit()
         return node
 
     def create_empty_file(self, parent: Node, name: str) -> Node:
         """A new empty file (LOCK on an unmapped URL)."""
         name = self.check_create(parent, name)
         info = self.blobs.put_bytes(b"")
-        self._ensure_blob_row(info)
-        node = self._new_node(
-            parent, name, "file", blob_sha256=info.sha256, size=0,
-            content_type=guess_content_type(name),
-        )
-        self.session.flush()
-        self._audit("create", node)
-        self._commit()
+        with self.creating(parent, name):
+            ensure_blob_row(self.session, info)
+            node = self._new_node(
+                parent, name, "file", blob_sha256=info.sha256, size=0,
+                content_type=guess_content_type(name),
+            )
+            self.session.flush()
+            self._audit("create", node)
+            self._commit()
         return node
 
     def begin_upload(
         self, parent: Node, name: str, existing: Node | None, *, expected: int | None = None
     ) -> Upload:
         """Check the rights (then, for an ``expected`` length, the quotas and the free
-        disk space) for a PUT and open a blob writer.
+        disk space) for a PUT and open a blob writer (a junk file's upload is read
+        and dropped: see ``Upload.dropped``).
 
         The read transaction ends here: the body then streams to a temporary
         blob file with no DB connection checked out (a slow client must not
         hold one); ``finish_upload`` opens a new transaction.
         """
+        dropped = existing is None and self.is_junk(name)
         if existing is not None:
             if existing.is_folder:
                 raise Conflict("A folder cannot be overwritten by a file.")
             self.require(Action.MODIFY, existing)
+        elif dropped:
+            self.accept_junk(parent)
         else:
             name = self.check_create(parent, name)
         if expected is not None:
             self.check_room(existing, expected, on_disk=True)
         writer = self.blobs.writer(self.options.max_upload_bytes)
         release_connection(self.session)
-        return Upload(parent, name, existing, writer)
+        return Upload(parent, name, existing, writer, dropped=dropped)
 
     def finish_upload(
         self, upload: Upload, content_type: str | None = None, mtime: float | None = None
@@ -84,27 +94,30 @@ class DriveWriting(DriveReading):
         """
         self.check_room(upload.existing, upload.writer.size, on_disk=False)
         info = upload.writer.finish()
-        self._ensure_blob_row(info)
-        ctype = guess_content_type(upload.name)
-        node = upload.existing
-        if node is None:
-            node = self._new_node(
-                upload.parent, upload.name, "file", blob_sha256=info.sha256, size=info.size,
-                content_type=ctype, mtime=mtime or time.time(),
-            )
-            action = "create"
-        else:
-            if node.blob_sha256 and node.blob_sha256 != info.sha256:
-                self._keep_version(node)
-            node.blob_sha256 = info.sha256
-            node.size = info.size
-            node.content_type = ctype
-            node.mtime = mtime or time.time()
-            node.updated_at = utcnow()
-            action = "overwrite"
-        self.session.flush()
-        self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
-        self._commit()
+        with self.creating(upload.parent, upload.name):
+            ensure_blob_row(self.session, info)
+            ctype = guess_content_type(upload.name)
+            node = upload.existing
+            if node is None:
+                node = self._new_node(
+                    upload.parent, upload.name, "file", blob_sha256=info.sha256,
+                    size=info.size, content_type=ctype, mtime=mtime or time.time(),
+                )
+                action = "create"
+            else:
+                fresh_empty = self._own_fresh_empty(node)
+                self._claim(node)
+                if node.blob_sha256 and node.blob_sha256 != info.sha256 and not fresh_empty:
+                    self._keep_version(node)
+                node.blob_sha256 = info.sha256
+                node.size = info.size
+                node.content_type = ctype
+                node.mtime = mtime or time.time()
+                node.updated_at = utcnow()
+                action = "overwrite"
+            self.session.flush()
+            self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
+            self._commit()
         return node
 
     @cached_property
@@ -130,9 +143,23 @@ class DriveWriting(DriveReading):
             on_disk=on_disk, what=what,
         )
 
-    def _ensure_blob_row(self, info: BlobInfo) -> None:
-        if self.session.get(Blob, info.sha256) is None:
-            self.session.add(Blob(sha256=info.sha256, sha1=info.sha1, md5=info.md5, size=info.size))
+    def _own_fresh_empty(self, node: Node) -> bool:
+        """True when ``node`` is empty and the actor wrote it less than
+        ``EMPTY_SAVE_SECONDS`` ago: the first half of an Explorer or Office save
+        (0 bytes, then the content), not worth a version."""
+        if node.size != 0:
+            return False
+        last = self.session.execute(
+            select(NodeVersion.replaced_by, NodeVersion.replaced_at)
+            .where(NodeVersion.node_id == node.id)
+            .order_by(NodeVersion.id.desc()).limit(1)
+        ).first()
+        writer, written = (last[0], last[1]) if last else (node.owner_id, node.created_at)
+        if writer is None or writer != self.actor.user_id:
+            return False
+        if written.tzinfo is None:
+            written = written.replace(tzinfo=dt.UTC)
+        return (utcnow() - written).total_seconds() < EMPTY_SAVE_SECONDS
 
     def _keep_version(self, node: Node) -> None:
         assert node.blob_sha256 is not None
@@ -157,6 +184,20 @@ class DriveWriting(DriveReading):
     def set_mtime(self, node: Node, mtime: float) -> None:
         self.require(Action.MODIFY, node)
         node.mtime = mtime
+        self._commit()
+
+    def set_times(
+        self, node: Node, *, modified: float | None = None, created: float | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        """Set the modification and/or creation time (Unix seconds); modify right."""
+        self.require(Action.MODIFY, node)
+        if dry_run:
+            return
+        if modified is not None:
+            node.mtime = modified
+        if created is not None:
+            node.created_at = dt.datetime.fromtimestamp(created, dt.UTC)
         self._commit()
 
     def set_dead_property(self, node: Node, name: str, value: str | None, dry_run: bool) -> None:

@@ -40,6 +40,14 @@ class NameNotAvailable(Conflict):
     """This name is not available in this folder."""
 
 
+class CreatedMeanwhile(NameNotAvailable):
+    """Another request created an item of this name at the same time; nothing was changed."""
+
+
+class ChangedMeanwhile(Conflict):
+    """Another request changed this item at the same time; nothing was changed."""
+
+
 class Locked(DriveError):
     """The item is locked."""
 

@@ -21,8 +21,9 @@ from davdrive import filetypes
 from davdrive.accounts import audit_change, get_user
 from davdrive.backoffice import BRANCH, FOLDER_OF_KIND
 from davdrive.blobs import BlobInfo, BlobStore
+from davdrive.conflicts import ensure_blob_row
 from davdrive.errors import BadRequest, Conflict, Forbidden, NotFound
-from davdrive.models import RECORD_KINDS, VISIBILITIES, Attachment, Blob, Record
+from davdrive.models import RECORD_KINDS, VISIBILITIES, Attachment, Record
 from davdrive.paths import name_key, safe_name
 from davdrive.policy import SYSTEM, Actor
 
@@ -122,9 +123,7 @@ def attach(
     attached = []
     for path, name, content_type in planned:
         info = _store(blobs, path)
-        if session.get(Blob, info.sha256) is None:
-            session.add(Blob(sha256=info.sha256, sha1=info.sha1, md5=info.md5, size=info.size))
-            session.flush()  # no relationship orders the inserts: the blob row first
+        ensure_blob_row(session, info)  # inserted at once: before the attachment row
         attachment = Attachment(
             record_id=record.id, file_name=name, blob_sha256=info.sha256, size=info.size,
             visibility=visibility, uploaded_by=actor.user_id, content_type=content_type,

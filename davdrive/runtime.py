@@ -34,6 +34,7 @@ class Runtime:
         s = self.settings
         return DriveOptions(
             windows_names=s["dav.windows_names"],
+            junk_names=tuple(s["dav.junk_names"]),
             max_upload_bytes=s["dav.max_upload_bytes"],
             versions_kept=s["storage.versions"],
             dead_props=DeadPropLimits(

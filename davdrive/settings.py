@@ -19,6 +19,7 @@ from typing import Any
 
 from davdrive.errors import ConfigError
 from davdrive.filetypes import ALL_TYPES
+from davdrive.junk import DEFAULT_JUNK_NAMES
 from davdrive.quota import parse_category_quotas
 
 
@@ -49,6 +50,11 @@ def _host_names(value: Any) -> str | None:
     bad = [v for v in value if not isinstance(v, str) or not v or any(c in v for c in " /@")
            or (":" in v and not v.startswith("["))]
     return f"must be host names without scheme or port, got {bad}" if bad else None
+
+
+def _junk_patterns(value: Any) -> str | None:
+    bad = [v for v in value if not isinstance(v, str) or not v.strip() or "/" in v]
+    return f"must be file name patterns, got {bad}" if bad else None
 
 
 def _port(value: Any) -> str | None:
@@ -183,6 +189,15 @@ SETTINGS: tuple[Setting, ...] = (
         bool,
         True,
         "Refuse names Windows cannot store (\\ : * ? \" < > | and reserved names).",
+    ),
+    # --- desktop clients' junk files ---
+    Setting(
+        "dav.junk_names",
+        list,
+        list(DEFAULT_JUNK_NAMES),
+        "Files accepted but never kept, listed or served (shell patterns, any case): "
+        "macOS ._* and .DS_Store, Windows Thumbs.db and desktop.ini. Empty: keep all.",
+        _junk_patterns,
     ),
     Setting(
         "dav.lock_owner_max_bytes", int, 4096,

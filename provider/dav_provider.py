@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -32,11 +33,16 @@ class DriveProvider(DAVProvider):
 
     ``stream_propfind``: answer PROPFIND Depth 0/1 of drive items as a stream
     (``provider.propfind``) instead of WsgiDAV's all-in-memory answer.
+
+    LOCK requests are answered one at a time (they are short): a LOCK on an
+    unmapped URL creates an empty file, then locks it, and no other LOCK may
+    take the new file in between (its creator would get 423 and no 201).
     """
 
     def __init__(self, *, stream_propfind: bool = True) -> None:
         super().__init__()
         self.stream_propfind = stream_propfind
+        self._one_lock_request = threading.Lock()
 
     def is_readonly(self) -> bool:
         return False
@@ -49,13 +55,40 @@ class DriveProvider(DAVProvider):
         if parts and name_key(parts[0]) == BRANCH:
             entry = context_of(environ).backoffice.resolve(parts[1:])
             return None if entry is None else resource_for(dav_path(entry), environ, entry)
-        node = context_of(environ).drive.node_at(parts)
-        if node is None:
-            return None
+        drive = context_of(environ).drive
+        node = drive.node_at(parts)
         canonical = join(parts)
+        if node is None:
+            if environ.get("REQUEST_METHOD") == "UNLOCK" and parts and drive.is_junk(parts[-1]):
+                return self._junk_placeholder(parts, environ)
+            return None
         if node.is_folder:
             return FolderResource(canonical, environ, node)
         return FileResource(canonical, environ, node)
+
+    def _junk_placeholder(self, parts: list[str], environ: dict[str, Any]) -> Any:
+        """A junk file (never stored) as a resource, so that its lock can be released."""
+        parent = context_of(environ).drive.node_at(parts[:-1])
+        if parent is None or not parent.is_folder:
+            return None
+        return FileResource(join(parts), environ, None, parent=parent, name=parts[-1])
+
+    def _delete_junk(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """DELETE of a junk file in a visible folder: 204, there is nothing to delete
+        (Finder removes a file's ``._`` companion with it). None otherwise."""
+        try:
+            parts = split_path(environ.get("PATH_INFO", ""))
+        except BadRequest:
+            return None
+        drive = context_of(environ).drive
+        if not parts or not drive.is_junk(parts[-1]) or drive.node_at(parts) is not None:
+            return None
+        placeholder = self._junk_placeholder(parts, environ)
+        if placeholder is None:
+            return None
+        placeholder._drop_locks()
+        start_response("204 No Content", [("Content-Length", "0")])
+        return [b""]
 
     def custom_request_handler(
         self, environ: dict[str, Any], start_response: Any, default_handler: Any
@@ -76,6 +109,9 @@ class DriveProvider(DAVProvider):
             if res is not None and res.is_collection:
                 return plain_response(start_response, "200 OK", FOLDER_TEXT)
         if method == "DELETE":
+            dropped = self._delete_junk(environ, start_response)
+            if dropped is not None:
+                return dropped
             check_delete(self, environ)  # rights before locks (rule 4)
         elif method == "PUT":
             check_put(self, environ)
@@ -86,6 +122,9 @@ class DriveProvider(DAVProvider):
             return default_handler(environ, _put_response)
         elif method == "PROPPATCH":
             return proppatch_in_one_transaction(environ, start_response, default_handler)
+        elif method == "LOCK":
+            with self._one_lock_request:
+                return default_handler(environ, start_response)
         if method not in ("COPY", "MOVE"):
             return default_handler(environ, start_response)
         check_copy_move(self, environ)  # rights before locks (rule 4)

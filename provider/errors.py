@@ -52,8 +52,17 @@ def quoted_etag(etag: str) -> str:
     return f'"{etag}"'
 
 
-def status_of(exc: errors.DriveError) -> int:
+# Where one method's usual answer differs: a MKCOL that lost the race for its name
+# gets what it would have got a moment later, 405 (RFC 4918 9.3.1: the URL is mapped).
+STATUS_FOR_METHOD: dict[tuple[str, type[errors.DriveError]], int] = {
+    ("MKCOL", errors.CreatedMeanwhile): 405,
+}
+
+
+def status_of(exc: errors.DriveError, method: str = "") -> int:
     for cls in type(exc).__mro__:
+        if (method, cls) in STATUS_FOR_METHOD:
+            return STATUS_FOR_METHOD[(method, cls)]  # type: ignore[index]
         if cls in STATUS_OF:
             return STATUS_OF[cls]  # type: ignore[index]
     return 400
@@ -83,12 +92,12 @@ class UserDAVError(DAVError):
         return text
 
 
-def to_dav_error(exc: errors.DriveError) -> DAVError:
+def to_dav_error(exc: errors.DriveError, method: str = "") -> DAVError:
     headers = None
     if isinstance(exc, errors.Throttled):
         headers = [("Retry-After", str(exc.retry_after))]
     return UserDAVError(
-        status_of(exc),
+        status_of(exc, method),
         context_info=exc.message,
         add_headers=headers,
         err_condition=CONDITION_OF.get(type(exc)),
@@ -96,12 +105,13 @@ def to_dav_error(exc: errors.DriveError) -> DAVError:
 
 
 @contextmanager
-def dav_errors() -> Iterator[None]:
-    """Translate domain errors raised inside the block into DAVError."""
+def dav_errors(method: str = "") -> Iterator[None]:
+    """Translate domain errors raised inside the block into DAVError (for ``method``,
+    the request's method, where its answer differs; see ``STATUS_FOR_METHOD``)."""
     try:
         yield
     except errors.DriveError as exc:
-        raise to_dav_error(exc) from None
+        raise to_dav_error(exc, method) from None
 
 
 @contextmanager
@@ -253,7 +263,7 @@ class SafeErrorPrinter(BaseMiddleware):
                           environ.get("PATH_INFO"), e.value, e.src_exception)
             error = e
         except errors.DriveError as exc:
-            error = to_dav_error(exc)
+            error = to_dav_error(exc, environ.get("REQUEST_METHOD", ""))
         except Exception:
             _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"),
                            environ.get("PATH_INFO"))

@@ -15,6 +15,9 @@
   (0: no cap); a connection past it gets 503 and is closed at once, without
   a worker thread.
 - Requests are parsed by ``StrictHTTPRequest`` (see ``provider.strict_http``).
+- The listen backlog holds ``LISTEN_BACKLOG`` connections (cheroot's default
+  of 5 made the kernel reset clients that connect together and send a body
+  at once, such as a sync client's parallel uploads).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from provider.head_waiter import HEAD_END, HeadWaiter, send_and_close
 from provider.strict_http import StrictHTTPRequest
 
 _log = logging.getLogger("davdrive.http")
+
+LISTEN_BACKLOG = 128  # the kernel caps it at net.core.somaxconn
 
 
 class GuardedSocketIO(socket.SocketIO):
@@ -134,7 +139,8 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
         max_per_ip: int,
         allowed_hosts: frozenset[str] = frozenset(),
     ) -> None:
-        super().__init__(bind_addr, app, numthreads=threads, server_name="davdrive")
+        super().__init__(bind_addr, app, numthreads=threads, server_name="davdrive",
+                         request_queue_size=LISTEN_BACKLOG)
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.max_per_ip = max_per_ip

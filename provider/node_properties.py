@@ -19,7 +19,9 @@ from wsgidav.lock_man.lock_manager import normalize_lock_root
 
 from davdrive.errors import BadRequest, ReadOnlyProperty
 from davdrive.models import Node
+from davdrive.policy import Action
 from davdrive.services import Drive
+from provider import win32_times
 from provider.context import context_of
 from provider.errors import contained_errors, quoted_etag
 from provider.nextcloud_layout import layout_href
@@ -114,8 +116,12 @@ class NodeProperties(_DAVResource):
         if self.node is None:
             return {}
         if self.batch is not None:
-            return self.batch.props(self.node.id)
-        return self.drive.dead_properties([self.node.id])[self.node.id]
+            props = self.batch.props(self.node.id)
+        else:
+            props = self.drive.dead_properties([self.node.id])[self.node.id]
+        if any(name in props for name in win32_times.TIME_PROPS):  # stored before mapping
+            props = {k: v for k, v in props.items() if k not in win32_times.TIME_PROPS}
+        return props
 
     def _direct_locks(self) -> list[dict[str, Any]]:
         lm = self.provider.lock_manager
@@ -145,6 +151,8 @@ class NodeProperties(_DAVResource):
             return quoted_etag(self.get_etag())
         if name.startswith("{DAV:}"):
             return super().get_property_value(name)
+        if name in win32_times.TIME_PROPS and self.node is not None:
+            return win32_times.value_element(name, self.node)
         if name in DRIVE_PROPS and self.node is not None:
             element = etree.Element(name)
             element.text = self._drive_prop(name.split("}", 1)[1])
@@ -232,6 +240,14 @@ class NodeProperties(_DAVResource):
         with contained_errors():
             if name in DRIVE_PROPS:
                 self._set_drive_prop(name.split("}", 1)[1], value, dry_run)
+                return None
+            if name in win32_times.TIME_PROPS:
+                if value is None:  # removing a time: nothing to remove
+                    self.drive.require(Action.MODIFY, self.node)
+                    return None
+                stamp = win32_times.parse(name, value)
+                key = "modified" if name == win32_times.MODIFIED else "created"
+                self.drive.set_times(self.node, dry_run=dry_run, **{key: stamp})
                 return None
             if name.startswith(f"{{{NS}}}"):
                 raise ReadOnlyProperty(f"{name} is not a property of this drive.")

@@ -179,18 +179,23 @@ class FolderResource(_NodeMixin, DAVCollection):
 
     def create_empty_resource(self, name: str) -> FileResource:
         path = f"{self.path.rstrip('/')}/{name}"
-        if self.environ.get("REQUEST_METHOD") == "PUT":
+        junk = self.drive.is_junk(name)
+        if self.environ.get("REQUEST_METHOD") == "PUT" or junk:
             # Rights now, before WsgiDAV looks at locks on this name; the row is
-            # written by end_write, once the content is durable.
+            # written by end_write, once the content is durable (a junk file's
+            # never: it is locked and written as a placeholder, then dropped).
             with dav_errors():
-                self.drive.check_create(self.node, name)
+                if junk:
+                    self.drive.accept_junk(self.node)
+                else:
+                    self.drive.check_create(self.node, name)
             return FileResource(path, self.environ, None, parent=self.node, name=name)
         with dav_errors():
             node = self.drive.create_empty_file(self.node, name)
         return FileResource(path, self.environ, node)
 
     def create_collection(self, name: str) -> FolderResource:
-        with dav_errors():
+        with dav_errors(self.environ.get("REQUEST_METHOD", "")):
             node = self.drive.make_folder(self.node, name)
         return FolderResource(f"{self.path.rstrip('/')}/{name}", self.environ, node)
 
@@ -258,7 +263,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
         upload, self._upload = self._upload, None
         if upload is None:
             return
-        if with_errors:
+        if with_errors or upload.dropped:
             upload.writer.abort()
             return
         with dav_errors():

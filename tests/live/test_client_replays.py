@@ -2,9 +2,8 @@
 
 Each replay sends the requests those clients send, in their order, with their
 headers, on one keep-alive connection, and checks every answer's status and key
-headers. Steps that depend on parts built elsewhere (Win32 times mapped onto the
-node, junk files dropped, quota values) are separate tests marked
-``xfail(strict=True)`` naming that part: unmark them once it is merged.
+headers. Win32 times mapped onto the node, junk files dropped and quota values
+have tests of their own here.
 """
 
 from __future__ import annotations
@@ -162,8 +161,6 @@ def test_windows_mini_redirector_session(live: LiveServer) -> None:
         assert again.status == 200  # the connection survived the HEAD
 
 
-@pytest.mark.xfail(strict=True, reason="Win32 times mapped onto the node: Windows part of "
-                                       "issue 10, built in another branch")
 def test_windows_win32_times_are_the_node_times(live: LiveServer) -> None:
     """PROPPATCH Win32LastModifiedTime sets getlastmodified; a later edit by another client
     moves Win32LastModifiedTime along (not an inert dead property)."""
@@ -249,8 +246,6 @@ def test_finder_chunked_put_larger_than_announced_stores_nothing(live: LiveServe
         assert conn.send(request(b"GET", b"/dav/huge.bin", port, FINDER)).status == 404
 
 
-@pytest.mark.xfail(strict=True, reason="junk files (._*, .DS_Store) accepted and dropped: "
-                                       "Finder/Windows part of issue 10, built in another branch")
 def test_finder_appledouble_files_are_dropped(live: LiveServer) -> None:
     """PUT ._x and .DS_Store: 201, then GET 404 and never listed (DESIGN 6 client quirks)."""
     port = live.port

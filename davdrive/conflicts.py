@@ -1,0 +1,69 @@
+"""Concurrent writes: the database's word on a race, read in one place.
+
+Two requests may create the same name, store the same new content or move the
+same item at once. Each check the core makes before writing can be overtaken
+by another transaction; the database then has the last word:
+
+- ``ensure_blob_row`` inserts a blob row or leaves the one another request
+  inserted (``INSERT ... ON CONFLICT DO NOTHING``): identical content stored at
+  once is not a conflict at all.
+- ``is_name_clash`` tells a lost name race (the unique index on live names)
+  from any other integrity error.
+- ``claim`` re-reads an item under a write: it fails when another request
+  moved or trashed the item since it was read.
+
+``DriveBase.conflict_error`` (drive_base.py) turns these into domain errors;
+``provider/errors.py`` turns those into WebDAV answers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from davdrive.blobs import BlobInfo
+from davdrive.models import Blob, Node, utcnow
+
+NAME_INDEX = "uq_node_live_name"
+# How SQLite names the same index in its message (it gives columns, not the name).
+_SQLITE_NAME_CLASH = "node.parent_id, node.name_key"
+
+
+def ensure_blob_row(session: Session, info: BlobInfo) -> None:
+    """The row for a stored blob, inserted unless it is already there (raced or not)."""
+    if session.get(Blob, info.sha256) is not None:
+        return
+    values = {"sha256": info.sha256, "sha1": info.sha1, "md5": info.md5, "size": info.size,
+              "created_at": utcnow()}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(postgresql.insert(Blob).values(**values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(Blob).values(**values).on_conflict_do_nothing())
+
+
+def is_name_clash(exc: IntegrityError) -> bool:
+    """True when ``exc`` is the unique index on (parent, live name) refusing a row."""
+    text = str(exc.orig)
+    return NAME_INDEX in text or _SQLITE_NAME_CLASH in text
+
+
+def claim(session: Session, node: Node) -> bool:
+    """Write-lock ``node`` as this transaction read it: False when another request has
+    since moved, renamed or trashed it (nothing is changed then)."""
+    result = session.execute(
+        update(Node)
+        .where(
+            Node.id == node.id,
+            Node.parent_id.is_(None) if node.parent_id is None
+            else Node.parent_id == node.parent_id,
+            Node.name_key == node.name_key,
+            Node.deleted_at.is_(None),
+        )
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1

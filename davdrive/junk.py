@@ -1,0 +1,27 @@
+"""Junk files of desktop clients: accepted, never kept.
+
+Finder writes ``._*`` (AppleDouble) and ``.DS_Store`` files next to what it
+copies, Explorer ``Thumbs.db`` and ``desktop.ini``. They clutter every other
+client's view and sync, so the drive answers as if it stored them and keeps
+nothing: they are never created, listed or served. The patterns (shell-style,
+case-insensitive) are a setting, ``dav.junk_names``; they apply to files
+only, and Office owner files (``~$*``) are ordinary files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+
+DEFAULT_JUNK_NAMES = ("._*", ".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+class JunkNames:
+    """``junk(name)``: True when a file of this name is junk."""
+
+    def __init__(self, patterns: Iterable[str] = DEFAULT_JUNK_NAMES) -> None:
+        self.patterns = tuple(p.casefold() for p in patterns)
+
+    def __call__(self, name: str) -> bool:
+        key = name.casefold()
+        return any(fnmatchcase(key, pattern) for pattern in self.patterns)
