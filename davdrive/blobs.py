@@ -148,15 +148,15 @@ class BlobStore:
         return True
 
     def settle(self, writer: BlobWriter, failed: bool, referenced: Callable[[str], bool]) -> None:
-        """End ``writer``'s pending count. After a failed commit, delete the blob file it
-        placed when no other writer is pending on it and ``referenced(sha256)`` (a blob
-        row exists, read after the rollback) is False. Idempotent."""
+        """End ``writer``'s pending count. After a failed commit, delete the blob file
+        when no other writer is pending on it and ``referenced(sha256)`` (a blob row
+        exists, read after the rollback) is False. Idempotent."""
         sha256, writer.sha256 = writer.sha256, None
         if sha256 is None:
             return
         with self._lock:
             left = self._release(sha256)
-            if not (failed and writer.placed and left == 0):
+            if not (failed and left == 0):
                 return
             try:
                 keep = referenced(sha256)
