@@ -125,7 +125,7 @@ def _referenced(session: Session) -> Iterator[tuple[str, str]]:
     ]
     for table, query in queries:
         for sha256, row_id in session.execute(query.order_by(text("2"))):
-            if sha256 not in seen:
+            if sha256 is not None and sha256 not in seen:
                 seen.add(sha256)
                 yield sha256, f"{table} {row_id}"
 

@@ -22,8 +22,8 @@ when configured. No answer names a product or library version.
 from __future__ import annotations
 
 import logging
-import time
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any
 
