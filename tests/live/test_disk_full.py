@@ -3,7 +3,7 @@
 The data folder sits on a 24 MB tmpfs mounted by the test (root; required under
 DAVDRIVE_STRICT). Rules: PUTs that fill it answer 507 Insufficient Storage, never
 500; once it is full to the last byte every write method (PUT, MKCOL, PROPPATCH
-inside its 207, COPY, LOCK on a new name) answers 507 or succeeds, never 500;
+inside its 207, COPY, MOVE, DELETE, LOCK on a new name) answers 507 or succeeds, never 500;
 every acknowledged file reads back intact, no temp file is left, ``check`` is
 clean; once space is back the server serves as before, without a restart.
 """
@@ -66,6 +66,9 @@ def test_a_full_disk_answers_507_keeps_everything_and_recovers(
         "MKCOL": requests.request("MKCOL", url + "folder", headers=AUTH, timeout=30),
         "COPY": requests.request("COPY", url + "f0.bin", timeout=30,
                                  headers={**AUTH, "Destination": url + "copy.bin"}),
+        "MOVE": requests.request("MOVE", url + "f1.bin", timeout=30,
+                                 headers={**AUTH, "Destination": url + "moved.bin"}),
+        "DELETE": requests.delete(url + "f2.bin", headers=AUTH, timeout=30),
         "LOCK": requests.request(
             "LOCK", url + "locked.txt", headers={**AUTH, "Timeout": "Second-60"}, timeout=30,
             data=b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
@@ -82,6 +85,13 @@ def test_a_full_disk_answers_507_keeps_everything_and_recovers(
         assert "Traceback" not in answer.text and "sqlite" not in answer.text.lower()
         if method == "PROPPATCH":
             assert " 500 " not in answer.text, answer.text
+    # What succeeded anyway (a write that found room) must show in what is read back.
+    if attempts["COPY"].ok:
+        stored["copy.bin"] = stored["f0.bin"]
+    if attempts["MOVE"].ok:
+        stored["moved.bin"] = stored.pop("f1.bin")
+    if attempts["DELETE"].ok:
+        stored.pop("f2.bin")
     assert attempts["PUT"].status_code == 507  # not one byte free for the blob
 
     assert list((settings.blob_dir / "tmp").iterdir()) == []
