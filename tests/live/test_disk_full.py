@@ -111,3 +111,34 @@ def test_a_full_disk_answers_507_keeps_everything_and_recovers(
     assert put.status_code == 201, put.text
     assert requests.get(url + "after.bin", headers=AUTH, timeout=30).content == again
     assert requests.request("MKCOL", url + "later", headers=AUTH, timeout=30).status_code == 201
+
+
+def test_a_chunked_upload_on_a_full_disk_answers_507_and_can_be_retried(
+    live: LiveServer, settings: Settings
+) -> None:
+    """Nextcloud chunked upload (MKCOL, chunk PUTs, MOVE .file): a chunk PUT and the
+    assembly that find no space answer 507, leave no temp file, and the same upload
+    completes once space is back."""
+    base = live.url + "/dav/uploads/tester/chunked-0001"
+    assert requests.request("MKCOL", base + "/", headers=AUTH, timeout=30).status_code == 201
+    parts = [os.urandom(3 * MB), os.urandom(3 * MB)]
+    for i, part in enumerate(parts, 1):
+        assert requests.put(f"{base}/{i}", data=part, headers=AUTH, timeout=30).status_code == 201
+    filler = fill(settings.data_dir.parent)
+    extra = requests.put(f"{base}/3", data=os.urandom(MB), headers=AUTH, timeout=30)
+    assert extra.status_code == 507, extra.text
+    move = {**AUTH, "Destination": live.url + "/dav/files/tester/big.bin",
+            "OC-Total-Length": str(6 * MB)}
+    failed = requests.request("MOVE", base + "/.file", headers=move, timeout=30)
+    assert failed.status_code == 507, failed.text
+    assert list((settings.blob_dir / "tmp").iterdir()) == []
+    assert requests.get(live.url + "/dav/big.bin", headers=AUTH, timeout=30).status_code == 404
+
+    filler.unlink()
+    requests.delete(f"{base}/3", headers=AUTH, timeout=30)  # whatever of it was kept
+    done = requests.request("MOVE", base + "/.file", headers=move, timeout=30)
+    assert done.status_code == 201, done.text
+    got = requests.get(live.url + "/dav/big.bin", headers=AUTH, timeout=30)
+    assert got.content == b"".join(parts)
+    with live.app.runtime.sessions() as session:
+        assert run_check(session, live.app.runtime.blobs).ok
