@@ -37,7 +37,7 @@ def settles_blob(
 ) -> Callable[Concatenate[Any, Any, P], R]:
     """Decorate ``finish_upload(self, upload, ...)``: whatever happens, settle the
     upload's blob; when the method raised, roll back first and delete the blob file
-    this upload placed if nothing references it (``BlobStore.settle``)."""
+    of its content if nothing references it (``BlobStore.settle``)."""
 
     @functools.wraps(method)
     def wrapper(self: _UnitOfWork, upload: _HasUpload, *args: P.args, **kwargs: P.kwargs) -> R:

@@ -57,7 +57,6 @@ class BlobWriter:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
         self.sha256: str | None = None  # set by finish: the blob is addressable
-        self.placed = False  # finish moved this writer's file into place
 
     def write(self, data: bytes) -> int:
         assert self._file is not None, "writer already finished"
@@ -100,7 +99,7 @@ class BlobWriter:
                     self._sha256.hexdigest(), self._sha1.hexdigest(), self._md5.hexdigest(),
                     self.size,
                 )
-                self.placed = self._store.place(self._tmp, info.sha256)
+                self._store.place(self._tmp, info.sha256)
         except BaseException:
             self.abort()
             raise
