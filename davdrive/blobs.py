@@ -5,18 +5,31 @@ A blob lives at ``<root>/<aa>/<bb>/<sha256>``. Writing goes to a temp file in
 only then may the caller commit the database row that refers to it. An
 aborted writer removes its temp file, so nothing half-written is ever
 addressable.
+
+Storage never leaks: every failure (a full disk, a client gone, a refused
+commit, an error while closing) removes the temp file; ``remove_stale_temp``
+clears what a killed process left; ``settle`` deletes a blob file that a
+failed commit left unreferenced (``BlobStore`` keeps a per-digest count of
+writers between ``finish`` and their commit, so a blob shared with a
+concurrent upload of the same content is never deleted under it). A full
+disk (ENOSPC) raises ``DiskFull``.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from davdrive.errors import TooLarge
+from davdrive.errors import DiskFull, TooLarge
 
 READ_BLOCK = 1024 * 1024
 
@@ -35,20 +48,27 @@ class BlobWriter:
     def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
         self._store = store
         self._max = max_bytes
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="up-")
+        with disk_full_as_error():
+            fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=TEMP_PREFIX)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self._tmp = Path(name)
         self._sha256 = hashlib.sha256()
         self._sha1 = hashlib.sha1(usedforsecurity=False)
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
+        self.sha256: str | None = None  # set by finish: the blob is addressable
 
     def write(self, data: bytes) -> int:
         assert self._file is not None, "writer already finished"
         self.size += len(data)
         if self._max is not None and self.size > self._max:
             raise TooLarge(f"The upload is larger than the limit of {self._max} bytes.")
-        self._file.write(data)
+        try:
+            with disk_full_as_error():
+                self._file.write(data)
+        except BaseException:
+            self.abort()
+            raise
         self._sha256.update(data)
         self._sha1.update(data)
         self._md5.update(data)
@@ -63,30 +83,39 @@ class BlobWriter:
         }
 
     def finish(self) -> BlobInfo:
-        """Make the content durable and addressable; return its hashes."""
+        """Make the content durable and addressable; return its hashes.
+
+        The writer then counts as pending for its digest until ``BlobStore.settle``.
+        On any error the temp file is removed (``DiskFull`` for a full disk).
+        """
         assert self._file is not None, "writer already finished"
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._file = None
-        info = BlobInfo(
-            self._sha256.hexdigest(), self._sha1.hexdigest(), self._md5.hexdigest(), self.size
-        )
-        target = self._store.path(info.sha256)
-        if target.exists():
-            self._tmp.unlink()
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._tmp, target)
-            _fsync_dir(target.parent)
+        try:
+            with disk_full_as_error():
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None
+                info = BlobInfo(
+                    self._sha256.hexdigest(), self._sha1.hexdigest(), self._md5.hexdigest(),
+                    self.size,
+                )
+                self._store.place(self._tmp, info.sha256)
+        except BaseException:
+            self.abort()
+            raise
+        self.sha256 = info.sha256
         return info
 
     def abort(self) -> None:
-        """Drop everything written so far. Safe to call more than once."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._tmp.unlink(missing_ok=True)
+        """Drop everything written so far. Safe to call more than once; the temp file is
+        removed even when closing it fails (a full disk fails the final flush)."""
+        try:
+            if self._file is not None:
+                file, self._file = self._file, None
+                with suppress(OSError):
+                    file.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
 
 
 class BlobStore:
@@ -96,6 +125,79 @@ class BlobStore:
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._pending: dict[str, int] = {}  # digest -> writers finished, not yet settled
+
+    def place(self, tmp: Path, sha256: str) -> bool:
+        """Move ``tmp`` to the address of ``sha256`` (or drop it when the blob is there
+        already) and count one pending writer; True when ``tmp`` became the blob."""
+        target = self.path(sha256)
+        with self._lock:
+            self._pending[sha256] = self._pending.get(sha256, 0) + 1
+            try:
+                if target.exists():
+                    tmp.unlink()
+                    return False
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+            except BaseException:
+                self._release(sha256)
+                raise
+        _fsync_dir(target.parent)
+        return True
+
+    def settle(self, writer: BlobWriter, failed: bool, referenced: Callable[[str], bool]) -> None:
+        """End ``writer``'s pending count. After a failed commit, delete the blob file
+        when no other writer is pending on it and ``referenced(sha256)`` (a blob row
+        exists, read after the rollback) is False. Idempotent."""
+        sha256, writer.sha256 = writer.sha256, None
+        if sha256 is None:
+            return
+        with self._lock:
+            left = self._release(sha256)
+            if not (failed and left == 0):
+                return
+            try:
+                keep = referenced(sha256)
+            except Exception:  # cannot tell: keep it (``davdrive check --repair`` collects it)
+                keep = True
+            if not keep:
+                self.delete(sha256)
+
+    def _release(self, sha256: str) -> int:
+        left = self._pending.get(sha256, 1) - 1
+        if left > 0:
+            self._pending[sha256] = left
+        else:
+            self._pending.pop(sha256, None)
+        return left
+
+    def temp_files(self) -> list[Path]:
+        return [p for p in self.tmp_dir.iterdir() if p.is_file()]
+
+    def remove_stale_temp(self, older_than: float) -> list[Path]:
+        """Remove temp files last written before ``older_than`` (epoch seconds): what a
+        killed process left. Returns the removed paths."""
+        removed = []
+        for path in self.temp_files():
+            with suppress(FileNotFoundError):
+                if path.stat().st_mtime < older_than:
+                    path.unlink()
+                    removed.append(path)
+        return removed
+
+    def digests(self) -> Iterator[str]:
+        """Every stored blob's digest (files at their address), sorted by folder."""
+        for first in sorted(self.root.iterdir()):
+            if len(first.name) != 2 or not first.is_dir():
+                continue
+            for second in sorted(first.iterdir()):
+                for path in sorted(second.iterdir()):
+                    if path.name.startswith(first.name + second.name) and len(path.name) == 64:
+                        yield path.name
+
+    def age_seconds(self, sha256: str) -> float:
+        return time.time() - self.path(sha256).stat().st_mtime
 
     def path(self, sha256: str) -> Path:
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
@@ -123,6 +225,17 @@ class BlobStore:
     def delete(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 
+    def digest_of_file(self, sha256: str) -> str | None:
+        """The sha256 of the stored bytes, or None when the file is missing."""
+        digest = hashlib.sha256()
+        try:
+            with self.open(sha256) as f:
+                while block := f.read(READ_BLOCK):
+                    digest.update(block)
+        except FileNotFoundError:
+            return None
+        return digest.hexdigest()
+
     def verify(self, sha256: str) -> bool:
         """True when the stored bytes still hash to their address."""
         digest = hashlib.sha256()
@@ -133,6 +246,23 @@ class BlobStore:
         except FileNotFoundError:
             return False
         return digest.hexdigest() == sha256
+
+
+TEMP_PREFIX = "up-"
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+@contextmanager
+def disk_full_as_error() -> Iterator[None]:
+    """Turn an OSError of a full disk (ENOSPC, EDQUOT) into ``DiskFull``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise DiskFull(
+                "The server has not enough free disk space; nothing was stored."
+            ) from exc
+        raise
 
 
 def _fsync_dir(path: Path) -> None:

@@ -9,6 +9,7 @@ from functools import cached_property
 from sqlalchemy import delete, select
 
 from davdrive import quota
+from davdrive.blob_settling import settles_blob
 from davdrive.conflicts import ensure_blob_row
 from davdrive.db import release_connection
 from davdrive.deadprops import PropertyPlan
@@ -84,6 +85,7 @@ class DriveWriting(DriveReading):
         release_connection(self.session)
         return Upload(parent, name, existing, writer, dropped=dropped)
 
+    @settles_blob
     def finish_upload(
         self, upload: Upload, content_type: str | None = None, mtime: float | None = None
     ) -> Node:

@@ -90,3 +90,27 @@ class ConfigError(DriveError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+
+
+_FULL_ERRNOS = frozenset({28, 122})  # ENOSPC, EDQUOT (Linux)
+_SQLITE_FULL = 13
+
+
+def disk_full_of(exc: BaseException) -> DiskFull | None:
+    """``DiskFull`` when ``exc`` is a full disk: an OSError ENOSPC/EDQUOT, or SQLite's
+    "database or disk is full" (SQLITE_FULL, also as SQLAlchemy's wrapper); else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DiskFull):
+            return current
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            break
+        code = getattr(current, "sqlite_errorcode", None)
+        if code == _SQLITE_FULL or "database or disk is full" in str(current):
+            break
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    else:
+        return None
+    return DiskFull("The server has not enough free disk space; nothing was stored.")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -171,8 +172,17 @@ class DriveApp:
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> DriveApp:
-    """Build the WSGI app; opens (and migrates) the data folder unless given a runtime."""
-    return DriveApp(settings, runtime or open_runtime(settings))
+    """Build the WSGI app; opens (and migrates) the data folder unless given a runtime.
+
+    Temp files older than this start are removed: no upload is in flight before the
+    app exists (one server per data folder), so they are what a killed process left.
+    """
+    started = time.time()
+    runtime = runtime or open_runtime(settings)
+    stale = runtime.blobs.remove_stale_temp(started)
+    if stale:
+        _log.info("removed %d stale upload temp file(s) left by an earlier run", len(stale))
+    return DriveApp(settings, runtime)
 
 
 def make_server(app: DriveApp) -> DriveHTTPServer:

@@ -112,6 +112,12 @@ def dav_errors(method: str = "") -> Iterator[None]:
         yield
     except errors.DriveError as exc:
         raise to_dav_error(exc, method) from None
+    except Exception as exc:
+        full = errors.disk_full_of(exc)
+        if full is None:
+            raise
+        _log.warning("disk full on %s: %s", method or "a request", exc)
+        raise to_dav_error(full, method) from None
 
 
 @contextmanager
@@ -127,7 +133,11 @@ def contained_errors() -> Iterator[None]:
         raise to_dav_error(exc) from None
     except DAVError:
         raise
-    except Exception:
+    except Exception as exc:
+        full = errors.disk_full_of(exc)
+        if full is not None:
+            _log.warning("disk full in a WebDAV hook: %s", exc)
+            raise to_dav_error(full) from None
         _log.exception("internal error in a WebDAV hook")
         raise UserDAVError(500, "Internal error; it has been logged.") from None
 
@@ -255,6 +265,11 @@ class SafeErrorPrinter(BaseMiddleware):
                 start_response(captured.status, captured.response_headers, captured.exc_info)
             return
         except DAVError as e:
+            full = errors.disk_full_of(e.src_exception) if e.src_exception else None
+            if e.value >= 500 and full is not None:
+                _log.warning("disk full on %s %s: %s", environ.get("REQUEST_METHOD"),
+                             environ.get("PATH_INFO"), e.src_exception)
+                e = to_dav_error(full)
             if _internal(e):
                 _log.error("internal error: %s", e.get_user_info(), exc_info=e.src_exception)
             elif e.src_exception is not None:
@@ -264,10 +279,16 @@ class SafeErrorPrinter(BaseMiddleware):
             error = e
         except errors.DriveError as exc:
             error = to_dav_error(exc, environ.get("REQUEST_METHOD", ""))
-        except Exception:
-            _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"),
-                           environ.get("PATH_INFO"))
-            error = DAVError(500)
+        except Exception as exc:
+            full = errors.disk_full_of(exc)
+            if full is not None:
+                _log.warning("disk full on %s %s: %s", environ.get("REQUEST_METHOD"),
+                             environ.get("PATH_INFO"), exc)
+                error = to_dav_error(full)
+            else:
+                _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"),
+                               environ.get("PATH_INFO"))
+                error = DAVError(500)
         if started:
             # Headers already sent: the only honest thing left is to cut the stream.
             raise ConnectionAbortedError("response aborted after an internal error")

@@ -1,0 +1,62 @@
+"""After an upload's commit: end the blob's pending count, and collect the blob
+file a failed commit left with no row pointing at it (finding: failed commits
+leaked unreferenced blobs)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from davdrive.blobs import BlobStore, BlobWriter
+from davdrive.models import Blob
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _HasUpload(Protocol):
+    writer: BlobWriter
+
+
+class _UnitOfWork(Protocol):
+    session: Session
+    blobs: BlobStore
+
+
+def blob_row_exists(session: Session, sha256: str) -> bool:
+    """True when a committed blob row has this digest (read in a fresh transaction)."""
+    return session.scalar(select(Blob.sha256).where(Blob.sha256 == sha256)) is not None
+
+
+def settles_blob(
+    method: Callable[Concatenate[Any, Any, P], R],
+) -> Callable[Concatenate[Any, Any, P], R]:
+    """Decorate ``finish_upload(self, upload, ...)``: whatever happens, settle the
+    upload's blob; when the method raised, roll back first and delete the blob file
+    of its content if nothing references it (``BlobStore.settle``)."""
+
+    @functools.wraps(method)
+    def wrapper(self: _UnitOfWork, upload: _HasUpload, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            result = method(self, upload, *args, **kwargs)
+        except BaseException:
+            _settle(self, upload.writer, failed=True)
+            raise
+        _settle(self, upload.writer, failed=False)
+        return result
+
+    return wrapper
+
+
+def _settle(work: _UnitOfWork, writer: BlobWriter, failed: bool) -> None:
+    if failed and writer.sha256 is not None:
+        try:
+            work.session.rollback()
+        except Exception:  # the session cannot tell: keep the blob (safe)
+            work.blobs.settle(writer, False, lambda _: True)
+            return
+    work.blobs.settle(writer, failed, lambda sha: blob_row_exists(work.session, sha))

@@ -1,0 +1,119 @@
+"""Storage never leaks (issue 11, finding 5): every failure path removes its temp
+file, a killed server's temp files go at start-up, and a refused commit's blob file
+is collected unless another row or writer holds the same content."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from davdrive import tree
+from davdrive.blobs import BlobStore
+from davdrive.errors import DiskFull, DriveError
+from davdrive.policy import SYSTEM
+from davdrive.runtime import Runtime
+from davdrive.server import create_app
+from davdrive.services import Drive
+from davdrive.settings import Settings
+from tests.conftest import put_file
+from tests.tmpfs import fill, small_filesystem
+
+
+def drive_of(runtime: Runtime, session: Session) -> Drive:
+    return Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
+
+
+def test_abort_removes_the_temp_file_when_closing_fails_on_a_full_disk(tmp_path: Path) -> None:
+    """Rule: abort unlinks even when close raises (close re-flushes the buffer, ENOSPC)."""
+    with small_filesystem(tmp_path / "fs", "1m") as fs:
+        store = BlobStore(fs / "blobs")
+        writer = store.writer()
+        fill(fs)
+        writer.write(b"x" * 100)  # sits in the file buffer: the disk is already full
+        writer.abort()
+        assert store.temp_files() == []
+
+
+def test_a_write_past_the_free_space_raises_diskfull_and_leaves_no_temp_file(
+    tmp_path: Path,
+) -> None:
+    """Rule: ENOSPC is DiskFull (507), and nothing of the upload stays."""
+    with small_filesystem(tmp_path / "fs", "1m") as fs:
+        store = BlobStore(fs / "blobs")
+        writer = store.writer()
+        with pytest.raises(DiskFull):
+            for _ in range(64):
+                writer.write(os.urandom(32768))
+            writer.finish()
+        assert store.temp_files() == []
+        assert list(store.digests()) == []
+
+
+def test_start_up_removes_temp_files_a_killed_server_left(
+    settings: Settings, runtime: Runtime
+) -> None:
+    """Rule: the app factory removes every temp file older than its start."""
+    left = runtime.blobs.tmp_dir / "up-killed"
+    left.write_bytes(b"half of a 50 MB upload")
+    os.utime(left, (time.time() - 5, time.time() - 5))
+    create_app(settings, runtime)
+    assert runtime.blobs.temp_files() == []
+
+
+def test_a_refused_commit_deletes_the_blob_it_stored(runtime: Runtime, session: Session) -> None:
+    """Rule: PUT overwriting a file DELETEd during the body fails and leaves no blob."""
+    drive = drive_of(runtime, session)
+    root = tree.get_root(session)
+    target = put_file(drive, root, "report.txt", b"old content")
+    upload = drive.begin_upload(root, "report.txt", target)
+    upload.writer.write(b"new content nobody else has")
+    with runtime.sessions() as other:
+        drive_of(runtime, other).delete(tree.child_named(other, root.id, "report.txt"))
+    with pytest.raises(DriveError):
+        drive.finish_upload(upload)
+    upload.writer.abort()
+    digests = set(runtime.blobs.digests())
+    assert len(digests) == 1  # only "old content", kept by the trashed file's row
+    assert runtime.blobs.temp_files() == []
+
+
+def test_a_refused_commit_keeps_a_blob_another_row_refers_to(
+    runtime: Runtime, session: Session
+) -> None:
+    """Rule: content-addressed blobs are shared: a row of another file keeps it."""
+    drive = drive_of(runtime, session)
+    root = tree.get_root(session)
+    target = put_file(drive, root, "report.txt", b"old content")
+    upload = drive.begin_upload(root, "report.txt", target)
+    upload.writer.write(b"shared content")
+    with runtime.sessions() as other:
+        d2 = drive_of(runtime, other)
+        put_file(d2, tree.get_root(other), "copy.txt", b"shared content")
+        d2.delete(tree.child_named(other, root.id, "report.txt"))
+    with pytest.raises(DriveError):
+        drive.finish_upload(upload)
+    with runtime.sessions() as s:
+        copy = tree.child_named(s, root.id, "copy.txt")
+        assert copy is not None and copy.blob_sha256 is not None
+        assert runtime.blobs.verify(copy.blob_sha256)
+
+
+def test_a_failed_writer_keeps_a_blob_another_writer_is_about_to_commit(
+    tmp_path: Path,
+) -> None:
+    """Rule: a blob pending for a concurrent upload of the same content is kept."""
+    store = BlobStore(tmp_path / "blobs")
+    first, second = store.writer(), store.writer()
+    for w in (first, second):
+        w.write(b"same bytes")
+    info = first.finish()
+    second.finish()
+    store.settle(first, failed=True, referenced=lambda _: False)
+    assert store.exists(info.sha256)  # the second upload still commits a row for it
+    store.settle(second, failed=True, referenced=lambda _: False)
+    assert not store.exists(info.sha256)  # nobody left: collected
+    assert store.temp_files() == []
