@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, add_user, basic
 from tests.live.test_creation_races import (
     AUTH,
     CLIENTS,
@@ -49,12 +49,14 @@ class SlowPut:
     """A PUT whose body is held back halfway: the server has begun the upload (its
     temporary blob file exists) when ``__init__`` returns; ``finish`` sends the rest."""
 
-    def __init__(self, live: LiveServer, path: str, body: bytes) -> None:
+    def __init__(
+        self, live: LiveServer, path: str, body: bytes, auth: dict[str, str] = AUTH
+    ) -> None:
         self.body = body
         before = set(temp_files(live))
         self.conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
         self.conn.putrequest("PUT", path)
-        for key, value in AUTH.items():
+        for key, value in auth.items():
             self.conn.putheader(key, value)
         self.conn.putheader("Content-Length", str(len(body)))
         self.conn.endheaders()
@@ -115,6 +117,24 @@ def test_slow_put_racing_a_new_name_overwrites_the_winner(live: LiveServer) -> N
     status, answer = put.finish()
     assert status == 204, answer
     assert request(live, "GET", "/dav/late.txt") == (200, b"second " * 3000)
+    assert_consistent(live)
+
+
+def test_slow_put_racing_a_new_name_never_overwrites_what_it_may_not_modify(
+    live: LiveServer,
+) -> None:
+    """PUT /dav/theirs.txt by "other" (new name, body held back), tester's PUT of the
+    same name completes (201), then the rest: other may not modify tester's file (rule:
+    only the owner modifies), so 409 "created meanwhile" and tester's content stays; a
+    lost race never widens a right."""
+    add_user(live.app.runtime, "other", "other-secret", documents="write")
+    put = SlowPut(live, "/dav/theirs.txt", b"other's " * 3000,
+                  auth={"Authorization": basic("other", "other-secret")})
+    assert request(live, "PUT", "/dav/theirs.txt", b"tester's")[0] == 201
+    status, answer = put.finish()
+    assert status == 409, answer
+    assert b"created by another request" in answer, answer
+    assert request(live, "GET", "/dav/theirs.txt") == (200, b"tester's")
     assert_consistent(live)
 
 
