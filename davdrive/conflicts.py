@@ -9,6 +9,9 @@ by another transaction; the database then has the last word:
   once is not a conflict at all.
 - ``is_name_clash`` tells a lost name race (the unique index on live names)
   from any other integrity error.
+- ``take_write_lock`` makes the open transaction the one writer before it
+  re-reads what it depends on (``still_placed``, a fresh ``child_named``):
+  what it then reads cannot change until it commits.
 - ``claim`` re-reads an item under a write: it fails when another request
   moved or trashed the item since it was read.
 
@@ -18,7 +21,7 @@ by another transaction; the database then has the last word:
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
@@ -67,3 +70,36 @@ def claim(session: Session, node: Node) -> bool:
     )
     assert isinstance(result, CursorResult)
     return result.rowcount == 1
+
+
+# (id, parent id, name key) of a folder and each of its ancestors, as a request read them.
+Placement = list[tuple[int, int | None, str]]
+
+
+def take_write_lock(session: Session) -> None:
+    """Make the open transaction the database's writer now; reads after this see the
+    latest committed state and nothing else can change it until the commit.
+
+    SQLite: reads outside a write run in autocommit (pysqlite opens a transaction
+    at the first write), so a write that changes nothing takes the write lock
+    (waiting out the busy timeout). PostgreSQL: the conditional updates and
+    unique indexes decide instead; nothing to do here.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE node SET id = id WHERE id = -1"))
+
+
+def placement_of(chain: list[Node]) -> Placement:
+    """The placement of a folder given as its ancestors chain (root first), as read."""
+    return [(n.id, n.parent_id, n.name_key) for n in chain]
+
+
+def still_placed(session: Session, placement: Placement) -> bool:
+    """True when every folder of ``placement`` is still live where it was (one query)."""
+    ids = [node_id for node_id, _, _ in placement]
+    rows = session.execute(
+        select(Node.id, Node.parent_id, Node.name_key)
+        .where(Node.id.in_(ids), Node.deleted_at.is_(None))
+    ).all()
+    now = {row[0]: (row[0], row[1], row[2]) for row in rows}
+    return all(now.get(entry[0]) == entry for entry in placement)

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from davdrive import audit, tree
 from davdrive.blobs import BlobStore, BlobWriter
-from davdrive.conflicts import claim, is_name_clash
+from davdrive.conflicts import (
+    Placement,
+    claim,
+    is_name_clash,
+    placement_of,
+    still_placed,
+    take_write_lock,
+)
 from davdrive.deadprops import DeadPropLimits, PropertyPlan
 from davdrive.errors import (
     ChangedMeanwhile,
@@ -25,7 +32,9 @@ from davdrive.errors import (
     CreatedMeanwhile,
     DriveError,
     Forbidden,
+    GoneMeanwhile,
     NameNotAvailable,
+    ParentGone,
 )
 from davdrive.facts import FactBuilder
 from davdrive.junk import DEFAULT_JUNK_NAMES, JunkNames
@@ -68,13 +77,15 @@ class Upload:
 
     def __init__(
         self, parent: Node, name: str, existing: Node | None, writer: BlobWriter,
-        dropped: bool = False,
+        dropped: bool = False, placement: Placement | None = None,
     ) -> None:
         self.parent = parent
         self.name = name
         self.existing = existing
         self.writer = writer
         self.dropped = dropped  # a junk file: read, then dropped, never stored
+        self.placement = placement or []  # the parent folder's chain as the request read it
+        self.created = existing is None  # set by finish_upload: True when it made a new file
 
 
 
@@ -256,14 +267,33 @@ class DriveBase:
         return self._taken(parent, name, clash)
 
     def _claim(self, node: Node) -> None:
-        """Write-lock ``node`` as read; ``ChangedMeanwhile`` if another request moved,
-        renamed or deleted it since."""
+        """Write-lock ``node`` as read; ``GoneMeanwhile`` (404, what a request coming
+        just after would get) if another request moved, renamed or deleted it since."""
         if not claim(self.session, node):
             self.session.rollback()
             self._forget()
-            raise ChangedMeanwhile(
+            raise GoneMeanwhile(
                 f"{node.name!r} was moved or deleted by another request at the same time; "
                 "nothing was changed."
+            )
+
+    def placement(self, folder: Node) -> Placement:
+        """``folder`` and its ancestors as this request read them (see ``_hold_parent``)."""
+        return placement_of(tree.ancestors(self.session, folder))
+
+    def _hold_parent(self, parent: Node, placement: Placement | None = None) -> None:
+        """Become the writer, then check that ``parent`` and every ancestor are still
+        live where the request found them: ``ParentGone`` (409, a missing parent)
+        otherwise. Nothing written after this can land under a trashed folder."""
+        if placement is None:
+            placement = self.placement(parent)
+        take_write_lock(self.session)
+        if not still_placed(self.session, placement):
+            self.session.rollback()
+            self._forget()
+            raise ParentGone(
+                f"The folder {parent.name!r} was moved or deleted by another request at the "
+                "same time; nothing was changed."
             )
 
     @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from davdrive.conflicts import claim
 from davdrive.drive_writing import DriveWriting
 from davdrive.errors import Conflict, Forbidden
 from davdrive.models import (
@@ -48,6 +49,7 @@ class DriveMoving(DriveWriting):
         source_path = self.path(node)
         dest_name = validate_name(dest_name, windows=self.options.windows_names)
         with self.creating(dest_parent, dest_name):
+            self._hold_parent(dest_parent)
             self._claim(node)
             self._take_destination(node, dest_parent, dest_name, replace)
             if dest_parent.id != node.parent_id:
@@ -74,6 +76,7 @@ class DriveMoving(DriveWriting):
         top_class = self._effective_classification(node)
         dest_name = validate_name(dest_name, windows=self.options.windows_names)
         with self.creating(dest_parent, dest_name):
+            self._hold_parent(dest_parent)
             self._take_destination(node, dest_parent, dest_name, replace)
             props = self.dead_properties(n.id for n in nodes)
             new_ids: dict[int, Node] = {}
@@ -153,9 +156,13 @@ class DriveMoving(DriveWriting):
     def _take_destination(
         self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None
     ) -> str:
-        """Trash what the destination replaces; the destination's valid name."""
+        """Trash what the destination replaces; the destination's valid name.
+
+        A replaced item that another request moved or deleted meanwhile is left
+        alone: the name is then free (or taken anew, which ``_refuse_taken`` tells).
+        """
         dest_name = validate_name(dest_name, windows=self.options.windows_names)
-        if replace is not None:
+        if replace is not None and claim(self.session, replace):
             self._trash(replace)
         self._refuse_taken(dest_parent, dest_name, moving=node)
         return dest_name

@@ -8,7 +8,7 @@ from functools import cached_property
 
 from sqlalchemy import delete, select
 
-from davdrive import quota
+from davdrive import quota, tree
 from davdrive.blob_settling import settles_blob
 from davdrive.conflicts import ensure_blob_row
 from davdrive.db import release_connection
@@ -18,7 +18,7 @@ from davdrive.drive_base import (
     guess_content_type,
 )
 from davdrive.drive_reading import DriveReading
-from davdrive.errors import Conflict
+from davdrive.errors import Conflict, CreatedMeanwhile
 from davdrive.models import (
     Node,
     NodeVersion,
@@ -38,6 +38,8 @@ class DriveWriting(DriveReading):
     def make_folder(self, parent: Node, name: str) -> Node:
         name = self.check_create(parent, name)
         with self.creating(parent, name):
+            self._hold_parent(parent)
+            self._refuse_taken(parent, name)
             node = self._new_node(parent, name, "folder")
             self.session.flush()
             self._audit("mkcol", node)
@@ -49,6 +51,8 @@ class DriveWriting(DriveReading):
         name = self.check_create(parent, name)
         info = self.blobs.put_bytes(b"")
         with self.creating(parent, name):
+            self._hold_parent(parent)
+            self._refuse_taken(parent, name)
             ensure_blob_row(self.session, info)
             node = self._new_node(
                 parent, name, "file", blob_sha256=info.sha256, size=0,
@@ -75,15 +79,32 @@ class DriveWriting(DriveReading):
             if existing.is_folder:
                 raise Conflict("A folder cannot be overwritten by a file.")
             self.require(Action.MODIFY, existing)
+            if existing.parent_id is not None:  # the caller may pass the file itself
+                parent = self.session.get(Node, existing.parent_id) or parent
+            name = existing.name
         elif dropped:
             self.accept_junk(parent)
         else:
-            name = self.check_create(parent, name)
+            name = self.check_put_name(parent, name)
         if expected is not None:
             self.check_room(existing, expected, on_disk=True)
+        placement = self.placement(parent)
         writer = self.blobs.writer(self.options.max_upload_bytes)
         release_connection(self.session)
-        return Upload(parent, name, existing, writer, dropped=dropped)
+        return Upload(parent, name, existing, writer, dropped=dropped, placement=placement)
+
+    def check_put_name(self, parent: Node, name: str) -> str:
+        """``check_create`` for a PUT of a new name, except that a file another request
+        created under the name since the lookup is no refusal when the actor may
+        modify it: the upload then overwrites it, as a PUT coming just after would
+        (``_upload_target`` decides at the commit)."""
+        try:
+            return self.check_create(parent, name)
+        except CreatedMeanwhile:
+            holder = tree.child_named(self.session, parent.id, name, fresh=True)
+            if holder is None or holder.is_folder or not self.decide(Action.MODIFY, holder):
+                raise
+            return holder.name
 
     @settles_blob
     def finish_upload(
@@ -93,13 +114,19 @@ class DriveWriting(DriveReading):
 
         The quotas are checked again on the bytes received (a chunked body
         announces no length): past one, ``QuotaExceeded`` and nothing stored.
+        The commit transaction first takes the write lock, then re-reads what the
+        upload depends on: the parent folder still live where it was (else
+        ``ParentGone``, 409) and what holds the name now (``_upload_target``).
+        ``upload.created`` then tells whether a new file was made (201) or one
+        overwritten (204).
         """
         self.check_room(upload.existing, upload.writer.size, on_disk=False)
         info = upload.writer.finish()
         with self.creating(upload.parent, upload.name):
+            self._hold_parent(upload.parent, upload.placement)
+            node = self._upload_target(upload)
             ensure_blob_row(self.session, info)
             ctype = guess_content_type(upload.name)
-            node = upload.existing
             if node is None:
                 node = self._new_node(
                     upload.parent, upload.name, "file", blob_sha256=info.sha256,
@@ -120,7 +147,37 @@ class DriveWriting(DriveReading):
             self.session.flush()
             self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
             self._commit()
+        upload.created = action == "create"
         return node
+
+    def _upload_target(self, upload: Upload) -> Node | None:
+        """The file an upload overwrites as the database holds it now (the write lock
+        is held), or None to create it: what a PUT arriving now would do.
+
+        The file the request found may have been deleted (then the upload creates
+        the name anew), replaced, or the name created by another request: the
+        upload overwrites what holds the name if the actor may modify it, like a
+        PUT coming just after; otherwise the usual refusal (409 for a folder or
+        an item the actor may not change, rule 4 for a hidden one).
+        """
+        holder = tree.child_named(self.session, upload.parent.id, upload.name, fresh=True)
+        if holder is None:
+            return None
+        if holder.is_folder:
+            self.session.rollback()
+            self._forget()
+            raise Conflict(
+                f"A folder named {upload.name!r} was created by another request at the same "
+                "time; nothing was stored."
+            )
+        existing = upload.existing
+        if existing is not None and holder.id == existing.id:
+            return holder
+        if not self.decide(Action.SEE, holder) or not self.decide(Action.MODIFY, holder):
+            self.session.rollback()
+            self._forget()
+            raise self._taken(upload.parent, upload.name, holder)
+        return holder
 
     @cached_property
     def quota_figures(self) -> QuotaFigures:

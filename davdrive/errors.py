@@ -48,6 +48,14 @@ class ChangedMeanwhile(Conflict):
     """Another request changed this item at the same time; nothing was changed."""
 
 
+class GoneMeanwhile(NotFound):
+    """Another request moved or deleted this item at the same time; nothing was changed."""
+
+
+class ParentGone(Conflict):
+    """The folder receiving the item was moved or deleted meanwhile; nothing was changed."""
+
+
 class Locked(DriveError):
     """The item is locked."""
 

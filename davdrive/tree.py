@@ -83,14 +83,19 @@ def children_page(
     return list(session.scalars(query.order_by(Node.name_key).limit(limit)))
 
 
-def child_named(session: Session, folder_id: int, name: str) -> Node | None:
-    return session.scalars(
-        select(Node).where(
-            Node.parent_id == folder_id,
-            Node.name_key == name_key(name),
-            Node.deleted_at.is_(None),
-        )
-    ).first()
+def child_named(
+    session: Session, folder_id: int, name: str, *, fresh: bool = False
+) -> Node | None:
+    """The live child ``name`` of a folder; ``fresh`` reloads its values from the
+    database even when the session already holds the row."""
+    query = select(Node).where(
+        Node.parent_id == folder_id,
+        Node.name_key == name_key(name),
+        Node.deleted_at.is_(None),
+    )
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    return session.scalars(query).first()
 
 
 def subtree(session: Session, node: Node) -> list[Node]:

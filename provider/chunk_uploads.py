@@ -210,7 +210,7 @@ class ChunkedUploads:
                    ("OC-FileId", f"{node.id:08d}davdrive")]
         if mtime is not None:
             headers.append(("X-OC-MTime", "accepted"))
-        status = "201 Created" if existing is None else "204 No Content"
+        status = "201 Created" if upload.created else "204 No Content"
         return _empty(start_response, status, headers)
 
     def _check_locks(self, environ: dict[str, Any], drive_path: str) -> None:

@@ -18,7 +18,7 @@ from provider.propfind import streaming_propfind, wsgidav_propfind
 from provider.proppatch import proppatch_in_one_transaction
 from provider.resources import FileResource, FolderResource
 from provider.rights_first import check_copy_move, check_delete, check_put
-from provider.uploads import oc_mtime_headers
+from provider.uploads import oc_mtime_headers, put_status
 
 WRITE_METHODS = frozenset(
     {"PUT", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"}
@@ -117,6 +117,7 @@ class DriveProvider(DAVProvider):
             check_put(self, environ)
 
             def _put_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+                status = put_status(environ, status)
                 return start_response(status, oc_mtime_headers(environ, status, headers), exc_info)
 
             return default_handler(environ, _put_response)

@@ -54,9 +54,21 @@ def quoted_etag(etag: str) -> str:
 
 # Where one method's usual answer differs: a MKCOL that lost the race for its name
 # gets what it would have got a moment later, 405 (RFC 4918 9.3.1: the URL is mapped).
+# A COPY or MOVE with Overwrite: F whose destination another request created meanwhile
+# gets 412, as one coming just after would (RFC 4918 9.8.5, 9.9.4), not 409.
 STATUS_FOR_METHOD: dict[tuple[str, type[errors.DriveError]], int] = {
     ("MKCOL", errors.CreatedMeanwhile): 405,
+    ("COPY Overwrite: F", errors.CreatedMeanwhile): 412,
+    ("MOVE Overwrite: F", errors.CreatedMeanwhile): 412,
 }
+
+
+def method_key(environ: dict[str, Any]) -> str:
+    """The request's key into ``STATUS_FOR_METHOD``: its method, plus Overwrite: F."""
+    method = str(environ.get("REQUEST_METHOD", ""))
+    if method in ("COPY", "MOVE") and environ.get("HTTP_OVERWRITE", "").strip().upper() == "F":
+        return f"{method} Overwrite: F"
+    return method
 
 
 def status_of(exc: errors.DriveError, method: str = "") -> int:

@@ -22,10 +22,16 @@ from davdrive.policy import Action
 from davdrive.services import Upload
 from provider.backoffice_resources import dav_path, resource_for
 from provider.context import context_of
-from provider.errors import dav_errors
+from provider.errors import dav_errors, method_key
 from provider.node_properties import MemberBatch, NodeProperties
 from provider.owncloud import parse_oc_checksum
-from provider.uploads import MTIME_ACCEPTED, UploadSink, expected_length, oc_mtime
+from provider.uploads import (
+    MTIME_ACCEPTED,
+    PUT_CREATED,
+    UploadSink,
+    expected_length,
+    oc_mtime,
+)
 
 ACTIVE_TYPES = (
     "text/html",
@@ -106,7 +112,7 @@ class _NodeMixin(NodeProperties):
 
     def handle_move(self, dest_path: str) -> bool:
         parent, name, existing = self._destination(dest_path)
-        with dav_errors():
+        with dav_errors(method_key(self.environ)):
             self.drive.move(self.node, parent, name, existing.node if existing else None)
         self._drop_locks()
         if existing is not None:
@@ -116,7 +122,7 @@ class _NodeMixin(NodeProperties):
 
     def handle_copy(self, dest_path: str, *, depth_infinity: bool) -> bool:
         parent, name, existing = self._destination(dest_path)
-        with dav_errors():
+        with dav_errors(method_key(self.environ)):
             self.drive.copy(
                 self.node, parent, name, existing.node if existing else None, depth_infinity
             )
@@ -188,7 +194,7 @@ class FolderResource(_NodeMixin, DAVCollection):
                 if junk:
                     self.drive.accept_junk(self.node)
                 else:
-                    self.drive.check_create(self.node, name)
+                    self.drive.check_put_name(self.node, name)
             return FileResource(path, self.environ, None, parent=self.node, name=name)
         with dav_errors():
             node = self.drive.create_empty_file(self.node, name)
@@ -274,6 +280,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
                 upload.writer.abort()
                 raise
         self.environ[MTIME_ACCEPTED] = mtime is not None
+        self.environ[PUT_CREATED] = upload.created
 
     def finalize_headers(self, environ: dict[str, Any], response_headers: list[Any]) -> None:
         response_headers.append(("X-Content-Type-Options", "nosniff"))

@@ -24,7 +24,7 @@ from wsgidav.dav_error import HTTP_PRECONDITION_FAILED, DAVError
 from davdrive.errors import BadRequest
 from davdrive.paths import join, split_path
 from davdrive.policy import Action
-from provider.errors import dav_errors
+from provider.errors import dav_errors, method_key
 
 
 def destination_path(environ: dict[str, Any], provider: Any) -> str | None:
@@ -74,7 +74,7 @@ def check_copy_move(provider: Any, environ: dict[str, Any]) -> None:
         )
     replace = existing.node if existing is not None else None
     drive = source.drive
-    with dav_errors():
+    with dav_errors(method_key(environ)):
         if environ.get("REQUEST_METHOD") == "MOVE":
             drive.check_move(source.node, parent.node, parts[-1], replace)
         else:

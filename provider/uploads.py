@@ -39,6 +39,19 @@ class UploadSink:
         check_oc_checksum(self.checksum, self.upload.writer.hexdigests())
 
 
+PUT_CREATED = "davdrive.put_created"  # environ: what the commit did (True: a new file)
+
+
+def put_status(environ: dict[str, Any], status: str) -> str:
+    """201 or 204 as the commit decided, not as WsgiDAV guessed when the PUT began:
+    the file it found may have been deleted meanwhile (then it is created anew:
+    201), or the new name created by another request (then overwritten: 204)."""
+    created = environ.get(PUT_CREATED)
+    if created is None or status[:3] not in ("201", "204"):
+        return status
+    return "201 Created" if created else "204 No Content"
+
+
 def oc_mtime_headers(environ: dict[str, Any], status: str, headers: list[Any]) -> list[Any]:
     """``X-OC-MTime: accepted`` on a successful PUT whose X-OC-Mtime was applied."""
     if environ.get(MTIME_ACCEPTED) and status[:1] == "2":
