@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import update
+
+from davdrive import tree
 from davdrive.conflicts import claim
 from davdrive.drive_writing import DriveWriting
 from davdrive.errors import Conflict, Forbidden
@@ -33,8 +36,17 @@ class DriveMoving(DriveWriting):
         self._commit()
 
     def _trash(self, node: Node) -> None:
+        """Put ``node`` and everything below it in the trash, marked with one time and
+        actor (what a restore brings back together): no live item under a trashed one."""
         self._claim(node)
-        node.deleted_at = utcnow()
+        now = utcnow()
+        self.session.execute(
+            update(Node)
+            .where(Node.id.in_(tree.live_subtree_ids(node.id)))
+            .values(deleted_at=now, deleted_by=self.actor.user_id)
+            .execution_options(synchronize_session=False)
+        )
+        node.deleted_at = now
         node.deleted_by = self.actor.user_id
         self.session.flush()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from davdrive.models import Node
@@ -96,6 +96,15 @@ def child_named(
     if fresh:
         query = query.execution_options(populate_existing=True)
     return session.scalars(query).first()
+
+
+def live_subtree_ids(node_id: int) -> Select[tuple[int]]:
+    """A query of the ids of node ``node_id`` and all its live descendants."""
+    down = select(Node.id).where(Node.id == node_id).cte(recursive=True)
+    down = down.union_all(
+        select(Node.id).where(Node.parent_id == down.c.id, Node.deleted_at.is_(None))
+    )
+    return select(down.c.id)
 
 
 def subtree(session: Session, node: Node) -> list[Node]:

@@ -65,14 +65,16 @@ def test_start_up_removes_temp_files_a_killed_server_left(
 
 
 def test_a_refused_commit_deletes_the_blob_it_stored(runtime: Runtime, session: Session) -> None:
-    """Rule: PUT overwriting a file DELETEd during the body fails and leaves no blob."""
+    """Rule: PUT into a folder DELETEd during the body is refused at commit (the
+    folder is gone) and leaves no blob."""
     drive = drive_of(runtime, session)
     root = tree.get_root(session)
-    target = put_file(drive, root, "report.txt", b"old content")
-    upload = drive.begin_upload(root, "report.txt", target)
+    folder = drive.make_folder(root, "docs")
+    put_file(drive, folder, "old.txt", b"old content")
+    upload = drive.begin_upload(folder, "report.txt", None)
     upload.writer.write(b"new content nobody else has")
     with runtime.sessions() as other:
-        drive_of(runtime, other).delete(tree.child_named(other, root.id, "report.txt"))
+        drive_of(runtime, other).delete(tree.child_named(other, root.id, "docs"))
     with pytest.raises(DriveError):
         drive.finish_upload(upload)
     upload.writer.abort()
@@ -87,14 +89,14 @@ def test_a_refused_commit_keeps_a_blob_another_row_refers_to(
     """Rule: content-addressed blobs are shared: a row of another file keeps it."""
     drive = drive_of(runtime, session)
     root = tree.get_root(session)
-    target = put_file(drive, root, "report.txt", b"old content")
-    upload = drive.begin_upload(root, "report.txt", target)
+    folder = drive.make_folder(root, "docs")
+    upload = drive.begin_upload(folder, "report.txt", None)
     upload.writer.write(b"shared content")
     with runtime.sessions() as other:
         d2 = drive_of(runtime, other)
         put_file(d2, tree.get_root(other), "copy.txt", b"shared content")
-        d2.delete(tree.child_named(other, root.id, "report.txt"))
-    with pytest.raises(DriveError):
+        d2.delete(tree.child_named(other, root.id, "docs"))
+    with pytest.raises(DriveError):  # the folder is gone: the commit is refused
         drive.finish_upload(upload)
     with runtime.sessions() as s:
         copy = tree.child_named(s, root.id, "copy.txt")

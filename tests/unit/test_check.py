@@ -96,6 +96,24 @@ def test_a_live_node_under_a_trashed_parent_is_named(
     assert kinds(runtime) == ["live_under_trash"]
 
 
+def test_deleting_a_folder_trashes_what_it_holds_and_check_stays_clean(
+    drive: Drive, runtime: Runtime, session: Session
+) -> None:
+    """A DELETE of a folder puts its whole subtree in the trash at one time, by one
+    actor: no live item is left under a trashed folder, so check finds nothing."""
+    docs = tree.child_named(session, tree.get_root(session).id, "docs")
+    assert docs is not None
+    drive.make_folder(docs, "inner")
+    drive.delete(docs)
+    assert kinds(runtime) == []
+    rows = session.execute(
+        select(Node.name, Node.deleted_at, Node.deleted_by).where(Node.parent_id.is_not(None))
+        .where(Node.name.in_(["docs", "a.txt", "inner"]))
+    ).all()
+    assert len(rows) == 3 and len({(at, by) for _, at, by in rows}) == 1
+    assert all(at is not None for _, at, _ in rows)
+
+
 def test_two_live_names_in_one_folder_are_named(
     drive: Drive, runtime: Runtime, session: Session
 ) -> None:
