@@ -25,7 +25,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.lock_man.lock_manager import LockManager, normalize_lock_root
 
-from provider.lock_storage import SqlLockStorage
+from provider.lock_storage import SqlLockStorage, lock_conflicts
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,9 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         """As WsgiDAV's: may ``principal`` lock ``url``? Raises 423 naming the conflicts."""
         errcond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
         deep = lock_depth == "infinity"
-        for lock in self.storage.conflict_candidates(url, children=deep):
-            if lock["root"] != url and util.is_child_uri(url, lock["root"]):
-                errcond.add_href(lock["root"])  # a lock below a depth-infinity lock
-            elif not (lock["scope"] == "shared" and lock_scope == "shared"):
-                errcond.add_href(lock["root"])  # on the item or a deep lock above it
+        candidates = self.storage.conflict_candidates(url, children=deep)
+        for href in lock_conflicts(candidates, url, lock_scope):
+            errcond.add_href(href)
         for w_url, count in self._active_writes.items():
             if count and (w_url == url or (deep and util.is_child_uri(url, w_url))):
                 errcond.add_href(w_url)  # a write in progress (WsgiDAV's TOCTOU guard)

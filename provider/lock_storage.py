@@ -4,6 +4,12 @@ Implements the interface of ``wsgidav.lock_man.lock_storage.LockStorageDict``
 (lock dictionaries keyed by token, roots are normalised ref-URLs). WsgiDAV
 does not pass the request to its lock storage, so each call runs in its own
 short session. ``locks_for_roots`` serves a whole folder listing in one query.
+
+The database enforces the locking rules: ``create`` takes the write lock
+(``davdrive.write_lock``), reads the conflicting live locks and inserts the
+new row in one transaction, so no thread or process can slip a conflicting
+lock in between; a conflict raises 423 naming the locked items. WsgiDAV's
+in-process check before it only answers sooner.
 """
 
 from __future__ import annotations
@@ -13,6 +19,13 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
+from wsgidav import util
+from wsgidav.dav_error import (
+    HTTP_LOCKED,
+    DAVError,
+    DAVErrorCondition,
+    PRECONDITION_CODE_LockConflict,
+)
 from wsgidav.lock_man.lock_manager import (
     generate_lock_token,
     normalize_lock_root,
@@ -20,6 +33,7 @@ from wsgidav.lock_man.lock_manager import (
 )
 
 from davdrive.models import Lock
+from davdrive.write_lock import take_write_lock
 
 DEFAULT_TIMEOUT = 604800.0  # one week
 MAX_TIMEOUT = 4 * 604800.0
@@ -41,6 +55,22 @@ def _to_dict(row: Lock) -> dict[str, Any]:
 
 def _live(now: float) -> Any:
     return or_(Lock.expire < 0, Lock.expire >= now)
+
+
+def lock_conflicts(
+    candidates: list[dict[str, Any]], url: str, scope: str
+) -> list[str]:
+    """Roots of the ``candidates`` that forbid a new ``scope`` lock on ``url``
+    (RFC 4918 section 7, as WsgiDAV applies it): any lock below ``url`` (the
+    candidates hold those only for a depth-infinity request), and any lock on
+    ``url`` or a deep lock above it unless both are shared."""
+    hrefs = []
+    for lock in candidates:
+        if lock["root"] != url and util.is_child_uri(url, lock["root"]):
+            hrefs.append(lock["root"])
+        elif not (lock["scope"] == "shared" and scope == "shared"):
+            hrefs.append(lock["root"])
+    return hrefs
 
 
 class SqlLockStorage:
@@ -89,6 +119,17 @@ class SqlLockStorage:
         validate_lock(lock)
         lock["token"] = generate_lock_token()
         with self._sessions.begin() as session:
+            take_write_lock(session, "dav_lock")
+            candidates = self._candidates(
+                session, lock["root"], children=lock["depth"] == "infinity"
+            )
+            hrefs = lock_conflicts(candidates, lock["root"], lock["scope"])
+            if hrefs:
+                lock["token"] = None
+                errcond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
+                for href in hrefs:
+                    errcond.add_href(href)
+                raise DAVError(HTTP_LOCKED, err_condition=errcond)
             session.add(
                 Lock(
                     token=lock["token"], root=lock["root"], principal=lock["principal"],
@@ -136,6 +177,11 @@ class SqlLockStorage:
         Those on ``url`` itself, the depth-infinity ones on its ancestors and,
         with ``children``, every lock below it. Owner texts are not read.
         """
+        with self._sessions() as session:
+            return self._candidates(session, url, children=children)
+
+    @staticmethod
+    def _candidates(session: Session, url: str, *, children: bool) -> list[dict[str, Any]]:
         root = normalize_lock_root(url)
         ancestors = []
         parent = root
@@ -150,10 +196,9 @@ class SqlLockStorage:
             # Every root below starts with prefix: a range on the index, no LIKE.
             conditions.append(and_(Lock.root >= prefix, Lock.root < prefix[:-1] + "0"))
         columns = (Lock.token, Lock.root, Lock.principal, Lock.scope, Lock.depth)
-        with self._sessions() as session:
-            rows = session.execute(
-                select(*columns).where(or_(*conditions), _live(time.time()))
-            ).all()
+        rows = session.execute(
+            select(*columns).where(or_(*conditions), _live(time.time()))
+        ).all()
         return [
             {"token": t, "root": r, "principal": p, "scope": sc, "depth": d}
             for t, r, p, sc, d in rows
