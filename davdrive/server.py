@@ -14,7 +14,8 @@ stack, outermost first:
 HardeningMiddleware reads no body; XML bodies are read and parsed only after
 authentication.
 
-``serve(settings)`` runs it under cheroot (``provider.http_server``: strict
+``serve(settings)`` holds the data folder's server lock (``davdrive.folder_lock``:
+one server per data folder) and runs the app under cheroot (``provider.http_server``: strict
 request parsing, head and body timeouts, a cap per source address), with TLS
 when configured. No answer names a product or library version.
 """
@@ -32,6 +33,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
+from davdrive.folder_lock import serving
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from provider.body_input import install_quiet_body_errors
@@ -201,17 +203,18 @@ def serve(settings: Settings) -> int:
     logging.basicConfig(
         level=settings["log.level"].upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
-    app = create_app(settings)
-    server = make_server(app)
-    server.prepare()
-    host, port = server.bind_addr[:2]
-    scheme = "https" if settings["server.tls_cert"] else "http"
-    print(f"Serving on {scheme}://{host}:{port}{app.mount}/", flush=True)
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        print("Stopping.", file=sys.stderr)
-    finally:
-        server.stop()
-        app.close()
+    with serving(settings.data_dir):  # refuses a second server on this data folder
+        app = create_app(settings)
+        server = make_server(app)
+        server.prepare()
+        host, port = server.bind_addr[:2]
+        scheme = "https" if settings["server.tls_cert"] else "http"
+        print(f"Serving on {scheme}://{host}:{port}{app.mount}/", flush=True)
+        try:
+            server.serve()
+        except KeyboardInterrupt:
+            print("Stopping.", file=sys.stderr)
+        finally:
+            server.stop()
+            app.close()
     return 0
