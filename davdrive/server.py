@@ -188,6 +188,7 @@ def make_server(app: DriveApp) -> DriveHTTPServer:
         body_timeout=s["server.body_timeout"],
         max_per_ip=s["server.max_connections_per_ip"],
         allowed_hosts=frozenset(h.lower() for h in s["server.allowed_hosts"]),
+        listen_backlog=s["server.listen_backlog"],
     )
     # cheroot answers 413 itself past this; the hardening middleware gives 431 below it.
     server.max_request_header_size = s["dav.max_header_bytes"] + 8192

@@ -64,13 +64,11 @@ def lock_conflicts(
     (RFC 4918 section 7, as WsgiDAV applies it): any lock below ``url`` (the
     candidates hold those only for a depth-infinity request), and any lock on
     ``url`` or a deep lock above it unless both are shared."""
-    hrefs = []
-    for lock in candidates:
-        if lock["root"] != url and util.is_child_uri(url, lock["root"]):
-            hrefs.append(lock["root"])
-        elif not (lock["scope"] == "shared" and scope == "shared"):
-            hrefs.append(lock["root"])
-    return hrefs
+    def conflicts(lock: dict[str, Any]) -> bool:
+        below = lock["root"] != url and util.is_child_uri(url, lock["root"])
+        return below or not (lock["scope"] == "shared" and scope == "shared")
+
+    return [lock["root"] for lock in candidates if conflicts(lock)]
 
 
 class SqlLockStorage:

@@ -31,7 +31,8 @@ def _second_serve(data: Path) -> subprocess.CompletedProcess[str]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"a second server started on the same folder: {exc.stdout!r}")
+        started = exc.stdout
+        raise AssertionError(f"a second server started on the same folder: {started!r}") from None
 
 
 def test_second_serve_on_one_data_folder_is_refused_while_the_first_runs(
