@@ -8,19 +8,22 @@ short session. ``locks_for_roots`` serves a whole folder listing in one query.
 The database enforces the locking rules: ``create`` takes the write lock
 (``davdrive.write_lock``), reads the conflicting live locks and inserts the
 new row in one transaction, so no thread or process can slip a conflicting
-lock in between; a conflict raises 423 naming the locked items. WsgiDAV's
-in-process check before it only answers sooner.
+lock in between; a conflict raises 423 naming the locked items. The limits on
+locks per item and per user are counted in that transaction too (507 past
+them). WsgiDAV's in-process check before it only answers sooner.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from wsgidav import util
 from wsgidav.dav_error import (
+    HTTP_INSUFFICIENT_STORAGE,
     HTTP_LOCKED,
     DAVError,
     DAVErrorCondition,
@@ -37,6 +40,13 @@ from davdrive.write_lock import take_write_lock
 
 DEFAULT_TIMEOUT = 604800.0  # one week
 MAX_TIMEOUT = 4 * 604800.0
+
+
+@dataclass(frozen=True)
+class LockLimits:
+    owner_max_bytes: int
+    per_item: int
+    per_user: int
 
 
 def _to_dict(row: Lock) -> dict[str, Any]:
@@ -69,6 +79,22 @@ def lock_conflicts(
         return below or not (lock["scope"] == "shared" and scope == "shared")
 
     return [lock["root"] for lock in candidates if conflicts(lock)]
+
+
+def _check_limits(counts: tuple[int, int], limits: LockLimits) -> None:
+    on_item, by_user = counts
+    if on_item >= limits.per_item:
+        raise DAVError(
+            HTTP_INSUFFICIENT_STORAGE,
+            context_info=f"This item already has {on_item} locks, the most allowed; "
+            "nothing was locked.",
+        )
+    if by_user >= limits.per_user:
+        raise DAVError(
+            HTTP_INSUFFICIENT_STORAGE,
+            context_info=f"You hold {by_user} locks, the most allowed; unlock some "
+            "first. Nothing was locked.",
+        )
 
 
 class SqlLockStorage:
@@ -105,7 +131,11 @@ class SqlLockStorage:
                 return None
             return _to_dict(row)
 
-    def create(self, path: str, lock: dict[str, Any]) -> dict[str, Any]:
+    def create(
+        self, path: str, lock: dict[str, Any], limits: LockLimits | None = None
+    ) -> dict[str, Any]:
+        """Store ``lock`` on ``path`` unless a live lock conflicts (423) or, with
+        ``limits``, the item or the principal already holds the most allowed (507)."""
         assert lock.get("token") is None and lock.get("expire") is None
         lock["root"] = normalize_lock_root(path)
         timeout = lock.get("timeout")
@@ -118,6 +148,8 @@ class SqlLockStorage:
         lock["token"] = generate_lock_token()
         with self._sessions.begin() as session:
             take_write_lock(session, "dav_lock")
+            if limits is not None:
+                _check_limits(self._counts(session, lock["root"], lock["principal"]), limits)
             candidates = self._candidates(
                 session, lock["root"], children=lock["depth"] == "infinity"
             )
@@ -204,14 +236,17 @@ class SqlLockStorage:
 
     def counts(self, root: str, principal: str) -> tuple[int, int]:
         """(live locks on ``root``, live locks held by ``principal``), in one query."""
-        root = normalize_lock_root(root)
         with self._sessions() as session:
-            on_root, by_principal = session.execute(
-                select(
-                    func.count().filter(Lock.root == root),
-                    func.count().filter(Lock.principal == principal),
-                ).where(or_(Lock.root == root, Lock.principal == principal), _live(time.time()))
-            ).one()
+            return self._counts(session, normalize_lock_root(root), principal)
+
+    @staticmethod
+    def _counts(session: Session, root: str, principal: str) -> tuple[int, int]:
+        on_root, by_principal = session.execute(
+            select(
+                func.count().filter(Lock.root == root),
+                func.count().filter(Lock.principal == principal),
+            ).where(or_(Lock.root == root, Lock.principal == principal), _live(time.time()))
+        ).one()
         return int(on_root or 0), int(by_principal or 0)
 
     def locks_for_roots(self, roots: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -22,6 +22,7 @@ from davdrive import db
 from davdrive.models import Lock
 from davdrive.runtime import Runtime
 from davdrive.settings import Settings, load_settings
+from provider.lock_manager import DriveLockManager, LockLimits
 from provider.lock_storage import SqlLockStorage
 from tests.conftest import LiveServer
 from tests.live.test_creation_races import CLIENTS, LOCK_BODY, race, request
@@ -141,3 +142,39 @@ def test_shared_locks_on_one_file_are_all_granted(two_engines: list[Engine]) -> 
         storages, lambda i: ("/dav/s.txt", _lock("/dav/s.txt", scope="shared"))
     )
     assert outcome == Counter({"granted": CLIENTS})
+
+
+def test_per_user_lock_limit_holds_under_a_race_of_two_connections(
+    two_engines: list[Engine],
+) -> None:
+    """dav.locks_per_user = 3; 16 x LOCK /dav/u<i>.txt by one user at once through two
+    DriveLockManagers on two engines: exactly 3 granted, 13 refused with 507 (the
+    limit is counted in the transaction that stores the lock, not before it)."""
+    limits = LockLimits(owner_max_bytes=1024, per_item=100, per_user=3)
+    managers = [
+        DriveLockManager(SqlLockStorage(db.make_session_factory(e)), limits)
+        for e in two_engines
+    ]
+    barrier = threading.Barrier(CLIENTS)
+    outcome: list[str] = [""] * CLIENTS
+
+    def run(i: int) -> None:
+        barrier.wait(timeout=30)
+        try:
+            managers[i % 2].acquire(
+                url=f"/dav/u{i}.txt", lock_type="write", lock_scope="exclusive",
+                lock_depth="0", lock_owner=b"racer", timeout=60, principal="tester",
+                token_list=[],
+            )
+            outcome[i] = "granted"
+        except DAVError as exc:
+            outcome[i] = str(exc.value)
+        except Exception as exc:  # any other failure is a wrong answer
+            outcome[i] = repr(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert Counter(outcome) == Counter({"granted": 3, "507": CLIENTS - 3})
