@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from davdrive import audit
+from davdrive import audit, db
 from davdrive.models import AuditEvent
+from davdrive.runtime import Runtime
 from davdrive.settings import Settings, load_settings
 from tests.conftest import LiveServer, basic
 
@@ -91,4 +92,38 @@ def test_seven_writers_and_three_refused_sign_ins_leave_a_chain_that_verifies(
         assert refused == INTRUDERS * ROUNDS
         assert events is not None and events >= (WRITERS + INTRUDERS) * ROUNDS
         assert distinct_prev == events, "two events were appended to the same predecessor"
+        assert audit.verify(session) is None
+
+
+def test_events_recorded_at_once_over_two_connections_do_not_fork(
+    runtime: Runtime, settings: Settings
+) -> None:
+    """16 threads each record 10 events (audit.record then commit, as a refused
+    sign-in or a CLI command does) over two engines on one SQLite file, i.e. as
+    two processes would: 160 events, 160 distinct prev_hash values, verify intact."""
+    other = db.make_engine(settings.database_url, 8)
+    factories = [runtime.sessions, db.make_session_factory(other)]
+    barrier = threading.Barrier(16)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        with factories[i % 2]() as session:
+            barrier.wait(timeout=30)
+            try:
+                for _ in range(10):
+                    audit.record(session, user=f"u{i}", action="login", outcome="refused")
+                    session.commit()
+            except BaseException as exc:  # any failure to record is a wrong answer
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    other.dispose()
+    assert errors == []
+    with runtime.sessions() as session:
+        rows = session.execute(select(AuditEvent.prev_hash)).scalars().all()
+        assert len(rows) == 160 and len(set(rows)) == 160
         assert audit.verify(session) is None
