@@ -2,7 +2,10 @@
 
 Each event stores the hash of the previous one and its own sha256 over its
 fields, so that a removed or edited row breaks the chain (``verify``).
-The caller's session is used and committed by the caller.
+The caller's session is used and committed by the caller. ``record`` takes
+the database's write lock (``davdrive.write_lock``) before it reads the last
+hash, so two events appended at once, by any thread or process, never share
+a ``prev_hash``: the chain cannot fork.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from davdrive.models import AuditEvent, utcnow
+from davdrive.write_lock import take_write_lock
 
 
 def _digest(event: AuditEvent) -> str:
@@ -45,7 +49,9 @@ def record(
     detail: str = "",
     ip: str = "",
 ) -> AuditEvent:
-    """Append one event to the chain (flushed, not committed)."""
+    """Append one event to the chain (flushed, not committed; the transaction holds
+    the write lock from here on)."""
+    take_write_lock(session, "audit")
     prev = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
     event = AuditEvent(
         time=utcnow().replace(microsecond=0),

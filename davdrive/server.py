@@ -14,7 +14,8 @@ stack, outermost first:
 HardeningMiddleware reads no body; XML bodies are read and parsed only after
 authentication.
 
-``serve(settings)`` runs it under cheroot (``provider.http_server``: strict
+``serve(settings)`` holds the data folder's server lock (``davdrive.folder_lock``:
+one server per data folder) and runs the app under cheroot (``provider.http_server``: strict
 request parsing, head and body timeouts, a cap per source address), with TLS
 when configured. No answer names a product or library version.
 """
@@ -33,6 +34,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
+from davdrive.folder_lock import serving
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from provider.body_input import install_quiet_body_errors
@@ -196,6 +198,7 @@ def make_server(app: DriveApp) -> DriveHTTPServer:
         body_timeout=s["server.body_timeout"],
         max_per_ip=s["server.max_connections_per_ip"],
         allowed_hosts=frozenset(h.lower() for h in s["server.allowed_hosts"]),
+        listen_backlog=s["server.listen_backlog"],
     )
     # cheroot answers 413 itself past this; the hardening middleware gives 431 below it.
     server.max_request_header_size = s["dav.max_header_bytes"] + 8192
@@ -211,17 +214,18 @@ def serve(settings: Settings) -> int:
     logging.basicConfig(
         level=settings["log.level"].upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
-    app = create_app(settings)
-    server = make_server(app)
-    server.prepare()
-    host, port = server.bind_addr[:2]
-    scheme = "https" if settings["server.tls_cert"] else "http"
-    print(f"Serving on {scheme}://{host}:{port}{app.mount}/", flush=True)
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        print("Stopping.", file=sys.stderr)
-    finally:
-        server.stop()
-        app.close()
+    with serving(settings.data_dir):  # refuses a second server on this data folder
+        app = create_app(settings)
+        server = make_server(app)
+        server.prepare()
+        host, port = server.bind_addr[:2]
+        scheme = "https" if settings["server.tls_cert"] else "http"
+        print(f"Serving on {scheme}://{host}:{port}{app.mount}/", flush=True)
+        try:
+            server.serve()
+        except KeyboardInterrupt:
+            print("Stopping.", file=sys.stderr)
+        finally:
+            server.stop()
+            app.close()
     return 0

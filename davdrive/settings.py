@@ -97,6 +97,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.host", str, "127.0.0.1", "Address to listen on."),
     Setting("server.port", int, 8080, "TCP port to listen on (0 picks a free port).", _port),
     Setting("server.threads", int, 16, "Worker threads of the HTTP server.", _positive),
+    # --- reliability under load ---
+    Setting(
+        "server.listen_backlog",
+        int,
+        1024,
+        "Connections the kernel queues before the server accepts them; clients "
+        "connecting past it are dropped or reset. The kernel caps it at "
+        "net.core.somaxconn.",
+        _positive,
+    ),
     # --- protection of the HTTP server against slow and malformed clients ---
     Setting(
         "server.header_timeout",

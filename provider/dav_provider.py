@@ -34,9 +34,11 @@ class DriveProvider(DAVProvider):
     ``stream_propfind``: answer PROPFIND Depth 0/1 of drive items as a stream
     (``provider.propfind``) instead of WsgiDAV's all-in-memory answer.
 
-    LOCK requests are answered one at a time (they are short): a LOCK on an
-    unmapped URL creates an empty file, then locks it, and no other LOCK may
-    take the new file in between (its creator would get 423 and no 201).
+    LOCK requests are answered one at a time in a process (they are short): a
+    LOCK on an unmapped URL creates an empty file, then locks it, and no other
+    LOCK may take the new file in between (its creator would get 423 and no
+    201). That ordering is all it is for: exclusivity itself is enforced by
+    the database (``SqlLockStorage.create``), across processes too.
     """
 
     def __init__(self, *, stream_propfind: bool = True) -> None:

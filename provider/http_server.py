@@ -15,9 +15,10 @@
   (0: no cap); a connection past it gets 503 and is closed at once, without
   a worker thread.
 - Requests are parsed by ``StrictHTTPRequest`` (see ``provider.strict_http``).
-- The listen backlog holds ``LISTEN_BACKLOG`` connections (cheroot's default
-  of 5 made the kernel reset clients that connect together and send a body
-  at once, such as a sync client's parallel uploads).
+- The listen backlog holds ``listen_backlog`` connections (setting
+  ``server.listen_backlog``; cheroot's default of 5 made the kernel reset
+  clients that connect together and send a body at once, such as a sync
+  client's parallel uploads).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from provider.strict_http import StrictHTTPRequest
 
 _log = logging.getLogger("davdrive.http")
 
-LISTEN_BACKLOG = 128  # the kernel caps it at net.core.somaxconn
+LISTEN_BACKLOG = 1024  # default of server.listen_backlog; the kernel caps it at somaxconn
 
 
 class GuardedSocketIO(socket.SocketIO):
@@ -138,9 +139,10 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
         body_timeout: float,
         max_per_ip: int,
         allowed_hosts: frozenset[str] = frozenset(),
+        listen_backlog: int = LISTEN_BACKLOG,
     ) -> None:
         super().__init__(bind_addr, app, numthreads=threads, server_name="davdrive",
-                         request_queue_size=LISTEN_BACKLOG)
+                         request_queue_size=listen_backlog)
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.max_per_ip = max_per_ip

@@ -11,12 +11,10 @@ and nothing is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from wsgidav import util
 from wsgidav.dav_error import (
-    HTTP_INSUFFICIENT_STORAGE,
     HTTP_LOCKED,
     HTTP_REQUEST_ENTITY_TOO_LARGE,
     DAVError,
@@ -25,14 +23,9 @@ from wsgidav.dav_error import (
 )
 from wsgidav.lock_man.lock_manager import LockManager, normalize_lock_root
 
-from provider.lock_storage import SqlLockStorage
+from provider.lock_storage import LockLimits, SqlLockStorage, lock_conflicts
 
-
-@dataclass(frozen=True)
-class LockLimits:
-    owner_max_bytes: int
-    per_item: int
-    per_user: int
+__all__ = ["DriveLockManager", "LockLimits"]
 
 
 class DriveLockManager(LockManager):  # type: ignore[misc]
@@ -55,34 +48,34 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
                 context_info=f"The lock owner text is limited to {self.limits.owner_max_bytes} "
                 "bytes; nothing was locked.",
             )
-        on_item, by_user = self.storage.counts(normalize_lock_root(url), principal)
-        if on_item >= self.limits.per_item:
-            raise DAVError(
-                HTTP_INSUFFICIENT_STORAGE,
-                context_info=f"This item already has {on_item} locks, the most allowed; "
-                "nothing was locked.",
-            )
-        if by_user >= self.limits.per_user:
-            raise DAVError(
-                HTTP_INSUFFICIENT_STORAGE,
-                context_info=f"You hold {by_user} locks, the most allowed; unlock some "
-                "first. Nothing was locked.",
-            )
         return super().acquire(
             url=url, lock_type=lock_type, lock_scope=lock_scope, lock_depth=lock_depth,
             lock_owner=lock_owner, timeout=timeout, principal=principal, token_list=token_list,
         )
+
+    def _generate_lock(self, principal: str, lock_type: str, lock_scope: str,
+                       lock_depth: str, lock_owner: Any, path: str, timeout: Any) -> Any:
+        """As WsgiDAV's, but the storage counts the limits and re-checks conflicts
+        in the transaction that stores the lock."""
+        if timeout is None:
+            timeout = LockManager.LOCK_TIME_OUT_DEFAULT
+        elif timeout < 0:
+            timeout = -1
+        lock = {
+            "root": path, "type": lock_type, "scope": lock_scope, "depth": lock_depth,
+            "owner": lock_owner, "timeout": timeout, "principal": principal,
+        }
+        self.storage.create(path, lock, self.limits)
+        return lock
 
     def _check_lock_permission(self, url: str, lock_type: str, lock_scope: str,
                                lock_depth: str, token_list: list[str], principal: str) -> None:
         """As WsgiDAV's: may ``principal`` lock ``url``? Raises 423 naming the conflicts."""
         errcond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
         deep = lock_depth == "infinity"
-        for lock in self.storage.conflict_candidates(url, children=deep):
-            if lock["root"] != url and util.is_child_uri(url, lock["root"]):
-                errcond.add_href(lock["root"])  # a lock below a depth-infinity lock
-            elif not (lock["scope"] == "shared" and lock_scope == "shared"):
-                errcond.add_href(lock["root"])  # on the item or a deep lock above it
+        candidates = self.storage.conflict_candidates(url, children=deep)
+        for href in lock_conflicts(candidates, url, lock_scope):
+            errcond.add_href(href)
         for w_url, count in self._active_writes.items():
             if count and (w_url == url or (deep and util.is_child_uri(url, w_url))):
                 errcond.add_href(w_url)  # a write in progress (WsgiDAV's TOCTOU guard)

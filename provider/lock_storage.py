@@ -4,15 +4,31 @@ Implements the interface of ``wsgidav.lock_man.lock_storage.LockStorageDict``
 (lock dictionaries keyed by token, roots are normalised ref-URLs). WsgiDAV
 does not pass the request to its lock storage, so each call runs in its own
 short session. ``locks_for_roots`` serves a whole folder listing in one query.
+
+The database enforces the locking rules: ``create`` takes the write lock
+(``davdrive.write_lock``), reads the conflicting live locks and inserts the
+new row in one transaction, so no thread or process can slip a conflicting
+lock in between; a conflict raises 423 naming the locked items. The limits on
+locks per item and per user are counted in that transaction too (507 past
+them). WsgiDAV's in-process check before it only answers sooner.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
+from wsgidav import util
+from wsgidav.dav_error import (
+    HTTP_INSUFFICIENT_STORAGE,
+    HTTP_LOCKED,
+    DAVError,
+    DAVErrorCondition,
+    PRECONDITION_CODE_LockConflict,
+)
 from wsgidav.lock_man.lock_manager import (
     generate_lock_token,
     normalize_lock_root,
@@ -20,9 +36,17 @@ from wsgidav.lock_man.lock_manager import (
 )
 
 from davdrive.models import Lock
+from davdrive.write_lock import take_write_lock
 
 DEFAULT_TIMEOUT = 604800.0  # one week
 MAX_TIMEOUT = 4 * 604800.0
+
+
+@dataclass(frozen=True)
+class LockLimits:
+    owner_max_bytes: int
+    per_item: int
+    per_user: int
 
 
 def _to_dict(row: Lock) -> dict[str, Any]:
@@ -41,6 +65,36 @@ def _to_dict(row: Lock) -> dict[str, Any]:
 
 def _live(now: float) -> Any:
     return or_(Lock.expire < 0, Lock.expire >= now)
+
+
+def lock_conflicts(
+    candidates: list[dict[str, Any]], url: str, scope: str
+) -> list[str]:
+    """Roots of the ``candidates`` that forbid a new ``scope`` lock on ``url``
+    (RFC 4918 section 7, as WsgiDAV applies it): any lock below ``url`` (the
+    candidates hold those only for a depth-infinity request), and any lock on
+    ``url`` or a deep lock above it unless both are shared."""
+    def conflicts(lock: dict[str, Any]) -> bool:
+        below = lock["root"] != url and util.is_child_uri(url, lock["root"])
+        return below or not (lock["scope"] == "shared" and scope == "shared")
+
+    return [lock["root"] for lock in candidates if conflicts(lock)]
+
+
+def _check_limits(counts: tuple[int, int], limits: LockLimits) -> None:
+    on_item, by_user = counts
+    if on_item >= limits.per_item:
+        raise DAVError(
+            HTTP_INSUFFICIENT_STORAGE,
+            context_info=f"This item already has {on_item} locks, the most allowed; "
+            "nothing was locked.",
+        )
+    if by_user >= limits.per_user:
+        raise DAVError(
+            HTTP_INSUFFICIENT_STORAGE,
+            context_info=f"You hold {by_user} locks, the most allowed; unlock some "
+            "first. Nothing was locked.",
+        )
 
 
 class SqlLockStorage:
@@ -77,7 +131,11 @@ class SqlLockStorage:
                 return None
             return _to_dict(row)
 
-    def create(self, path: str, lock: dict[str, Any]) -> dict[str, Any]:
+    def create(
+        self, path: str, lock: dict[str, Any], limits: LockLimits | None = None
+    ) -> dict[str, Any]:
+        """Store ``lock`` on ``path`` unless a live lock conflicts (423) or, with
+        ``limits``, the item or the principal already holds the most allowed (507)."""
         assert lock.get("token") is None and lock.get("expire") is None
         lock["root"] = normalize_lock_root(path)
         timeout = lock.get("timeout")
@@ -89,6 +147,19 @@ class SqlLockStorage:
         validate_lock(lock)
         lock["token"] = generate_lock_token()
         with self._sessions.begin() as session:
+            take_write_lock(session, "dav_lock")
+            if limits is not None:
+                _check_limits(self._counts(session, lock["root"], lock["principal"]), limits)
+            candidates = self._candidates(
+                session, lock["root"], children=lock["depth"] == "infinity"
+            )
+            hrefs = lock_conflicts(candidates, lock["root"], lock["scope"])
+            if hrefs:
+                lock["token"] = None
+                errcond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
+                for href in hrefs:
+                    errcond.add_href(href)
+                raise DAVError(HTTP_LOCKED, err_condition=errcond)
             session.add(
                 Lock(
                     token=lock["token"], root=lock["root"], principal=lock["principal"],
@@ -136,6 +207,11 @@ class SqlLockStorage:
         Those on ``url`` itself, the depth-infinity ones on its ancestors and,
         with ``children``, every lock below it. Owner texts are not read.
         """
+        with self._sessions() as session:
+            return self._candidates(session, url, children=children)
+
+    @staticmethod
+    def _candidates(session: Session, url: str, *, children: bool) -> list[dict[str, Any]]:
         root = normalize_lock_root(url)
         ancestors = []
         parent = root
@@ -150,10 +226,9 @@ class SqlLockStorage:
             # Every root below starts with prefix: a range on the index, no LIKE.
             conditions.append(and_(Lock.root >= prefix, Lock.root < prefix[:-1] + "0"))
         columns = (Lock.token, Lock.root, Lock.principal, Lock.scope, Lock.depth)
-        with self._sessions() as session:
-            rows = session.execute(
-                select(*columns).where(or_(*conditions), _live(time.time()))
-            ).all()
+        rows = session.execute(
+            select(*columns).where(or_(*conditions), _live(time.time()))
+        ).all()
         return [
             {"token": t, "root": r, "principal": p, "scope": sc, "depth": d}
             for t, r, p, sc, d in rows
@@ -161,14 +236,17 @@ class SqlLockStorage:
 
     def counts(self, root: str, principal: str) -> tuple[int, int]:
         """(live locks on ``root``, live locks held by ``principal``), in one query."""
-        root = normalize_lock_root(root)
         with self._sessions() as session:
-            on_root, by_principal = session.execute(
-                select(
-                    func.count().filter(Lock.root == root),
-                    func.count().filter(Lock.principal == principal),
-                ).where(or_(Lock.root == root, Lock.principal == principal), _live(time.time()))
-            ).one()
+            return self._counts(session, normalize_lock_root(root), principal)
+
+    @staticmethod
+    def _counts(session: Session, root: str, principal: str) -> tuple[int, int]:
+        on_root, by_principal = session.execute(
+            select(
+                func.count().filter(Lock.root == root),
+                func.count().filter(Lock.principal == principal),
+            ).where(or_(Lock.root == root, Lock.principal == principal), _live(time.time()))
+        ).one()
         return int(on_root or 0), int(by_principal or 0)
 
     def locks_for_roots(self, roots: list[str]) -> dict[str, list[dict[str, Any]]]:
