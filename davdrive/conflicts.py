@@ -21,12 +21,13 @@ by another transaction; the database then has the last word:
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from davdrive import write_lock
 from davdrive.blobs import BlobInfo
 from davdrive.models import Blob, Node, utcnow
 
@@ -78,15 +79,9 @@ Placement = list[tuple[int, int | None, str]]
 
 def take_write_lock(session: Session) -> None:
     """Make the open transaction the database's writer now; reads after this see the
-    latest committed state and nothing else can change it until the commit.
-
-    SQLite: reads outside a write run in autocommit (pysqlite opens a transaction
-    at the first write), so a write that changes nothing takes the write lock
-    (waiting out the busy timeout). PostgreSQL: the conditional updates and
-    unique indexes decide instead; nothing to do here.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE node SET id = id WHERE id = -1"))
+    latest committed state and nothing else can change it until the commit (one
+    mechanism for the whole drive: ``davdrive.write_lock``)."""
+    write_lock.take_write_lock(session, "drive")
 
 
 def placement_of(chain: list[Node]) -> Placement:

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from davdrive import audit
+from davdrive.check import run_check
 from davdrive.models import Blob, Node
 from davdrive.settings import Settings, load_settings
 from tests.conftest import LiveServer, basic
@@ -120,11 +121,14 @@ TWINS = text(
 
 def assert_consistent(live: LiveServer) -> None:
     """The audit chain intact; no live item written under a trashed folder; no two
-    live items of one name in one folder (checked in SQL, straight on the database)."""
+    live items of one name in one folder (checked in SQL, straight on the database);
+    and ``davdrive check`` (every blob re-hashed, every invariant) clean."""
     with live.app.runtime.sessions() as session:
         assert audit.verify(session) is None, "the audit chain forked under the race"
         assert session.scalar(WRITTEN_INTO_TRASH) == 0, "a live item under a trashed folder"
         assert session.scalar(TWINS) == 0, "two live items of one name in one folder"
+        report = run_check(session, live.app.runtime.blobs)
+        assert report.ok, [p.line() for p in report.problems]
 
 
 def test_mkcol_race_gives_one_201_and_405_to_the_others(live: LiveServer) -> None:
