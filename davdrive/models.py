@@ -143,7 +143,7 @@ class Node(Base):
     )
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
     min_degree: Mapped[int] = mapped_column(Integer, default=0)
-    doc_type: Mapped[str | None] = mapped_column(String(64), default=None)
+    doc_type: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     visibility: Mapped[str] = mapped_column(String(8), default="shared")
     new_files_private: Mapped[bool] = mapped_column(Boolean, default=False)
     blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blob.sha256"), default=None)
@@ -185,7 +185,7 @@ class FolderRight(Base):
         ForeignKey("node.id", ondelete="CASCADE"), primary_key=True
     )
     category_id: Mapped[int] = mapped_column(
-        ForeignKey("category.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("category.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     level: Mapped[str] = mapped_column(String(8))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Select, select
+from sqlalchemy import Integer, Select, String, column, literal, select, values
 from sqlalchemy.orm import Session
 
 from davdrive.models import Node
@@ -30,30 +30,35 @@ def get_root(session: Session) -> Node:
 
 
 def resolve_chain(session: Session, parts: list[str]) -> list[Node] | None:
-    """Nodes from the root to ``parts`` (root first), or None if a segment is missing."""
+    """Nodes from the root to ``parts`` (root first), or None if a segment is missing.
+
+    One query walks down from the root, one (parent, name key) index lookup per
+    segment, so the cost depends on the depth of the path, never on the size of
+    the drive.
+    """
     keys = [name_key(p) for p in parts]
-    candidates = session.scalars(
-        select(Node).where(
-            Node.deleted_at.is_(None),
-            Node.name_key.in_(set(keys) | {""}),
+    walk = (
+        select(Node.id.label("id"), literal(0).label("depth"))
+        .where(Node.parent_id.is_(None), Node.deleted_at.is_(None))
+        .cte("walk", recursive=True)
+    )
+    if keys:
+        wanted = values(
+            column("depth", Integer), column("key", String), name="wanted"
+        ).data(list(enumerate(keys, start=1))).cte("wanted")
+        step = (
+            select(Node.id, wanted.c.depth)
+            .join(wanted, wanted.c.depth == walk.c.depth + 1)
+            .where(Node.parent_id == walk.c.id, Node.name_key == wanted.c.key,
+                   Node.deleted_at.is_(None))
         )
-    ).all()
-    by_parent: dict[tuple[int | None, str], Node] = {}
-    root = None
-    for node in candidates:
-        if node.parent_id is None:
-            root = node
-        else:
-            by_parent[(node.parent_id, node.name_key)] = node
-    if root is None:
+        walk = walk.union_all(step)
+    rows = session.execute(
+        select(Node).join(walk, Node.id == walk.c.id).order_by(walk.c.depth)
+    ).scalars().all()
+    if len(rows) != len(keys) + 1:
         return None
-    chain = [root]
-    for key in keys:
-        child = by_parent.get((chain[-1].id, key))
-        if child is None:
-            return None
-        chain.append(child)
-    return chain
+    return list(rows)
 
 
 def children(session: Session, folder_id: int) -> list[Node]:

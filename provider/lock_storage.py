@@ -194,8 +194,8 @@ class SqlLockStorage:
             conditions.append(Lock.root == root)
         if include_children:
             prefix = root.rstrip("/") + "/"
-            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(Lock.root.like(escaped + "%", escape="\\"))
+            # Every root below starts with prefix: a range on the index, no LIKE scan.
+            conditions.append(and_(Lock.root >= prefix, Lock.root < prefix[:-1] + "0"))
         with self._sessions() as session:
             rows = session.scalars(select(Lock).where(or_(*conditions), _live(time.time())))
             locks = [_to_dict(r) for r in rows]
