@@ -138,7 +138,7 @@ class BlobStore:
                 if target.exists():
                     tmp.unlink()
                     return False
-                target.parent.mkdir(parents=True, exist_ok=True)
+                _make_dirs_durable(target.parent)
                 os.replace(tmp, target)
             except BaseException:
                 self._release(sha256)
@@ -263,6 +263,24 @@ def disk_full_as_error() -> Iterator[None]:
                 "The server has not enough free disk space; nothing was stored."
             ) from exc
         raise
+
+
+def _make_dirs_durable(path: Path) -> None:
+    """Create ``path`` and its missing parents, fsyncing the folder that receives each
+    new one, so that after a crash a committed row never points into a lost folder.
+    Called under the store's lock: no other upload of this process sees a new folder
+    before its entry is durable."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue  # another process made it and fsyncs its parent itself
+        _fsync_dir(folder.parent)
 
 
 def _fsync_dir(path: Path) -> None:

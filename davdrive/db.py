@@ -46,7 +46,7 @@ def make_engine(url: str, threads: int = 16) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA synchronous=FULL")  # a 201 survives a power cut
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
