@@ -42,9 +42,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## bench: timing checks (hidden vs missing paths answer alike: ratio within 1.2)
+## bench: timing checks (hidden vs missing paths alike; cost flat from 1,000 to 100,000 nodes)
 bench: $(VENV)/.installed-run
 	$(BIN)/python bench/hidden_missing.py
+	$(BIN)/python bench/scaling.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Integer, Select, String, column, literal, select, values
+from sqlalchemy import Select, case, literal, select
 from sqlalchemy.orm import Session
 
 from davdrive.models import Node
@@ -43,14 +43,11 @@ def resolve_chain(session: Session, parts: list[str]) -> list[Node] | None:
         .cte("walk", recursive=True)
     )
     if keys:
-        wanted = values(
-            column("depth", Integer), column("key", String), name="wanted"
-        ).data(list(enumerate(keys, start=1))).cte("wanted")
-        step = (
-            select(Node.id, wanted.c.depth)
-            .join(wanted, wanted.c.depth == walk.c.depth + 1)
-            .where(Node.parent_id == walk.c.id, Node.name_key == wanted.c.key,
-                   Node.deleted_at.is_(None))
+        # The key wanted below a node of depth d is keys[d]: a CASE of bound values,
+        # so the compiled statement is cached per path depth.
+        wanted = case({depth: key for depth, key in enumerate(keys)}, value=walk.c.depth)
+        step = select(Node.id, walk.c.depth + 1).where(
+            Node.parent_id == walk.c.id, Node.name_key == wanted, Node.deleted_at.is_(None)
         )
         walk = walk.union_all(step)
     rows = session.execute(
