@@ -238,14 +238,7 @@ class BlobStore:
 
     def verify(self, sha256: str) -> bool:
         """True when the stored bytes still hash to their address."""
-        digest = hashlib.sha256()
-        try:
-            with self.open(sha256) as f:
-                while block := f.read(READ_BLOCK):
-                    digest.update(block)
-        except FileNotFoundError:
-            return False
-        return digest.hexdigest() == sha256
+        return self.digest_of_file(sha256) == sha256
 
 
 TEMP_PREFIX = "up-"
