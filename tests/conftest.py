@@ -189,14 +189,23 @@ class LiveServer:
     app: DriveApp
 
 
-@pytest.fixture
-def live(app: DriveApp) -> Iterator[LiveServer]:
-    """The real cheroot server on a free loopback port, in a thread."""
+@contextmanager
+def serving(app: DriveApp) -> Iterator[LiveServer]:
+    """Run ``make_server(app)`` on a free loopback port, in a thread, for the block."""
     server = make_server(app)
     server.prepare()
     port = server.bind_addr[1]
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{port}", port, app)
-    server.stop()
-    thread.join(timeout=5)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", port, app)
+    finally:
+        server.stop()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live(app: DriveApp) -> Iterator[LiveServer]:
+    """The real cheroot server on a free loopback port, in a thread."""
+    with serving(app) as server:
+        yield server

@@ -22,6 +22,7 @@ import requests
 from davdrive.settings import Settings, load_settings
 from tests.conftest import LiveServer, basic
 from tests.live.rclone import Rclone
+from tests.live.wire import read_head
 
 pytestmark = pytest.mark.live
 
@@ -93,13 +94,7 @@ def head_answer(port: int, head: str) -> bytes:
     """Send a request head without its body; return the answer's head."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head.encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
-    return answer
+        return read_head(sock)
 
 
 def test_finder_chunked_put_announcing_past_the_quota_is_507_before_the_body(

@@ -26,6 +26,7 @@ import requests
 from davdrive.passwords import Passwords
 from davdrive.settings import Settings, load_settings
 from tests.conftest import LiveServer, basic
+from tests.live.wire import read_head
 
 THREADS = 4
 SLOW_PUTS = THREADS - 1
@@ -92,12 +93,7 @@ def start_slow_put(live: LiveServer, path: str, announced: int, first: bytes) ->
 
 def finish_put(sock: socket.socket, rest: bytes) -> bytes:
     sock.sendall(rest)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
+    data = read_head(sock)
     sock.close()
     return data.split(b"\r\n", 1)[0]
 

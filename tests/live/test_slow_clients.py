@@ -25,8 +25,8 @@ from davdrive.passwords import Passwords
 from davdrive.runtime import open_runtime
 from davdrive.server import create_app
 from davdrive.settings import Settings
-from tests.conftest import LiveServer, add_user, basic
-from tests.live.wire import read_all, send_raw, serving
+from tests.conftest import LiveServer, add_user, basic, serving
+from tests.live.wire import read_all, send_raw
 
 pytestmark = pytest.mark.live
 

@@ -17,8 +17,8 @@ from davdrive.passwords import Passwords
 from davdrive.runtime import open_runtime
 from davdrive.server import create_app
 from davdrive.settings import Settings
-from tests.conftest import LiveServer, add_user, basic
-from tests.live.wire import send_raw, serving
+from tests.conftest import LiveServer, add_user, basic, serving
+from tests.live.wire import send_raw
 
 pytestmark = pytest.mark.live
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-
-from davdrive.server import DriveApp, make_server
-from tests.conftest import LiveServer
 
 
 @dataclass
@@ -91,6 +86,17 @@ def send_raw(
         return read_all(sock, timeout)
 
 
+def read_head(sock: socket.socket) -> bytes:
+    """Read until the end of an answer's head (or the connection's end); return it all."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def read_all(sock: socket.socket, timeout: float) -> Wire:
     chunks: list[bytes] = []
     closed = False
@@ -109,18 +115,3 @@ def read_all(sock: socket.socket, timeout: float) -> Wire:
             break
         chunks.append(chunk)
     return Wire(b"".join(chunks), closed)
-
-
-@contextlib.contextmanager
-def serving(app: DriveApp) -> Iterator[LiveServer]:
-    """Run ``make_server(app)`` on a free loopback port for the block."""
-    server = make_server(app)
-    server.prepare()
-    port = server.bind_addr[1]
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", port, app)
-    finally:
-        server.stop()
-        thread.join(timeout=5)
