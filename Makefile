@@ -42,10 +42,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## bench: timing checks (hidden vs missing paths alike; cost flat from 1,000 to 100,000 nodes)
+## bench: davdrive against bare WsgiDAV side by side, scaling, memory, hidden vs missing
+## paths; writes bench/results.md (docs/performance.md explains it)
 bench: $(VENV)/.installed-run
-	$(BIN)/python bench/hidden_missing.py
-	$(BIN)/python bench/scaling.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

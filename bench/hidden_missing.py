@@ -28,6 +28,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from servers import davdrive
+
 BOUND = 1.2
 PASSWORD = "bench-password-1"  # noqa: S105  (a throwaway drive)
 PROPFIND = (
@@ -40,13 +42,6 @@ PAIRS = [
     ("file in it", "/dav/Docs/Board/minutes-1.txt", "/dav/Docs/Nothing/minutes-1.txt"),
     ("treasury file", "/dav/Docs/Budget.txt", "/dav/Docs/Nothing.txt"),
 ]
-
-
-def davdrive(data: Path, *args: str, stdin: str | None = None) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "davdrive.cli", "--data", str(data), *args],
-        input=stdin, text=True, check=True, stdout=subprocess.DEVNULL,
-    )
 
 
 def build(data: Path, files: int) -> None:

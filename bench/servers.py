@@ -1,0 +1,155 @@
+"""The two servers of the benchmark, started as real processes on loopback.
+
+- bare WsgiDAV (the venv's ``wsgidav``: filesystem provider, no auth, logging off);
+- ``davdrive serve``: auth and rights on, one normal user of category ``office`` with
+  write right on ``/Bench``, TLS off, WsgiDAV's request log off, log level warning.
+
+Also: the resident memory of a process (VmRSS, VmHWM from /proc) and one line
+describing the machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from contextlib import redirect_stdout, suppress
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import IO
+
+USER = "writer1"
+PASSWORD = "bench-password-0"  # noqa: S105  (a throwaway drive on loopback)
+FOLDER = "Bench"
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode}")
+        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{what} did not listen on port {port} within 30 s")
+
+
+def start_wsgidav(root: Path, logs: Path) -> Server:
+    """Bare WsgiDAV on ``root``: filesystem provider, anonymous, quiet."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    wsgidav = Path(sys.executable).with_name("wsgidav")
+    log = open(logs / "wsgidav.log", "wb")  # noqa: SIM115  (closed by Server.stop)
+    proc = subprocess.Popen(
+        [str(wsgidav), "--no-config", "-H", "127.0.0.1", "-p", str(port), "-r", str(root),
+         "--auth", "anonymous", "-q", "-q", "-q"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    _wait_listening(proc, port, "wsgidav")
+    return Server("wsgidav", proc, f"http://127.0.0.1:{port}/", log)
+
+
+def davdrive(data: Path, *args: str, stdin: str | None = None) -> None:
+    """Run one ``davdrive`` command on the drive in ``data``, in this process (saves a
+    Python start per command); ``stdin`` is what the command reads; raises if it fails."""
+    from davdrive.cli import main
+
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with redirect_stdout(io.StringIO()):
+            status = main(["--data", str(data), *args])
+    finally:
+        sys.stdin = saved
+    if status:
+        raise RuntimeError(f"davdrive {' '.join(args[:2])} failed with status {status}")
+
+
+def init_drive(data: Path) -> None:
+    """A new drive with user ``writer1`` (category office) and write right on /Bench."""
+    davdrive(data, "init")
+    davdrive(data, "user", "add", USER, "--category", "office", "--password-stdin",
+             stdin=PASSWORD + "\n")
+    davdrive(data, "folder", "add", f"/{FOLDER}")
+    davdrive(data, "folder", "rights", f"/{FOLDER}", "office=write")
+
+
+def start_davdrive(data: Path, logs: Path, label: str = "davdrive") -> Server:
+    """``davdrive serve`` on a free loopback port; the URL is that of /Bench."""
+    env = {**os.environ, "DAVDRIVE_LOG_LEVEL": "warning"}
+    log = open(logs / f"{label}.log", "wb")  # noqa: SIM115  (closed by Server.stop)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "davdrive.cli", "--data", str(data), "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=log, env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    if "Serving on" not in line:
+        proc.kill()
+        raise RuntimeError(f"davdrive serve did not start: {line!r} (see {label}.log)")
+    base = line.split("Serving on", 1)[1].strip()
+    return Server(label, proc, f"{base.rstrip('/')}/{FOLDER}/", log)
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in bytes."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def machine() -> str:
+    """CPU model, cores, memory, Python, kernel, library versions and the UTC date."""
+    model = "unknown CPU"
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    load = ", load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("wsgidav", "cheroot"))
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"{model}, {os.cpu_count()} cores{mem}; Python {platform.python_version()}, "
+            f"Linux {platform.release()}; {versions}; {now}{load}")
