@@ -93,6 +93,16 @@ def _cell(r: dict[str, Any] | None) -> str:
     return text + (f" **{r['errors']} errors**" if r["errors"] else "")
 
 
+def _detail(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "-"
+    if "ttfb_ms" in r:
+        return f"first byte {num(r['ttfb_ms'])}"
+    if "lat_ms_p50" in r:
+        return f"{num(r['lat_ms_p50'])} / {num(r['lat_ms_p99'])}"
+    return "-"
+
+
 def render(run: Run) -> str:
     got = _by(run.results)
     rows = ratio_rows(run.results)
@@ -127,6 +137,16 @@ def render(run: Run) -> str:
         out += ["", f"First byte of the 10k listing (median): davdrive {num(ten_k['ttfb_ms'])} ms "
                 f"(target <= {FIRST_BYTE_MS:g} ms: {verdict(ok)}); bare WsgiDAV "
                 f"{num(base_ttfb)} ms."]
+    details = [name for name in TARGETS if any(
+        "ttfb_ms" in r or "lat_ms_p50" in r for t in (BASE, OURS) if (r := got.get((name, t))))]
+    if details:
+        out += ["", "## Details", "",
+                "PROPFIND: median time to the first byte (ms). Small operations: latency of "
+                "one request, p50 / p99 over all repetitions (ms).", "",
+                f"| workload | {BASE} | {OURS} |", "|---|---|---|"]
+        for name in details:
+            out.append(f"| {name} | {_detail(got.get((name, BASE)))} "
+                       f"| {_detail(got.get((name, OURS)))} |")
     if run.memory:
         out += ["", "## Memory of the servers", "",
                 "Resident memory after all the workloads above (VmRSS now, VmHWM peak).", "",
@@ -146,7 +166,7 @@ def render(run: Run) -> str:
                 f"means it grows by at most {FLAT_MIB} MiB.", "",
                 "| step | before | after | growth |", "|---|---|---|---|"]
         for step, before, after in run.flatness:
-            growth = f"{(after - before) / MiB:+.0f} MiB"
+            growth = f"{round((after - before) / MiB):+d} MiB"
             out.append(f"| {step} | {mib(before)} | {mib(after)} | {growth} |")
         out += ["", f"Flat: {verdict(ok)} (largest growth {mib(worst)})."]
     if run.scaling:

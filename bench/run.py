@@ -64,7 +64,7 @@ def flatness(params: Params, server: servers.Server, t: Target, flat_mib: int,
         steps.append((f"PROPFIND of {params.files_10k:,} entries", after, rss()))
     finally:
         conn.close()
-    say("flatness: " + ", ".join(f"{s} {(a - b) / (1 << 20):+.0f} MiB" for s, b, a in steps))
+    say("flatness: " + ", ".join(f"{s} {round((a - b) / (1 << 20)):+d} MiB" for s, b, a in steps))
     return steps
 
 

@@ -41,6 +41,9 @@ def test_quick_bench_reports_every_row_with_numeric_ratios(tmp_path: Path) -> No
                      re.MULTILINE)
     assert re.search(rf"First byte of the 10k listing \(median\): davdrive [\d.]+ ms "
                      rf"\(target <= 20 ms: {VERDICT}\)", text)
+    for name in ("propfind1k", "propfind1k_allprop", "propfind10k"):
+        assert re.search(rf"^\| {name} \| first byte [\d.]+ \| first byte [\d.]+ \|$", text,
+                         re.MULTILINE), f"no first-byte time for {name}"
     for server in ("wsgidav", "davdrive"):
         assert re.search(rf"^\| {server} \| \d+ MiB \| \d+ MiB \|$", text, re.MULTILINE)
     assert len(re.findall(r"^\| (upload|download|PROPFIND) of .* MiB \|$", text,
@@ -53,3 +56,32 @@ def test_quick_bench_reports_every_row_with_numeric_ratios(tmp_path: Path) -> No
                           text, re.MULTILINE)) == 6  # hidden vs missing
     assert re.search(r"^\*\*\d+ of 15 checks met\.\*\*$", text, re.MULTILINE)
     assert "## Errors" not in text
+
+
+def test_a_wrong_body_is_an_error_not_a_measurement(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET of the 1 KiB fixtures from real bare WsgiDAV, after one file changed on disk:
+    the harness compares every body, so the repetitions count errors and yield no median,
+    and the report lists the error and marks the row NOT met (make bench then exits 1)."""
+    monkeypatch.syspath_prepend(str(RUN.parent))
+    import harness
+    import report
+    import servers
+    from client import Target
+    from workloads import Params, SmallGet
+
+    params = Params(prefix="b").quick()
+    bare = servers.start_wsgidav(tmp_path / "root", tmp_path)
+    try:
+        target = Target("wsgidav", bare.url, prepare=str(tmp_path / "root"))
+        harness.prepare(params, target, ["small"], lambda _: None)
+        (tmp_path / "root" / "b" / "small" / "s0003.bin").write_bytes(b"changed")
+        (row,) = harness.run_workload(SmallGet(params, 1), [target], 1, lambda _: None)
+    finally:
+        bare.stop()
+    assert row["errors"] > 0 and row["median"] is None
+    assert any("body mismatch (7 bytes)" in message for message in row["error_samples"])
+    ours = dict(row, target="davdrive")
+    text = report.render(report.Run("m", "s", [row, ours], {}))
+    assert "| get_small_c1 | - | >= 1.3x | **NOT met** |" in text
+    assert "## Errors" in text
