@@ -31,7 +31,6 @@ class Target:
     user: str | None = None
     password: str | None = None
     prepare: str | None = None
-    pid: int | None = None
 
     def __post_init__(self) -> None:
         if not self.url.endswith("/"):

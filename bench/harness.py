@@ -87,12 +87,12 @@ def run_workload(w: Workload, targets: list[Target], reps: int | None,
         except Exception as exc:  # noqa: BLE001
             say(f"{t.name}/{w.name}: warm-up error {describe(exc)}")
     n = reps or w.reps()
-    for r in range(n):
-        k = r % len(targets)
+    for rep in range(n):
+        k = rep % len(targets)
         for t in targets[k:] + targets[:k]:
             settle()
             try:
-                res = w.run(t, r)
+                res = w.run(t, rep)
             except Exception as exc:  # noqa: BLE001
                 res = {"errors": Errors()}
                 res["errors"].add(describe(exc))

@@ -42,7 +42,6 @@ class Run:
     results: list[dict[str, Any]]
     memory: dict[str, dict[str, int]]  # server -> VmRSS / VmHWM
     flatness: list[tuple[str, int, int]] = field(default_factory=list)  # step, before, after
-    flat_size: str = "1 GiB"
     scaling: list[tuple[str, float, float]] = field(default_factory=list)
     scaling_sizes: tuple[int, int] = (1000, 100_000)
     hidden: str = ""  # the table printed by hidden_missing.py
@@ -194,6 +193,5 @@ def render(run: Run) -> str:
         out += ["", "## Errors", ""]
         out += [f"- {r['target']} / {r['workload']}: {r['errors']} errors "
                 f"{r['error_samples']}" for r in errors]
-    met = sum(checks)
-    summary = [f"**{met} of {len(checks)} checks met.**", ""]
+    summary = [f"**{sum(checks)} of {len(checks)} checks met.**", ""]
     return "\n".join(out[:4] + summary + out[4:]) + "\n"

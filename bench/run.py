@@ -110,8 +110,8 @@ def main() -> int:
         try:
             ours = servers.start_davdrive(tmp / "drive", tmp)
             targets = [
-                Target(report.BASE, bare.url, prepare=str(tmp / "bare"), pid=bare.pid),
-                Target(report.OURS, ours.url, servers.USER, servers.PASSWORD, pid=ours.pid),
+                Target(report.BASE, bare.url, prepare=str(tmp / "bare")),
+                Target(report.OURS, ours.url, servers.USER, servers.PASSWORD),
             ]
             results = harness.run(targets, params, names, args.reps, say)
             run_info["memory"] = {report.BASE: servers.memory(bare.pid),
@@ -145,7 +145,7 @@ def main() -> int:
     text = report.render(report.Run(
         machine=servers.machine(), settings=settings, results=results,
         memory=run_info.get("memory", {}), flatness=run_info.get("flatness", []),
-        flat_size=f"{flat_mib} MiB", scaling=run_info.get("scaling", []),
+        scaling=run_info.get("scaling", []),
         scaling_sizes=(small, large), hidden=run_info.get("hidden", ""),
         hidden_ok=run_info.get("hidden_ok"), notes=notes))
     Path(args.out).write_text(text)

@@ -70,7 +70,7 @@ class Params:
         rng = random.Random(1234)
         return bytes(rng.getrandbits(8) for _ in range(self.small_size))
 
-    def large_chunks(self, tag: str = "") -> Iterator[bytes]:
+    def large_chunks(self, tag: str = "") -> Iterator[bytes | memoryview]:
         """The large payload in 1 MiB blocks; ``tag`` makes its first bytes unique, so no
         content-addressed store can skip the write."""
         block = memoryview(self.block)
