@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from davdrive.backoffice import Backoffice
 from davdrive.db import release_connection
 from davdrive.policy import Actor
+from davdrive.rights_cache import Stamp
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
 
@@ -33,6 +34,8 @@ class RequestContext:
         self._drive: Drive | None = None
         self._backoffice: Backoffice | None = None
         self.actor: Actor | None = None
+        # (category id, version) of the actor, read at sign-in: validates cached rights.
+        self.rights_stamp: Stamp | None = None
 
     @property
     def session(self) -> Session:
@@ -59,6 +62,8 @@ class RequestContext:
                 self.actor,
                 self.runtime.drive_options,
                 ip=self.environ.get("REMOTE_ADDR", ""),
+                rights_cache=self.runtime.rights_cache,
+                rights_stamp=self.rights_stamp,
             )
         return self._drive
 
