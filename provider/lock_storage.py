@@ -210,8 +210,25 @@ class SqlLockStorage:
         with self._sessions() as session:
             return self._candidates(session, url, children=children)
 
+    def write_candidates(
+        self, url: str, *, children: bool, session: Session | None = None
+    ) -> list[dict[str, Any]]:
+        """Live locks on ``url`` and on each of its ancestors, whatever their depth
+        (and, with ``children``, every lock below ``url``), in one indexed query.
+
+        A superset of what any write check on ``url`` or one of its ancestors
+        needs, so one request's checks share it (``DriveLockManager``). Runs
+        in ``session`` when given (its transaction must be fresh or writing).
+        """
+        if session is not None:
+            return self._candidates(session, url, children=children, any_depth=True)
+        with self._sessions() as own:
+            return self._candidates(own, url, children=children, any_depth=True)
+
     @staticmethod
-    def _candidates(session: Session, url: str, *, children: bool) -> list[dict[str, Any]]:
+    def _candidates(
+        session: Session, url: str, *, children: bool, any_depth: bool = False
+    ) -> list[dict[str, Any]]:
         root = normalize_lock_root(url)
         ancestors = []
         parent = root
@@ -219,7 +236,9 @@ class SqlLockStorage:
             parent = parent.rsplit("/", 1)[0] or "/"
             ancestors.append(parent)
         conditions = [Lock.root == root]
-        if ancestors:
+        if ancestors and any_depth:
+            conditions.append(Lock.root.in_(ancestors))
+        elif ancestors:
             conditions.append(and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
         if children:
             prefix = root.rstrip("/") + "/"
@@ -248,6 +267,22 @@ class SqlLockStorage:
             ).where(or_(Lock.root == root, Lock.principal == principal), _live(time.time()))
         ).one()
         return int(on_root or 0), int(by_principal or 0)
+
+    def covering_locks(self, url: str) -> list[dict[str, Any]]:
+        """Live locks on ``url`` and the depth-infinity ones on its ancestors (whole
+        lock dictionaries), in one indexed query."""
+        root = normalize_lock_root(url)
+        ancestors = []
+        parent = root
+        while parent != "/":
+            parent = parent.rsplit("/", 1)[0] or "/"
+            ancestors.append(parent)
+        condition = Lock.root == root
+        if ancestors:
+            condition = or_(condition, and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
+        with self._sessions() as session:
+            rows = session.scalars(select(Lock).where(condition, _live(time.time())))
+            return [_to_dict(r) for r in rows]
 
     def locks_for_roots(self, roots: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Direct live locks of many roots in one query: {root: [lock, ...]}."""
