@@ -11,8 +11,10 @@ and nothing is stored.
 One lock query per write request: the first write check of a request on its
 own URL (or an ancestor of it, as PUT checks the parent first) reads the
 live locks on that URL and on all its ancestors, of any depth, in one query
-(``SqlLockStorage.write_candidates``), in the request's session when its
-transaction is fresh; the request's later checks on those URLs filter that
+(``SqlLockStorage.write_candidates``), in the request's session (its reads
+see every committed lock: SQLite reads outside a write transaction run in
+autocommit, a write transaction holds the write lock, and PostgreSQL reads
+committed data); the request's later checks on those URLs filter that
 snapshot. It is reused only while no lock was created or removed in this
 process since it was read, checked under WsgiDAV's lock when a write begins,
 so WsgiDAV's guard against a LOCK slipping in between check and write holds
@@ -37,7 +39,6 @@ from wsgidav.dav_error import (
 )
 from wsgidav.lock_man.lock_manager import LockManager, normalize_lock_root
 
-from davdrive.db import release_connection
 from provider.context import CurrentRequest, RequestContext
 from provider.lock_storage import LockLimits, SqlLockStorage, lock_conflicts
 
@@ -127,7 +128,7 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
             return self.storage.conflict_candidates(url, children=depth == "infinity")
         children = depth == "infinity" and url == target
         changes = self._changes  # read before the query: a change during it invalidates
-        locks = self.storage.write_candidates(target, children=children, session=_fresh(ctx))
+        locks = self.storage.write_candidates(target, children=children, session=ctx.session)
         ctx.lock_snapshot = LockSnapshot(target, children, changes, locks)
         return locks
 
@@ -202,11 +203,3 @@ def _request_url(ctx: RequestContext) -> str | None:
     if provider is None or not path:
         return None
     return normalize_lock_root(quote(provider.share_path + path))  # type: ignore[no-any-return]
-
-
-def _fresh(ctx: RequestContext) -> Any:
-    """The request's session if its next query starts a new transaction (so it
-    sees every lock committed so far), else None (use a short session)."""
-    session = ctx.session
-    release_connection(session)
-    return None if session.in_transaction() else session

@@ -218,10 +218,11 @@ class SqlLockStorage:
 
         A superset of what any write check on ``url`` or one of its ancestors
         needs, so one request's checks share it (``DriveLockManager``). Runs
-        in ``session`` when given (its transaction must be fresh or writing).
+        in ``session`` when given (without flushing it).
         """
         if session is not None:
-            return self._candidates(session, url, children=children, any_depth=True)
+            with session.no_autoflush:
+                return self._candidates(session, url, children=children, any_depth=True)
         with self._sessions() as own:
             return self._candidates(own, url, children=children, any_depth=True)
 
