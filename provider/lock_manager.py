@@ -124,9 +124,11 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         ):
             return snapshot.locks
         target = _request_url(ctx) if ctx is not None else None
-        if ctx is None or target is None or not (url == target or util.is_child_uri(url, target)):
+        if ctx is None or target is None or not (
+            url == target or (depth == "0" and util.is_child_uri(url, target))
+        ):
             return self.storage.conflict_candidates(url, children=depth == "infinity")
-        children = depth == "infinity" and url == target
+        children = depth == "infinity"  # then url == target
         changes = self._changes  # read before the query: a change during it invalidates
         locks = self.storage.write_candidates(target, children=children, session=ctx.session)
         ctx.lock_snapshot = LockSnapshot(target, children, changes, locks)
