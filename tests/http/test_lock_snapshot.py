@@ -84,9 +84,11 @@ def test_a_lock_granted_between_check_and_write_is_refused(app: DriveApp) -> Non
         manager.check_write_permission(url="/dav/Docs/", depth="0", token_list=[],
                                        principal="tester")
         lock(app, NEW, "other")
-        with pytest.raises(DAVError) as refused:
-            with manager.write_transaction(url=NEW, token_list=[], principal="tester"):
-                pass
+        with (
+            pytest.raises(DAVError) as refused,
+            manager.write_transaction(url=NEW, token_list=[], principal="tester"),
+        ):
+            pass
     assert refused.value.value == HTTP_LOCKED
 
 
@@ -96,9 +98,11 @@ def test_a_deep_lock_granted_above_between_check_and_write_is_refused(app: Drive
     with request_to(app, "/Docs/new.txt"):
         manager.check_write_permission(url=NEW, depth="0", token_list=[], principal="tester")
         lock(app, "/dav/Docs", "other", depth="infinity")
-        with pytest.raises(DAVError):
-            with manager.write_transaction(url=NEW, token_list=[], principal="tester"):
-                pass
+        with (
+            pytest.raises(DAVError),
+            manager.write_transaction(url=NEW, token_list=[], principal="tester"),
+        ):
+            pass
 
 
 def test_a_lock_released_between_check_and_write_no_longer_blocks(app: DriveApp) -> None:
