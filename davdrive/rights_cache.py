@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from davdrive.models import Category, FolderRight
@@ -25,14 +25,17 @@ Stamp = tuple[int, int]  # (category id, category version)
 EMPTY: Mapping[int, str] = MappingProxyType({})
 
 
+_RIGHTS = (
+    select(Category.id, Category.version, FolderRight.folder_id, FolderRight.level)
+    .select_from(Category)
+    .outerjoin(FolderRight, FolderRight.category_id == Category.id)
+    .where(Category.slug == bindparam("slug"))
+)  # built once; executed through the session's connection (Core)
+
+
 def load_rights(session: Session, slug: str) -> tuple[Stamp | None, Mapping[int, str]]:
     """(stamp, {folder id: level}) of category ``slug``, read in one statement."""
-    rows = session.execute(
-        select(Category.id, Category.version, FolderRight.folder_id, FolderRight.level)
-        .select_from(Category)
-        .outerjoin(FolderRight, FolderRight.category_id == Category.id)
-        .where(Category.slug == slug)
-    ).all()
+    rows = session.connection().execute(_RIGHTS, {"slug": slug}).all()
     if not rows:
         return None, EMPTY
     stamp = (rows[0][0], rows[0][1])

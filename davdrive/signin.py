@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from davdrive.account_checks import login_key
@@ -90,6 +90,18 @@ _COLUMNS = (
     Category.login, Category.documents, Category.members, Category.config,
     Category.may_delete, Category.excluded_doc_types,
 )
+# Built once (statements are immutable): a request pays for executing them only,
+# through the session's connection (Core, no ORM layer).
+_BY_ID = (
+    select(*_COLUMNS)
+    .join(Category, Category.id == User.category_id)
+    .where(User.id == bindparam("user_id"))
+)
+_BY_LOGIN = (
+    select(*_COLUMNS)
+    .join(Category, Category.id == User.category_id)
+    .where(User.login_key == bindparam("login_key"))
+)
 
 
 def _row(values: Any) -> AccountRow | None:
@@ -101,11 +113,10 @@ def _row(values: Any) -> AccountRow | None:
 
 def by_id(session: Session, user_id: int) -> AccountRow | None:
     """The account with primary key ``user_id``, or None (deleted)."""
-    query = select(*_COLUMNS).join(Category, Category.id == User.category_id)
-    return _row(session.execute(query.where(User.id == user_id)).first())
+    return _row(session.connection().execute(_BY_ID, {"user_id": user_id}).first())
 
 
 def by_login(session: Session, login: str) -> AccountRow | None:
     """The account whose login matches ``login`` case-insensitively, or None."""
-    query = select(*_COLUMNS).join(Category, Category.id == User.category_id)
-    return _row(session.execute(query.where(User.login_key == login_key(login))).first())
+    result = session.connection().execute(_BY_LOGIN, {"login_key": login_key(login)})
+    return _row(result.first())

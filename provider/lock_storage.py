@@ -16,10 +16,12 @@ them). WsgiDAV's in-process check before it only answers sooner.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -95,6 +97,28 @@ def _check_limits(counts: tuple[int, int], limits: LockLimits) -> None:
             context_info=f"You hold {by_user} locks, the most allowed; unlock some "
             "first. Nothing was locked.",
         )
+
+
+def _candidates_query(children: bool, any_depth: bool) -> Any:
+    """Live locks on :root, on the :ancestors (any depth, or depth infinity only)
+    and, with ``children``, in the range [:lo, :hi) of roots below :root."""
+    on_ancestors = Lock.root.in_(bindparam("ancestors", expanding=True))
+    conditions = [
+        Lock.root == bindparam("root"),
+        on_ancestors if any_depth else and_(on_ancestors, Lock.depth == "infinity"),
+    ]
+    if children:
+        conditions.append(and_(Lock.root >= bindparam("lo"), Lock.root < bindparam("hi")))
+    live = or_(Lock.expire < 0, Lock.expire >= bindparam("now"))
+    columns = (Lock.token, Lock.root, Lock.principal, Lock.scope, Lock.depth)
+    return select(*columns).where(or_(*conditions), live)
+
+
+# Built once (statements are immutable); executed through the session's connection.
+_CANDIDATES: Mapping[tuple[bool, bool], Any] = MappingProxyType({
+    (children, any_depth): _candidates_query(children, any_depth)
+    for children in (False, True) for any_depth in (False, True)
+})
 
 
 class SqlLockStorage:
@@ -236,19 +260,11 @@ class SqlLockStorage:
         while parent != "/":
             parent = parent.rsplit("/", 1)[0] or "/"
             ancestors.append(parent)
-        conditions = [Lock.root == root]
-        if ancestors and any_depth:
-            conditions.append(Lock.root.in_(ancestors))
-        elif ancestors:
-            conditions.append(and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
-        if children:
-            prefix = root.rstrip("/") + "/"
-            # Every root below starts with prefix: a range on the index, no LIKE.
-            conditions.append(and_(Lock.root >= prefix, Lock.root < prefix[:-1] + "0"))
-        columns = (Lock.token, Lock.root, Lock.principal, Lock.scope, Lock.depth)
-        rows = session.execute(
-            select(*columns).where(or_(*conditions), _live(time.time()))
-        ).all()
+        prefix = root.rstrip("/") + "/"
+        # Every root below starts with prefix: a range on the index, no LIKE.
+        params = {"root": root, "ancestors": ancestors, "now": time.time(),
+                  "lo": prefix, "hi": prefix[:-1] + "0"}
+        rows = session.connection().execute(_CANDIDATES[children, any_depth], params).all()
         return [
             {"token": t, "root": r, "principal": p, "scope": sc, "depth": d}
             for t, r, p, sc, d in rows
