@@ -117,9 +117,11 @@ class _Closing:
             if close is not None:
                 close()
         finally:
-            self._ctx.close()
-            if self._done is not None:
-                self._done()
+            try:
+                self._ctx.close()
+            finally:
+                if self._done is not None:
+                    self._done()
 
 
 class CurrentRequest(threading.local):
