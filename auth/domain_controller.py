@@ -5,7 +5,7 @@ impossible). ``DriveDomainController.authenticate`` checks a login and a
 password (or an app password), applies the sign-in rule of the policy and
 returns the ``Actor``; a verified password whose sign-in is allowed is cached
 so that a PROPFIND storm costs one indexed SELECT per request, not one argon2
-run. Refusals all cost the same (see ``authenticate``); at most
+run (``sign_in``). Refusals all cost the same (see ``sign_in``); at most
 ``VerifyGate.slots`` argon2 checks run at once, the rest get a 503.
 ``BasicAuthMiddleware`` parses the header defensively: anything malformed is a
 400, never a 500.
@@ -15,28 +15,33 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from wsgidav.dc.base_dc import BaseDomainController
 
 from auth.credential_cache import CredentialCache
 from auth.verify_gate import VerifierBusy, VerifyGate
-from davdrive import audit
-from davdrive.accounts import actor_for, login_facts, login_key
+from davdrive import audit, signin
+from davdrive.account_checks import as_utc
 from davdrive.db import release_connection
-from davdrive.models import AppPassword, User, utcnow
+from davdrive.models import AppPassword, utcnow
 from davdrive.passwords import token_hash
 from davdrive.policy import Actor, decide_login
 from davdrive.runtime import Runtime
+from davdrive.signin import AccountRow
 from provider.context import context_of
 from provider.errors import plain_response
 
 _log = logging.getLogger("davdrive.auth")
 MAX_CREDENTIAL_BYTES = 4096
 RETRY_AFTER_SECONDS = 1
+# An app password's last use is stored at most this often (a write per request would
+# cost a durable commit each time).
+LAST_USE_PRECISION = dt.timedelta(minutes=1)
 
 
 class DriveDomainController(BaseDomainController):
@@ -71,83 +76,103 @@ class DriveDomainController(BaseDomainController):
         self, realm: str, user_name: str, password: str, environ: dict[str, Any]
     ) -> bool:
         ctx = context_of(environ)
-        actor = self.authenticate(ctx.session, user_name, password, environ.get("REMOTE_ADDR", ""))
-        if actor is None:
+        row = self.sign_in(ctx.session, user_name, password, environ.get("REMOTE_ADDR", ""))
+        if row is None:
             return False
-        ctx.actor = actor
+        ctx.actor = row.actor()
+        ctx.rights_stamp = row.rights_stamp
         return True
 
     # --- the check itself -----------------------------------------------------
 
     def authenticate(self, session: Session, login: str, password: str, ip: str) -> Actor | None:
-        """The signed-in actor, or None (the failure and its reason are audited).
+        """The signed-in actor, or None (see ``sign_in``)."""
+        row = self.sign_in(session, login, password, ip)
+        return row.actor() if row is not None else None
 
-        Every refusal costs one password verification, whatever its reason
-        (unknown login, wrong password, refused account with the right
-        password, cached or not), so the answer time tells nothing. Raises
-        ``VerifierBusy`` when no verification slot is free in time. No DB
-        connection is held while argon2 runs.
+    def sign_in(self, session: Session, login: str, password: str, ip: str) -> AccountRow | None:
+        """The signed-in account, or None (the failure and its reason are audited).
+
+        A cached password costs one Core SELECT of the account by primary key
+        (``signin.by_id``): the entry holds while the row keeps its
+        ``auth_version`` and password hash, and the sign-in rule is applied to
+        the row as it is now. Otherwise: one SELECT by login and one app
+        password look-up, then argon2. Every refusal costs one password
+        verification, whatever its reason (unknown login, wrong password,
+        refused account with the right password, cached or not), so the answer
+        time tells nothing. Raises ``VerifierBusy`` when no verification slot
+        is free in time. No DB connection is held while argon2 runs.
         """
-        user = session.scalars(select(User).where(User.login_key == login_key(login))).first()
-        app_row = self._app_password(session, user, password)
-        release_connection(session)
-        if app_row is not None and user is not None:
-            return self._admit_app_password(session, user, app_row, ip)
         key = self.cache.key(login, password)
-        if user is not None and self._cached(key, user):
-            return self._admit_cached(session, user, key, password, ip)
+        cached = self.cache.get(key)
+        if cached is not None:
+            row = signin.by_id(session, cached.user_id)
+            if row is not None and cached.matches(row.user_id, row.auth_version, row.password_hash):
+                return self._admit_cached(session, row, key, password, ip)
+            self.cache.drop(key)
+        row = signin.by_login(session, login)
+        app_id = self._app_password(session, row, password)
+        release_connection(session)
+        if app_id is not None and row is not None:
+            return self._admit_app_password(session, row, app_id, ip)
         with self.gate.slot():
             # A request with the same password may have verified it while this
             # one waited for the slot (a client's burst of first requests).
-            cached_meanwhile = user is not None and self._cached(key, user)
+            cached_meanwhile = row is not None and self._cached(key, row)
             verified = cached_meanwhile or self.runtime.passwords.verify(
-                user.password_hash if user else None, password
+                row.password_hash if row else None, password
             )
-        if user is not None and cached_meanwhile:
-            return self._admit_cached(session, user, key, password, ip)
-        if user is None or not verified:
+        if row is not None and cached_meanwhile:
+            return self._admit_cached(session, row, key, password, ip)
+        if row is None or not verified:
             self._fail(session, login, ip, "wrong login or password")
             return None
-        decision = decide_login(login_facts(user, utcnow()))
+        decision = decide_login(row.login_facts(utcnow()))
         if not decision.allowed:
-            self._fail(session, user.login, ip, decision.reason)
+            self._fail(session, row.login, ip, decision.reason)
             return None
-        self.cache.put(key, user.id, user.auth_version, user.password_hash)
-        return actor_for(user)
+        self.cache.put(key, row.user_id, row.auth_version, row.password_hash)
+        return row
 
-    def _cached(self, key: bytes, user: User) -> bool:
-        """Whether ``key`` is cached for ``user`` as the row stands; a stale entry is dropped."""
+    def _cached(self, key: bytes, row: AccountRow) -> bool:
+        """Whether ``key`` is cached for ``row`` as it stands; a stale entry is dropped."""
         cached = self.cache.get(key)
         if cached is None:
             return False
-        if cached.matches(user.id, user.auth_version, user.password_hash):
+        if cached.matches(row.user_id, row.auth_version, row.password_hash):
             return True
         self.cache.drop(key)
         return False
 
     def _admit_cached(
-        self, session: Session, user: User, key: bytes, password: str, ip: str
-    ) -> Actor | None:
+        self, session: Session, row: AccountRow, key: bytes, password: str, ip: str
+    ) -> AccountRow | None:
         """A cached password: the sign-in rule is applied again on every hit."""
-        decision = decide_login(login_facts(user, utcnow()))
+        decision = decide_login(row.login_facts(utcnow()))
         if decision.allowed:
-            return actor_for(user)
+            return row
         self.cache.drop(key)
         self._equalise(password)
-        self._fail(session, user.login, ip, decision.reason)
+        self._fail(session, row.login, ip, decision.reason)
         return None
 
     def _admit_app_password(
-        self, session: Session, user: User, row: AppPassword, ip: str
-    ) -> Actor | None:
-        decision = decide_login(login_facts(user, utcnow()))
+        self, session: Session, row: AccountRow, app_id: tuple[int, Any], ip: str
+    ) -> AccountRow | None:
+        decision = decide_login(row.login_facts(utcnow()))
         if not decision.allowed:
             self._equalise("")
-            self._fail(session, user.login, ip, decision.reason)
+            self._fail(session, row.login, ip, decision.reason)
             return None
-        row.last_used_at = utcnow()
-        session.commit()
-        return actor_for(user)
+        token_id, last_used = app_id
+        now = utcnow()
+        last = as_utc(last_used)
+        if last is None or now - last >= LAST_USE_PRECISION:
+            session.execute(
+                update(AppPassword).where(AppPassword.id == token_id).values(last_used_at=now)
+            )
+            session.commit()
+        return row
 
     def _equalise(self, password: str) -> None:
         """Spend what a wrong password costs (one verification against a dummy hash)."""
@@ -155,21 +180,20 @@ class DriveDomainController(BaseDomainController):
             self.runtime.passwords.verify(None, password)
 
     def _app_password(
-        self, session: Session, user: User | None, password: str
-    ) -> AppPassword | None:
-        """The live app password of ``user`` equal to ``password`` (sha256 look-up), if any.
-
-        The same query runs whether or not the login exists.
+        self, session: Session, row: AccountRow | None, password: str
+    ) -> tuple[int, Any] | None:
+        """(id, last use) of the live app password of ``row`` equal to ``password``
+        (sha256 look-up), if any. The same query runs whether or not the login exists.
         """
-        row = session.scalars(
-            select(AppPassword).where(
+        found = session.execute(
+            select(AppPassword.id, AppPassword.user_id, AppPassword.last_used_at).where(
                 AppPassword.token_hash == token_hash(password),
                 AppPassword.revoked_at.is_(None),
             )
         ).first()
-        if row is None or user is None or row.user_id != user.id:
+        if found is None or row is None or found.user_id != row.user_id:
             return None
-        return row
+        return found.id, found.last_used_at
 
     def _fail(self, session: Session, login: str, ip: str, reason: str) -> None:
         _log.info("sign-in refused for %r from %s: %s", login, ip, reason)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from davdrive import tree
@@ -240,10 +240,26 @@ def set_category(
         setattr(category, field, value)
     if is_default:
         _make_default(session, category)
-    category.version = (category.version or 0) + 1
     session.flush()
+    bump_category_version(session, category.id)
     audit_change(session, actor, "category.set", detail=f"{slug}: {_describe(changes, is_default)}")
     return category
+
+
+def bump_category_version(session: Session, category_id: int) -> None:
+    """Add one to ``category.version`` in the caller's transaction.
+
+    Every change of what a signed-in member of the category may do (its
+    fields, its folder rights) calls this, so that every process's caches
+    (``davdrive.rights_cache``, the sign-in cache) see it at the next request.
+    The increment is done by the database, so concurrent bumps never collapse.
+    """
+    session.execute(
+        update(Category)
+        .where(Category.id == category_id)
+        .values(version=Category.version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def _describe(changes: Mapping[str, Any], is_default: bool | None) -> str:
@@ -302,6 +318,7 @@ def init_defaults(session: Session) -> list[str]:
             category = session.scalars(select(Category).where(Category.slug == slug)).first()
             if category is not None:
                 session.add(FolderRight(folder_id=root.id, category_id=category.id, level=level))
+                bump_category_version(session, category.id)
                 done.append(f"gave category {slug!r} the right {level!r} on the root folder")
         session.flush()
     return done

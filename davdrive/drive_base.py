@@ -43,6 +43,7 @@ from davdrive.models import (
 from davdrive.paths import join, name_key, reserved_key, validate_name
 from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions, decide
 from davdrive.quota import QuotaLimits
+from davdrive.rights_cache import RightsCache, Stamp
 from davdrive.write_lock import take_write_lock
 
 
@@ -100,13 +101,17 @@ class DriveBase:
         actor: Actor,
         options: DriveOptions | None = None,
         ip: str = "",
+        *,
+        rights_cache: RightsCache | None = None,
+        rights_stamp: Stamp | None = None,
     ) -> None:
+        """``rights_cache``/``rights_stamp``: see ``FactBuilder``."""
         self.session = session
         self.blobs = blobs
         self.actor = actor
         self.options = options or DriveOptions()
         self.ip = ip
-        self.facts = FactBuilder(session, actor)
+        self.facts = FactBuilder(session, actor, rights_cache, rights_stamp)
         self.is_junk = JunkNames(self.options.junk_names)
         self._chains: dict[tuple[str, ...], list[Node] | None] = {}
         self._facts: dict[int, NodeFacts] = {}

@@ -13,44 +13,55 @@ No rule is decided here: visibility is asked of ``davdrive.policy``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from davdrive import tree
-from davdrive.models import Category, FolderRight, Node
+from davdrive.models import Node
 from davdrive.policy import Actor, NodeFacts, PrivateMark, level_at_least, visibility
+from davdrive.rights_cache import EMPTY, RightsCache, Stamp, load_rights
 
 
 class FactBuilder:
     """Facts about nodes as seen by ``actor``; caches live for one unit of work."""
 
-    def __init__(self, session: Session, actor: Actor) -> None:
+    def __init__(
+        self,
+        session: Session,
+        actor: Actor,
+        rights_cache: RightsCache | None = None,
+        rights_stamp: Stamp | None = None,
+    ) -> None:
+        """``rights_cache`` and ``rights_stamp`` (the actor's category id and
+        version, read at sign-in) let the rights come from the process's cache."""
         self.session = session
         self.actor = actor
-        self._rights: dict[int, str] | None = None
+        self._rights_cache = rights_cache
+        self._rights_stamp = rights_stamp
+        self._rights: Mapping[int, str] | None = None
         self._leads: set[int] | None = None
 
     def reset(self) -> None:
-        """Forget cached rights and pass-through folders (after a change)."""
+        """Forget cached rights and pass-through folders (after a change): the
+        next use reads the rights from the database again."""
         self._rights = None
+        self._rights_stamp = None
         self._leads = None
 
     # --- the category's folder rights -----------------------------------------
 
-    def rights(self) -> dict[int, str]:
+    def rights(self) -> Mapping[int, str]:
         """{folder id: level} of every explicit folder right for the actor's category."""
         if self._rights is None:
-            if self.actor.is_system or not self.actor.category:
-                self._rights = {}
+            slug = self.actor.category
+            if self.actor.is_system or not slug:
+                self._rights = EMPTY
+            elif self._rights_cache is not None:
+                self._rights = self._rights_cache.rights(self.session, slug, self._rights_stamp)
             else:
-                rows = self.session.execute(
-                    select(FolderRight.folder_id, FolderRight.level)
-                    .join(Category, Category.id == FolderRight.category_id)
-                    .where(Category.slug == self.actor.category)
-                )
-                self._rights = {folder_id: level for folder_id, level in rows}
+                self._rights = load_rights(self.session, slug)[1]
         return self._rights
 
     # --- facts ----------------------------------------------------------------

@@ -24,6 +24,7 @@ from davdrive.accounts import (
     get_doctype,
     get_user,
 )
+from davdrive.categories import bump_category_version
 from davdrive.errors import BadRequest, Conflict, Forbidden, NotFound
 from davdrive.facts import FactBuilder
 from davdrive.models import FOLDER_LEVELS, VISIBILITIES, Category, FolderRight, Node
@@ -82,7 +83,8 @@ def set_folder_rights(
     """Set per-category rights on a folder: none|read|write|manage, or 'inherit' to remove.
 
     'none' is stored as an explicit row meaning "no access here". Everything
-    is validated before anything changes.
+    is validated before anything changes. Each category named gets its
+    ``version`` bumped in the same transaction (``davdrive.rights_cache``).
     """
     if not folder.is_folder:
         raise BadRequest("Rights are set on folders, not on files.")
@@ -101,6 +103,8 @@ def set_folder_rights(
             session.add(FolderRight(folder_id=folder.id, category_id=category.id, level=level))
         else:
             row.level = level
+        # Cached rights of this category (every process) are stale from this commit on.
+        bump_category_version(session, category.id)
     session.flush()
     detail = ", ".join(f"{c.slug}={level}" for c, level in wanted)
     audit_change(session, actor, "folder.rights", path=_path(session, folder), detail=detail)

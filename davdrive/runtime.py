@@ -17,6 +17,7 @@ from davdrive.blobs import BlobStore
 from davdrive.deadprops import DeadPropLimits
 from davdrive.passwords import Passwords
 from davdrive.quota import QuotaLimits, parse_category_quotas
+from davdrive.rights_cache import RightsCache
 from davdrive.services import DriveOptions
 from davdrive.settings import Settings
 
@@ -28,6 +29,8 @@ class Runtime:
     sessions: sessionmaker[Session]
     blobs: BlobStore
     passwords: Passwords = field(default_factory=Passwords)
+    # Per process: each category's folder rights, checked against category.version.
+    rights_cache: RightsCache = field(default_factory=RightsCache)
 
     @property
     def drive_options(self) -> DriveOptions:

@@ -39,7 +39,7 @@ from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from provider.body_input import install_quiet_body_errors
 from provider.chunk_uploads import ChunkedUploads
-from provider.context import ContextMiddleware
+from provider.context import ContextMiddleware, CurrentRequest
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
 from provider.hardening import HardeningMiddleware, Limits
@@ -85,8 +85,9 @@ def _wsgidav_config(settings: Settings, runtime: Runtime) -> dict[str, Any]:
     }
 
 
-def _install_lock_manager(dav: WsgiDAVApp, settings: Settings) -> None:
-    """Replace WsgiDAV's lock manager by ours (same storage, limits, indexed checks)."""
+def _install_lock_manager(dav: WsgiDAVApp, settings: Settings, current: CurrentRequest) -> None:
+    """Replace WsgiDAV's lock manager by ours (same storage, limits, indexed checks,
+    one lock query per write request)."""
     manager = DriveLockManager(
         dav.lock_manager.storage,
         LockLimits(
@@ -94,6 +95,7 @@ def _install_lock_manager(dav: WsgiDAVApp, settings: Settings) -> None:
             per_item=settings["dav.locks_per_item"],
             per_user=settings["dav.locks_per_user"],
         ),
+        current,
     )
     dav.lock_manager = manager
     for provider in dav.provider_map.values():
@@ -109,7 +111,8 @@ class DriveApp:
         self.runtime = runtime
         self.mount = settings["dav.mount"]
         dav = WsgiDAVApp(_wsgidav_config(settings, runtime))
-        _install_lock_manager(dav, settings)
+        current = CurrentRequest()
+        _install_lock_manager(dav, settings, current)
         self.provider = dav.provider_map[self.mount]
         self.controller = DriveDomainController(
             runtime,
@@ -131,7 +134,9 @@ class DriveApp:
             settings.data_dir / "chunks", self.provider, layout,
             settings["dav.max_upload_bytes"],
         )
-        self._dav = ContextMiddleware(BasicAuthMiddleware(layout, self.controller), runtime)
+        self._dav = ContextMiddleware(
+            BasicAuthMiddleware(layout, self.controller), runtime, current
+        )
         self._app = HeadersOnly(HardeningMiddleware(
             self._route,
             Limits(

@@ -9,6 +9,7 @@ storage and the authenticator find it in ``environ["davdrive.ctx"]``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from davdrive.backoffice import Backoffice
 from davdrive.db import release_connection
 from davdrive.policy import Actor
+from davdrive.rights_cache import Stamp
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
 
@@ -33,6 +35,10 @@ class RequestContext:
         self._drive: Drive | None = None
         self._backoffice: Backoffice | None = None
         self.actor: Actor | None = None
+        # (category id, version) of the actor, read at sign-in: validates cached rights.
+        self.rights_stamp: Stamp | None = None
+        # The lock rows this request's write checks share (provider.lock_manager).
+        self.lock_snapshot: Any = None
 
     @property
     def session(self) -> Session:
@@ -59,6 +65,8 @@ class RequestContext:
                 self.actor,
                 self.runtime.drive_options,
                 ip=self.environ.get("REMOTE_ADDR", ""),
+                rights_cache=self.runtime.rights_cache,
+                rights_stamp=self.rights_stamp,
             )
         return self._drive
 
@@ -91,9 +99,12 @@ class _Closing:
     chunk takes one again if it needs SQL.
     """
 
-    def __init__(self, body: Iterable[bytes], ctx: RequestContext) -> None:
+    def __init__(
+        self, body: Iterable[bytes], ctx: RequestContext, done: Any = None
+    ) -> None:
         self._body = body
         self._ctx = ctx
+        self._done = done
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._body:
@@ -106,22 +117,51 @@ class _Closing:
             if close is not None:
                 close()
         finally:
-            self._ctx.close()
+            try:
+                self._ctx.close()
+            finally:
+                if self._done is not None:
+                    self._done()
+
+
+class CurrentRequest(threading.local):
+    """The context of the request this thread is handling, while the app runs.
+
+    For code that WsgiDAV calls without the request (its lock manager). One
+    instance per app; ``ctx`` is set from the start of a request until its
+    response is closed, None outside requests.
+    """
+
+    ctx: RequestContext | None = None
 
 
 class ContextMiddleware:
     """Opens a ``RequestContext`` for every request and closes it afterwards."""
 
-    def __init__(self, app: Any, runtime: Runtime) -> None:
+    def __init__(self, app: Any, runtime: Runtime, current: CurrentRequest | None = None) -> None:
         self.app = app
         self.runtime = runtime
+        self.current = current
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         ctx = RequestContext(self.runtime, environ)
         environ[ENV_KEY] = ctx
+        current = self.current
+        done = None
+        if current is not None:
+            # WsgiDAV does its work while the body is iterated: keep ``ctx``
+            # current until the server closes the response.
+            outer = current.ctx
+            current.ctx = ctx
+
+            def done() -> None:
+                current.ctx = outer
+
         try:
             body = self.app(environ, start_response)
         except BaseException:
             ctx.close()
+            if done is not None:
+                done()
             raise
-        return _Closing(body, ctx)
+        return _Closing(body, ctx, done)

@@ -7,11 +7,27 @@ instead of one query per ancestor that also reads every owner text, and it
 enforces limits: the size of the owner text, the locks on one item and the
 locks held by one user. Past a limit the LOCK answers with a clear 413 or 507
 and nothing is stored.
+
+One lock query per write request: the first write check of a request on its
+own URL (or an ancestor of it, as PUT checks the parent first) reads the
+live locks on that URL and on all its ancestors, of any depth, in one query
+(``SqlLockStorage.write_candidates``), in the request's session (its reads
+see every committed lock: SQLite reads outside a write transaction run in
+autocommit, a write transaction holds the write lock, and PostgreSQL reads
+committed data); the request's later checks on those URLs filter that
+snapshot. It is reused only while no lock was created or removed in this
+process since it was read, checked under WsgiDAV's lock when a write begins,
+so WsgiDAV's guard against a LOCK slipping in between check and write holds
+as before. Plain write checks no longer take that process-wide lock: the
+database answers them.
 """
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -23,17 +39,100 @@ from wsgidav.dav_error import (
 )
 from wsgidav.lock_man.lock_manager import LockManager, normalize_lock_root
 
+from provider.context import CurrentRequest, RequestContext
 from provider.lock_storage import LockLimits, SqlLockStorage, lock_conflicts
 
 __all__ = ["DriveLockManager", "LockLimits"]
 
 
+@dataclass(frozen=True)
+class LockSnapshot:
+    """Live locks on ``target`` and its ancestors (any depth), and below ``target``
+    when ``children``, read when this process's lock ``changes`` counter had that value."""
+
+    target: str
+    children: bool
+    changes: int
+    locks: list[dict[str, Any]]
+
+    def covers(self, url: str, depth: str) -> bool:
+        if depth == "infinity":
+            return self.children and url == self.target
+        return url == self.target or util.is_child_uri(url, self.target)
+
+
+def _relevant(lock: dict[str, Any], url: str, depth: str) -> bool:
+    """Whether ``lock`` bears on a write of ``url`` with ``depth`` (WsgiDAV's rule)."""
+    root = lock["root"]
+    if root == url:
+        return True
+    if util.is_child_uri(root, url):  # on an ancestor: only a depth-infinity lock
+        return bool(lock["depth"] == "infinity")
+    return depth == "infinity" and util.is_child_uri(url, root)
+
+
 class DriveLockManager(LockManager):  # type: ignore[misc]
     """LockManager over ``SqlLockStorage`` with limits and one-query conflict checks."""
 
-    def __init__(self, storage: SqlLockStorage, limits: LockLimits) -> None:
+    def __init__(
+        self, storage: SqlLockStorage, limits: LockLimits, current: CurrentRequest | None = None
+    ) -> None:
         super().__init__(storage)
         self.limits = limits
+        self.current = current
+        self._changes = 0  # locks created or removed by this process (snapshot validity)
+        self._changes_mutex = threading.Lock()
+
+    def _changed(self) -> None:
+        """Count a lock change, after it is committed (snapshots read before are stale)."""
+        with self._changes_mutex:
+            self._changes += 1
+
+    def release(self, token: str) -> None:
+        self.storage.delete(token)
+        self._changed()
+
+    def refresh(self, token: str, *, timeout: Any = None) -> Any:
+        lock = super().refresh(token, timeout=timeout)
+        self._changed()
+        return lock
+
+    def get_indirect_url_lock_list(self, url: str, *, principal: str | None = None) -> Any:
+        """As WsgiDAV's (locks on ``url`` and deep locks above it), in one query."""
+        locks = self.storage.covering_locks(url)
+        return [lk for lk in locks if principal is None or principal == lk["principal"]]
+
+    def check_write_permission(
+        self, *, url: str, depth: str, token_list: list[str], principal: str
+    ) -> None:
+        """As WsgiDAV's, without its process-wide lock: one query (or none) answers it."""
+        errcond = self._get_write_conflicts(url, depth, token_list, principal)
+        if errcond.hrefs:
+            raise DAVError(HTTP_LOCKED, err_condition=errcond)
+
+    # --- the shared snapshot ------------------------------------------------------
+
+    def _write_candidates(self, url: str, depth: str) -> list[dict[str, Any]]:
+        """Locks that may bear on a write of ``url``: from this request's snapshot
+        when it covers ``url`` and is still valid, else from one query."""
+        ctx = self.current.ctx if self.current is not None else None
+        snapshot = ctx.lock_snapshot if ctx is not None else None
+        if (
+            isinstance(snapshot, LockSnapshot)
+            and snapshot.changes == self._changes
+            and snapshot.covers(url, depth)
+        ):
+            return snapshot.locks
+        target = _request_url(ctx) if ctx is not None else None
+        if ctx is None or target is None or not (
+            url == target or (depth == "0" and util.is_child_uri(url, target))
+        ):
+            return self.storage.conflict_candidates(url, children=depth == "infinity")
+        children = depth == "infinity"  # then url == target
+        changes = self._changes  # read before the query: a change during it invalidates
+        locks = self.storage.write_candidates(target, children=children, session=ctx.session)
+        ctx.lock_snapshot = LockSnapshot(target, children, changes, locks)
+        return locks
 
     def acquire(
         self, *, url: str, lock_type: str, lock_scope: str, lock_depth: str,
@@ -66,6 +165,7 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
             "owner": lock_owner, "timeout": timeout, "principal": principal,
         }
         self.storage.create(path, lock, self.limits)
+        self._changed()  # still under self._lock: acquire holds it for writing
         return lock
 
     def _check_lock_permission(self, url: str, lock_type: str, lock_scope: str,
@@ -87,9 +187,21 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         """As WsgiDAV's: the locks that keep ``principal`` from changing ``url``."""
         url = normalize_lock_root(url)
         errcond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
-        for lock in self.storage.conflict_candidates(url, children=depth == "infinity"):
+        for lock in self._write_candidates(url, depth):
+            if not _relevant(lock, url, depth):
+                continue
             below = lock["root"] != url and util.is_child_uri(url, lock["root"])
             owned = principal == lock["principal"] and lock["token"] in token_list
             if below or not owned:
                 errcond.add_href(lock["root"])
         return errcond
+
+
+def _request_url(ctx: RequestContext) -> str | None:
+    """The lock root of the request's own URL (as ``get_ref_url`` would give it)."""
+    environ = ctx.environ
+    provider = environ.get("wsgidav.provider")
+    path = environ.get("PATH_INFO")
+    if provider is None or not path:
+        return None
+    return normalize_lock_root(quote(provider.share_path + path))  # type: ignore[no-any-return]

@@ -16,10 +16,12 @@ them). WsgiDAV's in-process check before it only answers sooner.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -95,6 +97,28 @@ def _check_limits(counts: tuple[int, int], limits: LockLimits) -> None:
             context_info=f"You hold {by_user} locks, the most allowed; unlock some "
             "first. Nothing was locked.",
         )
+
+
+def _candidates_query(children: bool, any_depth: bool) -> Any:
+    """Live locks on :root, on the :ancestors (any depth, or depth infinity only)
+    and, with ``children``, in the range [:lo, :hi) of roots below :root."""
+    on_ancestors = Lock.root.in_(bindparam("ancestors", expanding=True))
+    conditions = [
+        Lock.root == bindparam("root"),
+        on_ancestors if any_depth else and_(on_ancestors, Lock.depth == "infinity"),
+    ]
+    if children:
+        conditions.append(and_(Lock.root >= bindparam("lo"), Lock.root < bindparam("hi")))
+    live = or_(Lock.expire < 0, Lock.expire >= bindparam("now"))
+    columns = (Lock.token, Lock.root, Lock.principal, Lock.scope, Lock.depth)
+    return select(*columns).where(or_(*conditions), live)
+
+
+# Built once (statements are immutable); executed through the session's connection.
+_CANDIDATES: Mapping[tuple[bool, bool], Any] = MappingProxyType({
+    (children, any_depth): _candidates_query(children, any_depth)
+    for children in (False, True) for any_depth in (False, True)
+})
 
 
 class SqlLockStorage:
@@ -210,25 +234,37 @@ class SqlLockStorage:
         with self._sessions() as session:
             return self._candidates(session, url, children=children)
 
+    def write_candidates(
+        self, url: str, *, children: bool, session: Session | None = None
+    ) -> list[dict[str, Any]]:
+        """Live locks on ``url`` and on each of its ancestors, whatever their depth
+        (and, with ``children``, every lock below ``url``), in one indexed query.
+
+        A superset of what any write check on ``url`` or one of its ancestors
+        needs, so one request's checks share it (``DriveLockManager``). Runs
+        in ``session`` when given (without flushing it).
+        """
+        if session is not None:
+            with session.no_autoflush:
+                return self._candidates(session, url, children=children, any_depth=True)
+        with self._sessions() as own:
+            return self._candidates(own, url, children=children, any_depth=True)
+
     @staticmethod
-    def _candidates(session: Session, url: str, *, children: bool) -> list[dict[str, Any]]:
+    def _candidates(
+        session: Session, url: str, *, children: bool, any_depth: bool = False
+    ) -> list[dict[str, Any]]:
         root = normalize_lock_root(url)
         ancestors = []
         parent = root
         while parent != "/":
             parent = parent.rsplit("/", 1)[0] or "/"
             ancestors.append(parent)
-        conditions = [Lock.root == root]
-        if ancestors:
-            conditions.append(and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
-        if children:
-            prefix = root.rstrip("/") + "/"
-            # Every root below starts with prefix: a range on the index, no LIKE.
-            conditions.append(and_(Lock.root >= prefix, Lock.root < prefix[:-1] + "0"))
-        columns = (Lock.token, Lock.root, Lock.principal, Lock.scope, Lock.depth)
-        rows = session.execute(
-            select(*columns).where(or_(*conditions), _live(time.time()))
-        ).all()
+        prefix = root.rstrip("/") + "/"
+        # Every root below starts with prefix: a range on the index, no LIKE.
+        params = {"root": root, "ancestors": ancestors, "now": time.time(),
+                  "lo": prefix, "hi": prefix[:-1] + "0"}
+        rows = session.connection().execute(_CANDIDATES[children, any_depth], params).all()
         return [
             {"token": t, "root": r, "principal": p, "scope": sc, "depth": d}
             for t, r, p, sc, d in rows
@@ -248,6 +284,22 @@ class SqlLockStorage:
             ).where(or_(Lock.root == root, Lock.principal == principal), _live(time.time()))
         ).one()
         return int(on_root or 0), int(by_principal or 0)
+
+    def covering_locks(self, url: str) -> list[dict[str, Any]]:
+        """Live locks on ``url`` and the depth-infinity ones on its ancestors (whole
+        lock dictionaries), in one indexed query."""
+        root = normalize_lock_root(url)
+        ancestors = []
+        parent = root
+        while parent != "/":
+            parent = parent.rsplit("/", 1)[0] or "/"
+            ancestors.append(parent)
+        condition = Lock.root == root
+        if ancestors:
+            condition = or_(condition, and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
+        with self._sessions() as session:
+            rows = session.scalars(select(Lock).where(condition, _live(time.time())))
+            return [_to_dict(r) for r in rows]
 
     def locks_for_roots(self, roots: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Direct live locks of many roots in one query: {root: [lock, ...]}."""

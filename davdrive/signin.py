@@ -1,0 +1,122 @@
+"""What sign-in needs to know about an account, read with one Core statement.
+
+``AccountRow`` holds the user's and its category's columns that decide
+whether the account may sign in (``login_facts``) and what it may do once
+signed in (``actor``), plus the two version counters: ``auth_version``
+(bumped with the password, category, active flag, expiry or hours) and the
+category's ``version`` (bumped with any category field or folder right of
+the category). ``by_id`` and ``by_login`` each run one SELECT over primary or
+unique keys, with no ORM objects, so a signed-in request pays one small
+statement for its whole identity. No rule is decided here: the caller asks
+``davdrive.policy.decide_login``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from davdrive.account_checks import login_key
+from davdrive.hours import parse_hours
+from davdrive.models import Category, User
+from davdrive.policy import Actor, LoginFacts
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One user row joined with its category (values only, never an ORM object)."""
+
+    user_id: int
+    login: str
+    password_hash: str
+    auth_version: int
+    degree: int
+    active: bool
+    expires_at: dt.datetime | None
+    login_hours: str
+    category_id: int
+    category_slug: str
+    category_version: int
+    category_login: bool
+    documents: str
+    members: str
+    config: bool
+    may_delete: bool
+    excluded_doc_types: tuple[str, ...]
+
+    @property
+    def rights_stamp(self) -> tuple[int, int]:
+        """(category id, category version): what a cached rights map must match."""
+        return (self.category_id, self.category_version)
+
+    def actor(self) -> Actor:
+        """The policy's view of this account once signed in."""
+        return Actor(
+            user_id=self.user_id,
+            login=self.login,
+            category=self.category_slug,
+            documents=self.documents,
+            members=self.members,
+            config=self.config,
+            may_delete=self.may_delete,
+            degree=self.degree,
+            excluded_doc_types=frozenset(self.excluded_doc_types),
+        )
+
+    def login_facts(self, now: dt.datetime) -> LoginFacts:
+        """The facts of the sign-in rule at ``now`` (hours and expiry depend on it)."""
+        expires = self.expires_at
+        if expires is not None and expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.UTC)
+        try:
+            inside = parse_hours(self.login_hours or "").allows(now.astimezone())
+        except ValueError:
+            inside = False  # an unreadable schedule never opens the door
+        return LoginFacts(
+            active=bool(self.active),
+            expired=expires is not None and expires <= now,
+            category_login=bool(self.category_login),
+            inside_hours=inside,
+        )
+
+
+_COLUMNS = (
+    User.id, User.login, User.password_hash, User.auth_version, User.degree, User.active,
+    User.expires_at, User.login_hours, Category.id, Category.slug, Category.version,
+    Category.login, Category.documents, Category.members, Category.config,
+    Category.may_delete, Category.excluded_doc_types,
+)
+# Built once (statements are immutable): a request pays for executing them only,
+# through the session's connection (Core, no ORM layer).
+_BY_ID = (
+    select(*_COLUMNS)
+    .join(Category, Category.id == User.category_id)
+    .where(User.id == bindparam("user_id"))
+)
+_BY_LOGIN = (
+    select(*_COLUMNS)
+    .join(Category, Category.id == User.category_id)
+    .where(User.login_key == bindparam("login_key"))
+)
+
+
+def _row(values: Any) -> AccountRow | None:
+    if values is None:
+        return None
+    fields: list[Any] = [*values[:-1], tuple(values[-1] or ())]
+    return AccountRow(*fields)
+
+
+def by_id(session: Session, user_id: int) -> AccountRow | None:
+    """The account with primary key ``user_id``, or None (deleted)."""
+    return _row(session.connection().execute(_BY_ID, {"user_id": user_id}).first())
+
+
+def by_login(session: Session, login: str) -> AccountRow | None:
+    """The account whose login matches ``login`` case-insensitively, or None."""
+    result = session.connection().execute(_BY_LOGIN, {"login_key": login_key(login)})
+    return _row(result.first())

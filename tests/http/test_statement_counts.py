@@ -1,0 +1,169 @@
+"""Exact SQL statements of the hot requests of a signed-in (cached) user.
+
+Issue 12: "Per-process caches for the signed-in actor and each category's
+folder rights ... One 'any lock here?' query per write." The expected shapes
+come from the design, not from a recording:
+
+- sign-in of a cached password: ONE select of the account by primary key
+  (user row joined with its category: versions, sign-in facts, actor); no
+  app-password look-up, no ORM load of User or Category;
+- folder rights: none while the category's version is unchanged (one
+  select of category + folder_right when it changed);
+- a path: one recursive walk over (parent_id, name_key) for the path and
+  all its prefixes; a missing last name adds one walk up from the candidates
+  of pass-through folders (hidden == missing, tests/http/test_hidden_sql_shape.py);
+- a write: ONE select of dav_lock, whatever WsgiDAV checks (the parent of a
+  new file, then the file itself);
+- the rest is the write itself: the write lock, the re-read of the chain under
+  it, the blob row, the node row(s), the audit record.
+
+Each test counts statements by shape (``shape``), so a failure shows which
+kind of statement appeared or vanished.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from davdrive import node_admin, tree
+from davdrive.server import DriveApp
+from tests.conftest import Dav, recorded_statements
+
+_FROM = re.compile(r"\bFROM (\w+)")
+
+
+def shape(statement: str) -> str:
+    """A short name for a statement: its verb and first table."""
+    if statement.startswith("WITH RECURSIVE walk"):
+        return "path walk"
+    if statement.startswith("WITH RECURSIVE"):
+        return "ancestors walk"
+    verb = statement.split(" ", 1)[0].upper()
+    if verb == "BEGIN":
+        return "begin"
+    if verb == "SELECT":
+        found = _FROM.search(statement)
+        return f"select {found.group(1) if found else '?'}"
+    if verb == "INSERT":
+        return "insert " + statement.split()[2]
+    if verb in ("UPDATE", "DELETE"):
+        words = statement.split()
+        return f"{verb.lower()} {words[2] if verb == 'DELETE' else words[1]}"
+    return statement[:30]
+
+
+def shapes(app: DriveApp, dav: Dav, method: str, path: str, body: bytes = b"",
+           **headers: str) -> tuple[int, Counter[str]]:
+    with recorded_statements(app.runtime.engine) as statements:
+        response = dav(method, path, body, **headers)
+    return response.status_code, Counter(shape(s) for s in statements)
+
+
+def warm(dav: Dav) -> None:
+    """Sign in once (argon2, then cached) and load the category's rights once."""
+    assert dav("MKCOL", "/dav/Docs").status_code == 201
+    for i in range(3):
+        assert dav("PUT", f"/dav/Docs/f{i}.txt", f"content {i}\n".encode()).status_code == 201
+
+
+SIGN_IN = {"select user_account": 1}
+
+
+def test_get_of_a_file_by_a_cached_user_is_two_selects(app: DriveApp, dav: Dav) -> None:
+    """GET /dav/Docs/f1.txt: the account by primary key, the path walk; nothing else."""
+    warm(dav)
+    status, seen = shapes(app, dav, "GET", "/dav/Docs/f1.txt")
+    assert status == 200
+    assert seen == Counter({**SIGN_IN, "path walk": 1})
+
+
+def test_head_and_missing_file_cost_the_same_fixed_statements(
+    app: DriveApp, dav: Dav
+) -> None:
+    """HEAD /dav/Docs/f1.txt is the GET's two selects; GET of a missing name adds
+    only the pass-through walk (the same as for a hidden one)."""
+    warm(dav)
+    status, seen = shapes(app, dav, "HEAD", "/dav/Docs/f1.txt")
+    assert status == 200 and seen == Counter({**SIGN_IN, "path walk": 1})
+    status, seen = shapes(app, dav, "GET", "/dav/Docs/nothing.txt")
+    assert status == 404
+    assert seen == Counter({**SIGN_IN, "path walk": 1, "ancestors walk": 1})
+
+
+def test_propfind_depth_1_by_a_cached_user(app: DriveApp, dav: Dav) -> None:
+    """PROPFIND /dav/Docs/ Depth 1 (allprop) over three files: sign-in, path,
+    the folder's dead properties and locks, its children by kind (folders, then
+    files, one batch each), the children's dead properties and locks in one
+    query each. No rights query, no per-entry query."""
+    warm(dav)
+    status, seen = shapes(app, dav, "PROPFIND", "/dav/Docs/", Depth="1")
+    assert status == 207
+    assert seen == Counter({
+        **SIGN_IN, "path walk": 1, "select node": 2,
+        "select dead_property": 2, "select dav_lock": 2,
+    })
+
+
+def test_put_of_a_new_file_runs_one_lock_query(app: DriveApp, dav: Dav) -> None:
+    """PUT /dav/Docs/new.txt (WsgiDAV checks locks on /Docs, then on /Docs/new.txt):
+    one dav_lock select for both."""
+    warm(dav)
+    status, seen = shapes(app, dav, "PUT", "/dav/Docs/new.txt", b"new\n")
+    assert status == 201
+    assert seen["select dav_lock"] == 1
+    assert seen == Counter({
+        **SIGN_IN, "path walk": 2, "ancestors walk": 1, "select dav_lock": 1,
+        "select node": 4, "begin": 1, "select blob": 1, "insert blob": 1,
+        "insert node": 1, "select audit_event": 1, "insert audit_event": 1,
+    })
+
+
+def test_put_overwrite_runs_one_lock_query(app: DriveApp, dav: Dav) -> None:
+    """PUT /dav/Docs/f1.txt over an existing file (WsgiDAV checks its locks twice):
+    one dav_lock select; the previous content is kept as a version."""
+    warm(dav)
+    status, seen = shapes(app, dav, "PUT", "/dav/Docs/f1.txt", b"changed\n")
+    assert status == 204
+    assert seen == Counter({
+        **SIGN_IN, "path walk": 2, "select dav_lock": 1, "select node": 2, "begin": 1,
+        "select blob": 1, "insert blob": 1, "update node": 2, "insert node_version": 1,
+        "select node_version": 1, "select audit_event": 1, "insert audit_event": 1,
+    })
+
+
+def test_a_lock_on_the_folder_still_refuses_a_new_file_with_one_query(
+    app: DriveApp, dav: Dav
+) -> None:
+    """LOCK /dav/Docs/ (depth 0), then PUT /dav/Docs/new.txt without the lock
+    token: 423 (RFC 4918 7.4: the lock protects the folder's members list),
+    decided from the one lock query."""
+    warm(dav)
+    lock_body = (
+        '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+        "</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"
+    )
+    assert dav("LOCK", "/dav/Docs/", lock_body, Depth="0").status_code == 200
+    status, seen = shapes(app, dav, "PUT", "/dav/Docs/new.txt", b"new\n")
+    assert status == 423
+    assert seen["select dav_lock"] == 1
+    status, seen = shapes(app, dav, "PUT", "/dav/Docs/f1.txt", b"changed\n")
+    assert status == 204  # a depth-0 lock on the folder does not cover its files
+    assert seen["select dav_lock"] == 1
+
+
+def test_rights_are_read_once_per_category_version(app: DriveApp, dav: Dav) -> None:
+    """GET /dav/Docs/f1.txt after a folder right of the user's category changed:
+    the rights are read once (one select of category + folder_right), then not
+    again while the version stays."""
+    warm(dav)
+    with app.runtime.sessions() as session:
+        folder = tree.resolve_chain(session, ["Docs"])
+        assert folder is not None
+        node_admin.set_folder_rights(session, folder[-1], {"docs-write": "write"})
+        session.commit()
+    status, seen = shapes(app, dav, "GET", "/dav/Docs/f1.txt")
+    assert status == 200
+    assert seen == Counter({**SIGN_IN, "path walk": 1, "select category": 1})
+    status, seen = shapes(app, dav, "GET", "/dav/Docs/f1.txt")
+    assert seen == Counter({**SIGN_IN, "path walk": 1})
