@@ -7,7 +7,7 @@ stack, outermost first:
         /            OPTIONS answered with DAV headers, no credentials
         <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> NextcloudLayout
                      -> XmlBodyMiddleware -> StatusPageScrubber -> StreamedResponses
-                     -> WsgiDAV(DriveProvider)
+                     -> FileResponses -> WsgiDAV(DriveProvider)
                      (NextcloudLayout: <mount>/files/LOGIN/ is the drive again,
                      <mount>/uploads/LOGIN/ goes to ChunkedUploads)
 
@@ -42,6 +42,7 @@ from provider.chunk_uploads import ChunkedUploads
 from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
+from provider.file_responses import FileResponses
 from provider.hardening import HardeningMiddleware, Limits
 from provider.head_answers import HeadersOnly
 from provider.http_server import DriveHTTPServer
@@ -124,7 +125,8 @@ class DriveApp:
         # XML bodies are read only once the client is signed in; the streamed
         # PROPFIND sits inside, on the checked body.
         inner = XmlBodyMiddleware(
-            StatusPageScrubber(StreamedResponses(dav)), settings["dav.max_xml_bytes"]
+            StatusPageScrubber(StreamedResponses(FileResponses(dav))),
+            settings["dav.max_xml_bytes"],
         )
         layout = NextcloudLayout(inner, self.mount, self.provider)
         layout.uploads = ChunkedUploads(

@@ -19,6 +19,7 @@ from davdrive.db import release_connection
 from davdrive.policy import Actor
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
+from provider.file_body import FileBody
 
 ENV_KEY = "davdrive.ctx"
 
@@ -124,4 +125,8 @@ class ContextMiddleware:
         except BaseException:
             ctx.close()
             raise
+        if isinstance(body, FileBody):  # kept as is, so the server can sendfile it
+            body.before_send.append(ctx.release)
+            body.on_close.append(ctx.close)
+            return body
         return _Closing(body, ctx)

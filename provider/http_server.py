@@ -15,6 +15,8 @@
   (0: no cap); a connection past it gets 503 and is closed at once, without
   a worker thread.
 - Requests are parsed by ``StrictHTTPRequest`` (see ``provider.strict_http``).
+- Answers go out through ``provider.wsgi_gateway``: ``wsgi.file_wrapper`` bodies
+  with ``sendfile`` on plain HTTP, large blocks without copies.
 - The listen backlog holds ``listen_backlog`` connections (setting
   ``server.listen_backlog``; cheroot's default of 5 made the kernel reset
   clients that connect together and send a body at once, such as a sync
@@ -35,7 +37,7 @@ from cheroot import wsgi
 from cheroot.makefile import MakeFile, StreamReader
 
 from provider.head_waiter import HEAD_END, HeadWaiter, send_and_close
-from provider.strict_http import StrictHTTPRequest
+from provider.wsgi_gateway import DirectWriteRequest, DriveGateway
 
 _log = logging.getLogger("davdrive.http")
 
@@ -88,7 +90,7 @@ class GuardedReader(StreamReader):  # type: ignore[misc]
 class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
     """A connection with a head deadline, a body idle timeout and a per-address slot."""
 
-    RequestHandlerClass = StrictHTTPRequest
+    RequestHandlerClass = DirectWriteRequest
 
     def __init__(self, server: DriveHTTPServer, sock: Any, makefile: Any = MakeFile) -> None:
         super().__init__(server, sock, makefile)
@@ -143,6 +145,7 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
     ) -> None:
         super().__init__(bind_addr, app, numthreads=threads, server_name="davdrive",
                          request_queue_size=listen_backlog)
+        self.gateway = DriveGateway
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.max_per_ip = max_per_ip
