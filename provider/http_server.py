@@ -41,6 +41,7 @@ from provider.wsgi_gateway import DirectWriteRequest, DriveGateway
 
 _log = logging.getLogger("davdrive.http")
 
+DIRECT_READ_MIN = 64 * 1024  # reads from this size bypass the buffered reader
 LISTEN_BACKLOG = 1024  # default of server.listen_backlog; the kernel caps it at somaxconn
 
 
@@ -79,6 +80,29 @@ class GuardedReader(StreamReader):  # type: ignore[misc]
     def __init__(self, sock: socket.socket, idle_timeout: float) -> None:
         _pyio.BufferedReader.__init__(self, GuardedSocketIO(sock, idle_timeout))
         self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        """``size`` bytes (fewer only at the end of the stream). A large read fills one
+        buffer straight from the socket: the pure-Python buffered reader allocates a
+        ``size`` buffer per socket read and copies each block four times."""
+        if size is None or size < DIRECT_READ_MIN:
+            return super().read(size)  # type: ignore[no-any-return]
+        buffered: Any = self  # _pyio.BufferedReader's read-ahead state (cheroot uses it too)
+        out = bytearray(size)
+        with buffered._read_lock, memoryview(out) as view:
+            got = max(0, min(len(buffered._read_buf) - buffered._read_pos, size))
+            if got:
+                start = buffered._read_pos
+                view[:got] = buffered._read_buf[start:start + got]
+                buffered._read_pos = start + got
+            while got < size:
+                n = self.raw.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        self.bytes_read += got
+        del out[got:]
+        return bytes(out)
 
     @property
     def guard(self) -> GuardedSocketIO:

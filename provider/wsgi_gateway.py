@@ -48,7 +48,7 @@ class DirectWriteRequest(StrictHTTPRequest):  # type: ignore[misc]
 class DriveGateway(wsgi.Gateway_10):  # type: ignore[misc]
     """WSGI 1.0 gateway offering ``wsgi.file_wrapper`` and sending it with sendfile."""
 
-    def get_environ(self) -> dict[str, Any]:
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
         env: dict[str, Any] = super().get_environ()
         env["wsgi.file_wrapper"] = FileBody
         return env
