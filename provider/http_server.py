@@ -17,6 +17,8 @@
 - Requests are parsed by ``StrictHTTPRequest`` (see ``provider.strict_http``).
 - Answers go out through ``provider.wsgi_gateway``: ``wsgi.file_wrapper`` bodies
   with ``sendfile`` on plain HTTP, large blocks without copies.
+- ``listener``: a listening socket made by the caller (``serve --workers N``:
+  one socket shared by N processes) instead of cheroot's own.
 - The listen backlog holds ``listen_backlog`` connections (setting
   ``server.listen_backlog``; cheroot's default of 5 made the kernel reset
   clients that connect together and send a body at once, such as a sync
@@ -166,6 +168,7 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
         max_per_ip: int,
         allowed_hosts: frozenset[str] = frozenset(),
         listen_backlog: int = LISTEN_BACKLOG,
+        listener: socket.socket | None = None,
     ) -> None:
         super().__init__(bind_addr, app, numthreads=threads, server_name="davdrive",
                          request_queue_size=listen_backlog)
@@ -177,9 +180,23 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
         self._slots: dict[str, int] = {}
         self._slots_lock = threading.Lock()
         self._waiter: HeadWaiter | None = None
+        self.listener = listener
+
+    def bind(self, family: int, type: int, proto: int = 0) -> socket.socket:  # noqa: A002
+        """cheroot's own listening socket, or the one given (shared with other processes)."""
+        if self.listener is None:
+            return super().bind(family, type, proto)  # type: ignore[no-any-return]
+        self.socket = self.listener
+        self.bind_addr = self.listener.getsockname()[:2]
+        return self.listener
 
     def prepare(self) -> None:
         super().prepare()
+        if self.listener is not None:
+            # Several processes wait on this socket: one that loses the race for a
+            # connection must not block in accept() (cheroot's 1 s timeout would
+            # stall its kept-alive connections meanwhile).
+            self.socket.settimeout(0.0)
         self._waiter = HeadWaiter(self)
         self._waiter.start()
 
