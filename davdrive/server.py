@@ -218,6 +218,7 @@ def make_server(app: DriveApp, listener: socket.socket | None = None) -> DriveHT
         allowed_hosts=frozenset(h.lower() for h in s["server.allowed_hosts"]),
         listen_backlog=s["server.listen_backlog"],
         listener=listener,
+        sendfile=s["server.sendfile"],
     )
     # cheroot answers 413 itself past this; the hardening middleware gives 431 below it.
     server.max_request_header_size = s["dav.max_header_bytes"] + 8192

@@ -107,6 +107,13 @@ SETTINGS: tuple[Setting, ...] = (
         "that dies is restarted.",
         _positive,
     ),
+    Setting(
+        "server.sendfile",
+        bool,
+        False,
+        "Send file answers with sendfile() on plain HTTP (kernel copy, less CPU per "
+        "byte) instead of 1 MiB blocks; on loopback blocks measured faster.",
+    ),
     # --- reliability under load ---
     Setting(
         "server.listen_backlog",

@@ -16,7 +16,8 @@
   a worker thread.
 - Requests are parsed by ``StrictHTTPRequest`` (see ``provider.strict_http``).
 - Answers go out through ``provider.wsgi_gateway``: ``wsgi.file_wrapper`` bodies
-  with ``sendfile`` on plain HTTP, large blocks without copies.
+  in 1 MiB blocks, or with ``sendfile`` on plain HTTP when ``sendfile`` is set;
+  large blocks without copies.
 - ``listener``: a listening socket made by the caller (``serve --workers N``:
   one socket shared by N processes) instead of cheroot's own.
 - The listen backlog holds ``listen_backlog`` connections (setting
@@ -169,6 +170,7 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
         allowed_hosts: frozenset[str] = frozenset(),
         listen_backlog: int = LISTEN_BACKLOG,
         listener: socket.socket | None = None,
+        sendfile: bool = False,
     ) -> None:
         super().__init__(bind_addr, app, numthreads=threads, server_name="davdrive",
                          request_queue_size=listen_backlog)
@@ -181,6 +183,7 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
         self._slots_lock = threading.Lock()
         self._waiter: HeadWaiter | None = None
         self.listener = listener
+        self.sendfile = sendfile  # file answers with sendfile() on plain HTTP
 
     def bind(self, family: int, type: int, proto: int = 0) -> socket.socket:  # noqa: A002
         """cheroot's own listening socket, or the one given (shared with other processes)."""

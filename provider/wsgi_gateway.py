@@ -1,10 +1,11 @@
 """cheroot's WSGI gateway with ``wsgi.file_wrapper`` and writes that copy nothing.
 
 - ``environ["wsgi.file_wrapper"]`` is ``provider.file_body.FileBody``. When the
-  application returns one, the connection is plain HTTP (no TLS), the method
-  is not HEAD and the answer's ``Content-Length`` equals the bytes the body
-  will produce, the file goes out with ``socket.sendfile()`` (the kernel
-  copies it; no Python loop). Anything else is sent block by block.
+  server has ``sendfile`` set, the application returns one, the connection is
+  plain HTTP (no TLS), the method is not HEAD and the answer's
+  ``Content-Length`` equals the bytes the body will produce, the file goes out
+  with ``socket.sendfile()`` (the kernel copies it; no Python loop). Anything
+  else is sent block by block (1 MiB), each block in one ``sendall``.
 - ``DirectWriteRequest.write``: a block of 64 KiB or more is handed straight
   to the socket (``sendall``) after the buffered header bytes, instead of
   through cheroot's pure-Python buffered writer, which copies every block
@@ -74,6 +75,8 @@ class DriveGateway(wsgi.Gateway_10):  # type: ignore[misc]
     def _can_sendfile(self, body: FileBody) -> bool:
         req = self.req
         sock = req.conn.socket
+        if not getattr(req.server, "sendfile", False):
+            return False
         if req.conn.ssl_env or isinstance(sock, ssl.SSLSocket):
             return False
         if not isinstance(sock, socket.socket) or req.method == b"HEAD":

@@ -2,7 +2,8 @@
 
 Rules (docs/large-files-and-workers.md):
 - a GET returns exactly the stored bytes (sha256) and their length, whatever the
-  size: 0, 1, 1 MiB - 1, 1 MiB + 1, 20 MiB; HEAD gives the same headers, no body;
+  size: 0, 1, 1 MiB - 1, 1 MiB + 1, 20 MiB, sent in blocks (default) or with
+  sendfile (``server.sendfile``); HEAD gives the same headers, no body;
 - WsgiDAV's GET of a file reaches the server as a ``FileBody`` (a file region it
   may sendfile), holding no database connection;
 - Range still answers 206 with exactly the asked bytes;
@@ -63,9 +64,29 @@ def _blob_fds(data_dir: Path) -> list[str]:
     return found
 
 
+@pytest.fixture(params=[False, True], ids=["blocks", "sendfile"])
+def file_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """The live server with ``server.sendfile`` off (1 MiB blocks) and on."""
+    settings = load_settings(None, {}, {
+        "data_dir": str(tmp_path / "data"), "server.port": 0,
+        "server.sendfile": request.param,
+    })
+    runtime = open_runtime(settings)
+    add_user(runtime, "tester", "secret", documents="write")
+    app = create_app(settings, runtime)
+    try:
+        with serving(app) as live:
+            yield live
+    finally:
+        app.close()
+
+
 @pytest.mark.parametrize("size", SIZES)
-def test_get_returns_the_stored_bytes_for_every_size(live: LiveServer, size: int) -> None:
+def test_get_returns_the_stored_bytes_for_every_size(
+    file_server: LiveServer, size: int
+) -> None:
     """PUT then GET /dav/f-SIZE.bin: same sha256, Content-Length = size."""
+    live = file_server
     data = _content(size)
     url = f"{live.url}/dav/f-{size}.bin"
     _put(url, data)
@@ -122,9 +143,10 @@ def test_wsgidav_get_of_a_file_reaches_the_server_as_a_file_region(
     ("first", "last"), [(0, 9), (1000, 3 * MiB - 7), (5 * MiB + 3, 20 * MiB - 1)]
 )
 def test_range_answers_206_with_exactly_the_asked_bytes(
-    live: LiveServer, first: int, last: int
+    file_server: LiveServer, first: int, last: int
 ) -> None:
     """GET /dav/r.bin with Range: bytes=FIRST-LAST (20 MiB file): 206, the slice."""
+    live = file_server
     data = _content(20 * MiB)
     url = f"{live.url}/dav/r-{first}.bin"
     _put(url, data)
@@ -150,11 +172,12 @@ def _abort_mid_file(port: int) -> None:
 
 
 def test_client_abort_mid_file_closes_the_file_and_the_server_keeps_serving(
-    app: DriveApp, live: LiveServer
+    file_server: LiveServer,
 ) -> None:
     """Five clients GET /dav/big.bin (20 MiB) and reset after 256 KiB: within a few
     seconds no descriptor on the blob store is open, no DB connection is checked
     out, and a full GET still returns the file."""
+    live, app = file_server, file_server.app
     data = _content(20 * MiB)
     _put(f"{live.url}/dav/big.bin", data)
     data_dir = app.settings.data_dir
