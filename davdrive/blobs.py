@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from davdrive.errors import DiskFull, TooLarge
+from davdrive.hashing import ContentHashes
 
 READ_BLOCK = 1024 * 1024
 
@@ -43,7 +44,8 @@ class BlobInfo:
 
 
 class BlobWriter:
-    """Streams bytes to a temp file while hashing them (sha256, sha1, md5)."""
+    """Streams bytes to a temp file while hashing them (sha256, sha1, md5; large
+    uploads on two threads, see ``davdrive.hashing``)."""
 
     def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
         self._store = store
@@ -52,9 +54,7 @@ class BlobWriter:
             fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=TEMP_PREFIX)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self._tmp = Path(name)
-        self._sha256 = hashlib.sha256()
-        self._sha1 = hashlib.sha1(usedforsecurity=False)
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._hashes = ContentHashes()
         self.size = 0
         self.sha256: str | None = None  # set by finish: the blob is addressable
 
@@ -69,18 +69,12 @@ class BlobWriter:
         except BaseException:
             self.abort()
             raise
-        self._sha256.update(data)
-        self._sha1.update(data)
-        self._md5.update(data)
+        self._hashes.update(data)
         return len(data)
 
     def hexdigests(self) -> dict[str, str]:
         """Hex digests of the bytes written so far: keys ``sha256``, ``sha1``, ``md5``."""
-        return {
-            "sha256": self._sha256.hexdigest(),
-            "sha1": self._sha1.hexdigest(),
-            "md5": self._md5.hexdigest(),
-        }
+        return self._hashes.hexdigests()
 
     def finish(self) -> BlobInfo:
         """Make the content durable and addressable; return its hashes.
@@ -95,10 +89,9 @@ class BlobWriter:
                 os.fsync(self._file.fileno())
                 self._file.close()
                 self._file = None
-                info = BlobInfo(
-                    self._sha256.hexdigest(), self._sha1.hexdigest(), self._md5.hexdigest(),
-                    self.size,
-                )
+                digests = self._hashes.hexdigests()
+                self._hashes.close()
+                info = BlobInfo(digests["sha256"], digests["sha1"], digests["md5"], self.size)
                 self._store.place(self._tmp, info.sha256)
         except BaseException:
             self.abort()
@@ -110,6 +103,7 @@ class BlobWriter:
         """Drop everything written so far. Safe to call more than once; the temp file is
         removed even when closing it fails (a full disk fails the final flush)."""
         try:
+            self._hashes.close()
             if self._file is not None:
                 file, self._file = self._file, None
                 with suppress(OSError):

@@ -57,7 +57,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides.update({
             "server.host": args.host, "server.port": args.port,
             "server.tls_cert": args.tls_cert, "server.tls_key": args.tls_key,
-            "server.threads": args.workers,
+            "server.threads": args.threads, "server.workers": args.workers,
         })
     return load_settings(Path(config) if config else None, os.environ, overrides)
 

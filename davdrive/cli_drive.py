@@ -195,7 +195,8 @@ def add_setup_parsers(sub: Any) -> None:
     serve.add_argument("--port", metavar="P")
     serve.add_argument("--tls-cert", metavar="F")
     serve.add_argument("--tls-key", metavar="F")
-    serve.add_argument("--workers", metavar="N", help="worker threads")
+    serve.add_argument("--workers", metavar="N", help="server processes (server.workers)")
+    serve.add_argument("--threads", metavar="N", help="threads per process (server.threads)")
     serve.set_defaults(handler=cmd_serve)
 
 

@@ -7,7 +7,7 @@ stack, outermost first:
         /            OPTIONS answered with DAV headers, no credentials
         <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> NextcloudLayout
                      -> XmlBodyMiddleware -> StatusPageScrubber -> StreamedResponses
-                     -> WsgiDAV(DriveProvider)
+                     -> FileResponses -> WsgiDAV(DriveProvider)
                      (NextcloudLayout: <mount>/files/LOGIN/ is the drive again,
                      <mount>/uploads/LOGIN/ goes to ChunkedUploads)
 
@@ -15,15 +15,20 @@ HardeningMiddleware reads no body; XML bodies are read and parsed only after
 authentication.
 
 ``serve(settings)`` holds the data folder's server lock (``davdrive.folder_lock``:
-one server per data folder) and runs the app under cheroot (``provider.http_server``: strict
-request parsing, head and body timeouts, a cap per source address), with TLS
-when configured. No answer names a product or library version.
+one server per data folder; ``server.workers`` processes share it and one
+listening socket, see ``davdrive.workers``) and runs the app under cheroot
+(``provider.http_server``: strict request parsing, head and body timeouts, a
+cap per source address), with TLS when configured. No answer names a product or library version.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -37,11 +42,13 @@ from auth.verify_gate import VerifyGate, default_slots
 from davdrive.folder_lock import serving
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
+from davdrive.workers import supervise
 from provider.body_input import install_quiet_body_errors
 from provider.chunk_uploads import ChunkedUploads
 from provider.context import ContextMiddleware, CurrentRequest
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
+from provider.file_responses import FileResponses
 from provider.hardening import HardeningMiddleware, Limits
 from provider.head_answers import HeadersOnly
 from provider.http_server import DriveHTTPServer
@@ -127,7 +134,8 @@ class DriveApp:
         # XML bodies are read only once the client is signed in; the streamed
         # PROPFIND sits inside, on the checked body.
         inner = XmlBodyMiddleware(
-            StatusPageScrubber(StreamedResponses(dav)), settings["dav.max_xml_bytes"]
+            StatusPageScrubber(StreamedResponses(FileResponses(dav))),
+            settings["dav.max_xml_bytes"],
         )
         layout = NextcloudLayout(inner, self.mount, self.provider)
         layout.uploads = ChunkedUploads(
@@ -178,22 +186,32 @@ class DriveApp:
         self.runtime.close()
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> DriveApp:
+def create_app(
+    settings: Settings, runtime: Runtime | None = None, *, clean_temp: bool = True
+) -> DriveApp:
     """Build the WSGI app; opens (and migrates) the data folder unless given a runtime.
 
-    Temp files older than this start are removed: no upload is in flight before the
-    app exists (one server per data folder), so they are what a killed process left.
+    Temp files older than this start are removed (unless ``clean_temp`` is False:
+    a worker process, whose parent cleaned before starting it): no upload is in
+    flight before the app exists (one server per data folder), so they are what a
+    killed process left.
     """
     started = time.time()
     runtime = runtime or open_runtime(settings)
-    stale = runtime.blobs.remove_stale_temp(started)
-    if stale:
-        _log.info("removed %d stale upload temp file(s) left by an earlier run", len(stale))
+    if clean_temp:
+        _remove_stale_temp(runtime, started)
     return DriveApp(settings, runtime)
 
 
-def make_server(app: DriveApp) -> DriveHTTPServer:
-    """The cheroot server for ``app``: strict parsing, timeouts, per-address cap."""
+def _remove_stale_temp(runtime: Runtime, started: float) -> None:
+    stale = runtime.blobs.remove_stale_temp(started)
+    if stale:
+        _log.info("removed %d stale upload temp file(s) left by an earlier run", len(stale))
+
+
+def make_server(app: DriveApp, listener: socket.socket | None = None) -> DriveHTTPServer:
+    """The cheroot server for ``app``: strict parsing, timeouts, per-address cap; on
+    ``listener`` (a listening socket shared with other processes) when given."""
     s = app.settings
     server = DriveHTTPServer(
         (s["server.host"], s["server.port"]),
@@ -204,6 +222,8 @@ def make_server(app: DriveApp) -> DriveHTTPServer:
         max_per_ip=s["server.max_connections_per_ip"],
         allowed_hosts=frozenset(h.lower() for h in s["server.allowed_hosts"]),
         listen_backlog=s["server.listen_backlog"],
+        listener=listener,
+        sendfile=s["server.sendfile"],
     )
     # cheroot answers 413 itself past this; the hardening middleware gives 431 below it.
     server.max_request_header_size = s["dav.max_header_bytes"] + 8192
@@ -215,17 +235,22 @@ def make_server(app: DriveApp) -> DriveHTTPServer:
 
 
 def serve(settings: Settings) -> int:
-    """Serve until interrupted; prints the URL once the socket is bound."""
+    """Serve until interrupted; prints the URL once the socket is bound.
+
+    With ``server.workers`` above 1 the parent opens (and migrates) the data
+    folder once, binds the listening socket and supervises that many worker
+    processes on it (``davdrive.workers``); it holds the server lock throughout.
+    """
     logging.basicConfig(
         level=settings["log.level"].upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
     with serving(settings.data_dir):  # refuses a second server on this data folder
+        if settings["server.workers"] > 1:
+            return _serve_workers(settings)
         app = create_app(settings)
         server = make_server(app)
         server.prepare()
-        host, port = server.bind_addr[:2]
-        scheme = "https" if settings["server.tls_cert"] else "http"
-        print(f"Serving on {scheme}://{host}:{port}{app.mount}/", flush=True)
+        _announce(settings, server.bind_addr[:2], app.mount)
         try:
             server.serve()
         except KeyboardInterrupt:
@@ -234,3 +259,63 @@ def serve(settings: Settings) -> int:
             server.stop()
             app.close()
     return 0
+
+
+def _announce(settings: Settings, address: tuple[str, int], mount: str, note: str = "") -> None:
+    scheme = "https" if settings["server.tls_cert"] else "http"
+    print(f"Serving on {scheme}://{address[0]}:{address[1]}{mount}/{note}", flush=True)
+
+
+def _serve_workers(settings: Settings) -> int:
+    started = time.time()
+    runtime = open_runtime(settings)  # migrates once, before any worker starts
+    try:
+        _remove_stale_temp(runtime, started)
+    finally:
+        runtime.close()
+    host, port = settings["server.host"], settings["server.port"]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server(
+        (host, port), family=family, backlog=settings["server.listen_backlog"]
+    )
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    count = settings["server.workers"]
+    _announce(settings, listener.getsockname()[:2], settings["dav.mount"],
+              f" ({count} worker processes)")
+    try:
+        status = supervise(count, lambda: _work(settings, listener))
+    finally:
+        listener.close()
+    print("Stopped.", file=sys.stderr)
+    return status
+
+
+def _work(settings: Settings, listener: socket.socket) -> int:
+    """One worker process: its own engine, app and cheroot server on ``listener``;
+    SIGTERM or SIGINT stops it, and so does the end of its parent (even by SIGKILL:
+    no orphaned worker keeps the port and the data folder)."""
+    parent = os.getppid()
+    app = create_app(settings, clean_temp=False)
+    server = make_server(app, listener)
+
+    def _interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
+    try:
+        server.prepare()
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        app.close()
+    return 0
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)

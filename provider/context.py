@@ -21,6 +21,7 @@ from davdrive.policy import Actor
 from davdrive.rights_cache import Stamp
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
+from provider.file_body import FileBody
 
 ENV_KEY = "davdrive.ctx"
 
@@ -164,4 +165,10 @@ class ContextMiddleware:
             if done is not None:
                 done()
             raise
+        if isinstance(body, FileBody):  # kept as is, so the server can sendfile it
+            body.before_send.append(ctx.release)
+            body.on_close.append(ctx.close)
+            if done is not None:
+                body.on_close.append(done)
+            return body
         return _Closing(body, ctx, done)

@@ -28,6 +28,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davdrive import errors
 from provider.error_body import error_body
+from provider.file_body import FileBody
 
 _log = logging.getLogger("davdrive")
 _PAGE_INFO = re.compile(r"<p>(.*?)</p>", re.DOTALL)
@@ -336,7 +337,10 @@ class StatusPageScrubber:
                 return lambda data: None
             return start_response(full_status(status), headers, exc_info)
 
-        return self._iterate(self.app(environ, capture), page, start_response)
+        body = self.app(environ, capture)
+        if isinstance(body, FileBody) and not page:  # a file: never a status page
+            return body
+        return self._iterate(body, page, start_response)
 
     @staticmethod
     def _iterate(

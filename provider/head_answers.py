@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from provider.file_body import FileBody
+
 
 class HeadersOnly:
     def __init__(self, app: Any) -> None:
@@ -21,6 +23,9 @@ class HeadersOnly:
         body = self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") != "HEAD":
             return body  # type: ignore[no-any-return]
+        if isinstance(body, FileBody):  # its headers are out already: never read the file
+            body.close()
+            return []
         try:
             for _chunk in body:  # start_response may only be called while iterating
                 pass

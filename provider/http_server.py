@@ -15,6 +15,11 @@
   (0: no cap); a connection past it gets 503 and is closed at once, without
   a worker thread.
 - Requests are parsed by ``StrictHTTPRequest`` (see ``provider.strict_http``).
+- Answers go out through ``provider.wsgi_gateway``: ``wsgi.file_wrapper`` bodies
+  in 1 MiB blocks, or with ``sendfile`` on plain HTTP when ``sendfile`` is set;
+  large blocks without copies.
+- ``listener``: a listening socket made by the caller (``serve --workers N``:
+  one socket shared by N processes) instead of cheroot's own.
 - The listen backlog holds ``listen_backlog`` connections (setting
   ``server.listen_backlog``; cheroot's default of 5 made the kernel reset
   clients that connect together and send a body at once, such as a sync
@@ -35,10 +40,11 @@ from cheroot import wsgi
 from cheroot.makefile import MakeFile, StreamReader
 
 from provider.head_waiter import HEAD_END, HeadWaiter, send_and_close
-from provider.strict_http import StrictHTTPRequest
+from provider.wsgi_gateway import DirectWriteRequest, DriveGateway
 
 _log = logging.getLogger("davdrive.http")
 
+DIRECT_READ_MIN = 64 * 1024  # reads from this size bypass the buffered reader
 LISTEN_BACKLOG = 1024  # default of server.listen_backlog; the kernel caps it at somaxconn
 
 
@@ -78,6 +84,29 @@ class GuardedReader(StreamReader):  # type: ignore[misc]
         _pyio.BufferedReader.__init__(self, GuardedSocketIO(sock, idle_timeout))
         self.bytes_read = 0
 
+    def read(self, size: int | None = -1) -> bytes:
+        """``size`` bytes (fewer only at the end of the stream). A large read fills one
+        buffer straight from the socket: the pure-Python buffered reader allocates a
+        ``size`` buffer per socket read and copies each block four times."""
+        if size is None or size < DIRECT_READ_MIN:
+            return super().read(size)  # type: ignore[no-any-return]
+        buffered: Any = self  # _pyio.BufferedReader's read-ahead state (cheroot uses it too)
+        out = bytearray(size)
+        with buffered._read_lock, memoryview(out) as view:
+            got = max(0, min(len(buffered._read_buf) - buffered._read_pos, size))
+            if got:
+                start = buffered._read_pos
+                view[:got] = buffered._read_buf[start:start + got]
+                buffered._read_pos = start + got
+            while got < size:
+                n = self.raw.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        self.bytes_read += got
+        del out[got:]
+        return bytes(out)
+
     @property
     def guard(self) -> GuardedSocketIO:
         raw = self.raw
@@ -88,7 +117,7 @@ class GuardedReader(StreamReader):  # type: ignore[misc]
 class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
     """A connection with a head deadline, a body idle timeout and a per-address slot."""
 
-    RequestHandlerClass = StrictHTTPRequest
+    RequestHandlerClass = DirectWriteRequest
 
     def __init__(self, server: DriveHTTPServer, sock: Any, makefile: Any = MakeFile) -> None:
         super().__init__(server, sock, makefile)
@@ -140,9 +169,12 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
         max_per_ip: int,
         allowed_hosts: frozenset[str] = frozenset(),
         listen_backlog: int = LISTEN_BACKLOG,
+        listener: socket.socket | None = None,
+        sendfile: bool = False,
     ) -> None:
         super().__init__(bind_addr, app, numthreads=threads, server_name="davdrive",
                          request_queue_size=listen_backlog)
+        self.gateway = DriveGateway
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.max_per_ip = max_per_ip
@@ -150,9 +182,24 @@ class DriveHTTPServer(wsgi.Server):  # type: ignore[misc]
         self._slots: dict[str, int] = {}
         self._slots_lock = threading.Lock()
         self._waiter: HeadWaiter | None = None
+        self.listener = listener
+        self.sendfile = sendfile  # file answers with sendfile() on plain HTTP
+
+    def bind(self, family: int, type: int, proto: int = 0) -> socket.socket:  # noqa: A002
+        """cheroot's own listening socket, or the one given (shared with other processes)."""
+        if self.listener is None:
+            return super().bind(family, type, proto)  # type: ignore[no-any-return]
+        self.socket = self.listener
+        self.bind_addr = self.listener.getsockname()[:2]
+        return self.listener
 
     def prepare(self) -> None:
         super().prepare()
+        if self.listener is not None:
+            # Several processes wait on this socket: one that loses the race for a
+            # connection must not block in accept() (cheroot's 1 s timeout would
+            # stall its kept-alive connections meanwhile).
+            self.socket.settimeout(0.0)
         self._waiter = HeadWaiter(self)
         self._waiter.start()
 

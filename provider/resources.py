@@ -23,6 +23,7 @@ from davdrive.services import Upload
 from provider.backoffice_resources import dav_path, resource_for
 from provider.context import context_of
 from provider.errors import dav_errors, method_key
+from provider.file_responses import record_opened
 from provider.node_properties import MemberBatch, NodeProperties
 from provider.owncloud import parse_oc_checksum
 from provider.uploads import (
@@ -247,7 +248,7 @@ class FileResource(_NodeMixin, DAVNonCollection):
 
     def get_content(self) -> BinaryIO:
         with dav_errors():
-            return self.drive.open_content(self.node)
+            return record_opened(self.environ, self.drive.open_content(self.node))
 
     def begin_write(self, *, content_type: str | None = None) -> UploadSink:
         expected = expected_length(self.environ)

@@ -178,20 +178,23 @@ def test_serve_maps_flags_to_settings_and_calls_the_server(
         return 7
 
     monkeypatch.setattr("davdrive.server.serve", fake_serve)
-    result = ready("serve", "--host", "0.0.0.0", "--port", "9123", "--workers", "4")
+    result = ready("serve", "--host", "0.0.0.0", "--port", "9123", "--threads", "4",
+                   "--workers", "3")
     assert result.code == 7
     (settings,) = seen
     assert (settings["server.host"], settings["server.port"], settings["server.threads"]) == (
         "0.0.0.0", 9123, 4)
+    assert settings["server.workers"] == 3  # --workers: processes (issue 12)
     assert settings.data_dir == ready.data.resolve()
 
 
 def test_serve_flag_errors_are_config_errors(ready: Cli, tmp_path: Path) -> None:
     cert = tmp_path / "cert.pem"
     cert.write_text("x", encoding="utf-8")
-    result = ready("serve", "--port", "70000", "--workers", "x", "--tls-cert", str(cert))
+    result = ready("serve", "--port", "70000", "--threads", "x", "--workers", "0",
+                   "--tls-cert", str(cert))
     assert result.code == 2
-    for name in ("server.port", "server.threads", "tls_key"):
+    for name in ("server.port", "server.threads", "server.workers", "tls_key"):
         assert name in result.err, result.err
     missing = ready("serve", "--tls-cert", str(cert), "--tls-key", str(tmp_path / "no.pem"))
     assert missing.code == 2 and "no.pem" in missing.err
