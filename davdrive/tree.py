@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Select, case, literal, select
+from sqlalchemy import Row, Select, case, literal, select
 from sqlalchemy.orm import Session
 
 from davdrive.models import Node
@@ -183,3 +184,25 @@ def typed_below(session: Session, excluded: Iterable[str]) -> set[int]:
         select(down.c.id).where(down.c.doc_type.is_not(None), down.c.doc_type.not_in(kinds))
     )
     return {row[0] for row in rows}
+
+
+# Columns of a listing entry as a Core row: what the rights facts and a PROPFIND
+# answer need (``is_folder`` as ``Node.is_folder`` reads it), without ORM objects.
+ROW_COLUMNS = (
+    Node.id, Node.parent_id, Node.name, Node.name_key, Node.kind,
+    (Node.kind == "folder").label("is_folder"), Node.owner_id, Node.protected,
+    Node.min_degree, Node.doc_type, Node.visibility, Node.blob_sha256, Node.size,
+    Node.content_type, Node.mtime, Node.created_at,
+)
+
+
+def children_rows(
+    session: Session, folder_id: int, kind: str, after: str | None, limit: int
+) -> list[Row[Any]]:
+    """``children_page`` as Core rows of ``ROW_COLUMNS``: same order, same index."""
+    query = select(*ROW_COLUMNS).where(
+        Node.parent_id == folder_id, Node.deleted_at.is_(None), Node.kind == kind
+    )
+    if after is not None:
+        query = query.where(Node.name_key > after)
+    return list(session.execute(query.order_by(Node.name_key).limit(limit)))
