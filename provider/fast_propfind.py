@@ -3,7 +3,8 @@
 ``fast_propfind`` returns None (the caller hands the request to WsgiDAV, body
 put back) unless the request is on the whitelist of ``docs/fast-path.md``:
 no ``If`` header, Depth 0 or 1, a body that is empty, ``<allprop/>`` alone or
-one ``<prop>`` of the live properties ``provider.multistatus`` renders, a
+one ``<prop>`` of the live properties ``provider.multistatus`` renders (or
+other ``{DAV:}`` names, answered 404 as WsgiDAV does), a
 target the actor sees (not through a pass-through folder), not the root's
 listing (it holds the back-office branch), no live lock on the item or below
 it when ``lockdiscovery`` is asked for, and, for allprop, no dead property on
@@ -33,6 +34,7 @@ from davdrive.paths import join
 from davdrive.policy import Action, decide, visibility
 from davdrive.services import Drive
 from provider.lock_storage import live_condition
+from provider.node_properties import LOCK_PROPS, QUOTA_PROPS
 from provider.multistatus import (
     ALLPROP_FILE,
     ALLPROP_FOLDER,
@@ -80,9 +82,18 @@ def requested_props(environ: dict[str, Any]) -> tuple[str, ...] | None:
     names = tuple(child.tag for child in mode)
     if not names or len(set(names)) != len(names):
         return None
-    if not all(isinstance(n, str) and n in LIVE_PROPS for n in names):
+    if not all(isinstance(n, str) and _rendered(n) for n in names):
         return None
     return names
+
+
+def _rendered(name: str) -> bool:
+    """A property rendered here: a live one of ``LIVE_PROPS``, or another ``{DAV:}``
+    name WsgiDAV answers 404 for (Windows asks for ``ishidden``, ``iscollection``...);
+    the quota properties have values and go to WsgiDAV."""
+    if name in LIVE_PROPS:
+        return True
+    return name.startswith("{DAV:}") and name not in QUOTA_PROPS and name not in LOCK_PROPS
 
 
 def lock_root(share_path: str, path: str) -> str:
