@@ -205,4 +205,4 @@ def children_rows(
     )
     if after is not None:
         query = query.where(Node.name_key > after)
-    return list(session.execute(query.order_by(Node.name_key).limit(limit)))
+    return list(session.connection().execute(query.order_by(Node.name_key).limit(limit)).all())

@@ -34,7 +34,6 @@ from davdrive.paths import join
 from davdrive.policy import Action, decide, visibility
 from davdrive.services import Drive
 from provider.lock_storage import live_condition
-from provider.node_properties import LOCK_PROPS, QUOTA_PROPS
 from provider.multistatus import (
     ALLPROP_FILE,
     ALLPROP_FOLDER,
@@ -42,11 +41,11 @@ from provider.multistatus import (
     HEAD,
     LIVE_PROPS,
     LOCKDISCOVERY,
-    HttpDates,
     Item,
+    Templates,
     quote_href,
-    render_response,
 )
+from provider.node_properties import LOCK_PROPS, QUOTA_PROPS
 
 PAGE = 2000  # rows per listing query (keyset pages, as ``children_batches``)
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -127,7 +126,7 @@ def _blocked(
 
 def fast_propfind(
     environ: dict[str, Any], drive: Drive, parts: list[str], prefixes: tuple[str, str],
-    dates: HttpDates,
+    templates: Templates,
 ) -> Iterator[str] | None:
     """The answer's text chunks, or None to let WsgiDAV answer (see module doc)."""
     depth = environ.get("HTTP_DEPTH", "1").strip()
@@ -149,45 +148,53 @@ def fast_propfind(
     if _blocked(drive, node, lock_root(prefixes[1], item_path), listing=listing,
                 locks=locks, dead=allprop):
         return None
-    return _answer(drive, node, quote_href(prefixes[0] + item_path), names, listing, dates)
+    return _answer(drive, node, quote_href(prefixes[0] + item_path), names, listing,
+                   templates)
 
 
 def _answer(
     drive: Drive, node: Node, base: str, names: tuple[str, ...], listing: bool,
-    dates: HttpDates,
+    templates: Templates,
 ) -> Iterator[str]:
     allprop = names == ()
-
-    def props(is_folder: bool) -> tuple[str, ...]:
-        if not allprop:
-            return names
-        return ALLPROP_FOLDER if is_folder else ALLPROP_FILE
-
-    yield HEAD + render_response(
-        Item.of(base, node), props(node.is_folder), dates, allprop=allprop
+    folder_props = ALLPROP_FOLDER if allprop else names
+    file_props = ALLPROP_FILE if allprop else names
+    render = templates.render
+    yield HEAD + render(
+        Item.of(base, node), folder_props if node.is_folder else file_props, allprop=allprop
     )
     if not listing:
         yield CLOSE
         return
     parent = drive.facts_of(node)
-    actor, child_facts, is_junk = drive.actor, drive.facts.child, drive.is_junk
-    folder_props, file_props = props(True), props(False)
+    actor, facts, is_junk = drive.actor, drive.facts, drive.is_junk
+    # Files with equal facts keys have equal facts: decide once per key.
+    seen_files: dict[tuple[object, ...], bool] = {}
     for kind in ("folder", "file"):
+        folder = kind == "folder"
+        props = folder_props if folder else file_props
         after: str | None = None
         while True:
             rows = tree.children_rows(drive.session, node.id, kind, after, PAGE)
             chunk: list[str] = []
             for row in rows:
-                if kind == "file" and is_junk(row.name):
+                if folder:
+                    seen = decide(actor, Action.SEE, facts.child(parent, row)).allowed  # type: ignore[arg-type]
+                else:
+                    if is_junk(row.name):
+                        continue
+                    key = facts.file_key(row)  # type: ignore[arg-type]
+                    seen = seen_files.get(key)  # type: ignore[assignment]
+                    if seen is None:
+                        child = facts.child(parent, row)  # type: ignore[arg-type]
+                        seen = seen_files[key] = decide(actor, Action.SEE, child).allowed
+                if not seen:
                     continue
-                facts = child_facts(parent, row)  # type: ignore[arg-type]
-                if not decide(actor, Action.SEE, facts).allowed:
-                    continue
-                href = base + quote_href(row.name) + ("/" if kind == "folder" else "")
-                chunk.append(render_response(
-                    Item(href, kind == "folder", row.name, row.created_at.timestamp(),
-                         row.mtime, row.size, row.content_type, row.blob_sha256),
-                    folder_props if kind == "folder" else file_props, dates, allprop=allprop,
+                href = base + quote_href(row.name) + ("/" if folder else "")
+                chunk.append(render(
+                    Item(href, folder, row.name, row.created_at.timestamp(), row.mtime,
+                         row.size, row.content_type, row.blob_sha256),
+                    props, allprop=allprop,
                 ))
             if chunk:
                 yield "".join(chunk)

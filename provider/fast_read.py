@@ -28,7 +28,7 @@ from davdrive.paths import name_key, split_path
 from davdrive.policy import Action
 from provider.context import context_of
 from provider.fast_propfind import fast_propfind
-from provider.multistatus import HttpDates
+from provider.multistatus import HttpDates, Templates
 from provider.nextcloud_layout import PREFIX_KEY
 from provider.resources import content_headers
 
@@ -45,6 +45,7 @@ class FastReads:
         self.mount = mount
         self.provider = provider
         self.dates = HttpDates()
+        self.templates = Templates(self.dates)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -124,7 +125,7 @@ class FastReads:
         share = provider.share_path or ""
         chunks = fast_propfind(
             environ, context_of(environ).drive, parts,
-            ((provider.mount_path or "") + share, share), self.dates,
+            ((provider.mount_path or "") + share, share), self.templates,
         )
         if chunks is None:
             return None

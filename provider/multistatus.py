@@ -1,8 +1,9 @@
 """Multistatus answers as strings: the bytes WsgiDAV's lxml machinery produces.
 
-``render_response`` writes one ``<D:response>`` for an item and a list of live
+``Templates.render`` writes one ``<D:response>`` for an item and a list of
 ``{DAV:}`` property names, the way ``wsgidav.util.add_property_response``
-serialises it (one ``<D:propstat>`` per status, in order of first use; an
+serialises it (from a format string compiled once per property set and kind
+of item) (one ``<D:propstat>`` per status, in order of first use; an
 empty string is ``<D:x></D:x>``, a missing property an empty element in a
 404 propstat). Text is escaped as lxml escapes element text, with a fast
 path for plain ASCII. ``HttpDates`` memoises the RFC 1123 and RFC 3339 forms
@@ -11,10 +12,10 @@ of timestamps (``email.utils.formatdate`` costs microseconds per entry).
 
 from __future__ import annotations
 
+import re
 import time
-from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 HREF_SAFE = "/!*'(),$-_|."  # what WsgiDAV leaves unquoted in hrefs
@@ -63,8 +64,13 @@ def escape_text(text: str) -> str:
     )
 
 
+_PLAIN_HREF = re.compile(r"[A-Za-z0-9/!*'(),$\-_|.~]*").fullmatch
+
+
 def quote_href(path: str) -> str:
     """An unquoted path as WsgiDAV writes it in an href."""
+    if _PLAIN_HREF(path):
+        return path  # nothing ``quote`` would change
     return quote(path, safe=HREF_SAFE)
 
 
@@ -112,8 +118,7 @@ class HttpDates:
         memo[key] = text
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """What a response needs of a node (from a Core row or an ORM node)."""
 
     href: str
@@ -127,68 +132,73 @@ class Item:
 
     @classmethod
     def of(cls, href: str, node: Any) -> Item:
-        return cls(
-            href=href,
-            is_folder=node.kind == "folder",
-            name=node.name,
-            created=node.created_at.timestamp(),
-            mtime=node.mtime,
-            size=node.size,
-            content_type=node.content_type,
-            etag=node.blob_sha256,
-        )
+        return cls(href, node.kind == "folder", node.name, node.created_at.timestamp(),
+                   node.mtime, node.size, node.content_type, node.blob_sha256)
 
 
-def _value(item: Item, name: str, dates: HttpDates) -> str | None:
-    """The serialised property, or None where WsgiDAV answers 404 for it."""
-    if name == RESOURCETYPE:
-        if item.is_folder:
-            return "<D:resourcetype><D:collection/></D:resourcetype>"
-        return "<D:resourcetype></D:resourcetype>"
-    if name == LASTMODIFIED:
-        return f"<D:getlastmodified>{dates.rfc1123(item.mtime)}</D:getlastmodified>"
-    if name == CREATIONDATE:
-        return f"<D:creationdate>{dates.rfc3339(item.created)}</D:creationdate>"
-    if name == DISPLAYNAME:
-        return f"<D:displayname>{escape_text(item.name)}</D:displayname>"
-    if name == SUPPORTEDLOCK:
-        return _SUPPORTEDLOCK
-    if name == LOCKDISCOVERY:
-        return "<D:lockdiscovery/>"  # only rendered when no lock is held here
-    if item.is_folder:
-        return None
-    if name == CONTENTLENGTH:
-        return f"<D:getcontentlength>{item.size}</D:getcontentlength>"
-    if name == ETAG:
-        if item.etag is None:
-            return None
-        return f'<D:getetag>"{escape_text(item.etag)}"</D:getetag>'
-    if name == CONTENTTYPE:
-        if item.content_type is None:
-            return None
-        return f"<D:getcontenttype>{escape_text(item.content_type)}</D:getcontenttype>"
-    return None
+# Each property as a template over the fields of ``Templates.render``; None: 404.
+_FILE_VALUES = {
+    CONTENTLENGTH: "<D:getcontentlength>{size}</D:getcontentlength>",
+    ETAG: '<D:getetag>"{etag}"</D:getetag>',
+    CONTENTTYPE: "<D:getcontenttype>{ctype}</D:getcontenttype>",
+}
+_VALUES = {
+    LASTMODIFIED: "<D:getlastmodified>{mtime}</D:getlastmodified>",
+    CREATIONDATE: "<D:creationdate>{created}</D:creationdate>",
+    DISPLAYNAME: "<D:displayname>{name}</D:displayname>",
+    SUPPORTEDLOCK: _SUPPORTEDLOCK,
+    LOCKDISCOVERY: "<D:lockdiscovery/>",  # only rendered when no lock is held here
+}
 
 
-def render_response(
-    item: Item, names: tuple[str, ...], dates: HttpDates, *, allprop: bool = False
-) -> str:
-    """One ``<D:response>``; ``names`` are in ``LIVE_PROPS`` (the caller checks).
-    With ``allprop`` a property the item lacks is left out, as WsgiDAV does."""
+def _template(names: tuple[str, ...], is_folder: bool, has_etag: bool, allprop: bool) -> str:
+    """The ``<D:response>`` of an item of this kind as a format string (fields:
+    href, mtime, created, name, size, ctype, etag, all escaped by the caller)."""
     found: list[str] = []
     missing: list[str] = []
     missing_first = False
     for name in names:
-        value = _value(item, name, dates)
+        value = _VALUES.get(name)
+        if name == RESOURCETYPE:
+            value = ("<D:resourcetype><D:collection/></D:resourcetype>" if is_folder
+                     else "<D:resourcetype></D:resourcetype>")
+        elif value is None and not is_folder and (name != ETAG or has_etag):
+            value = _FILE_VALUES.get(name)
         if value is None:
             if allprop:
                 continue
             if not found:
                 missing_first = True
-            missing.append(f"<D:{name[6:]}/>")
+            missing.append(f"<D:{name[6:]}/>".replace("{", "{{").replace("}", "}}"))
         else:
             found.append(value)
     ok = f"<D:propstat><D:prop>{''.join(found)}</D:prop>{_OK}" if found else ""
     bad = f"<D:propstat><D:prop>{''.join(missing)}</D:prop>{_MISSING}" if missing else ""
     body = bad + ok if missing_first else ok + bad
-    return f"<D:response><D:href>{escape_text(item.href)}</D:href>{body}</D:response>"
+    return f"<D:response><D:href>{{href}}</D:href>{body}</D:response>"
+
+
+class Templates:
+    """Compiled response templates per property set and kind of item; one per app."""
+
+    def __init__(self, dates: HttpDates, size: int = 256) -> None:
+        self.dates = dates
+        self._size = size
+        self._cache: dict[tuple[tuple[str, ...], bool, bool, bool], str] = {}
+
+    def render(self, item: Item, names: tuple[str, ...], *, allprop: bool = False) -> str:
+        """One ``<D:response>``; ``names`` are live or other ``{DAV:}`` properties (the
+        caller checks). With ``allprop`` a property the item lacks is left out, as
+        WsgiDAV does; otherwise it is listed in a 404 propstat."""
+        key = (names, item.is_folder, item.etag is not None, allprop)
+        template = self._cache.get(key)
+        if template is None:
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            template = self._cache[key] = _template(*key)
+        dates = self.dates
+        return template.format(
+            href=escape_text(item.href), mtime=dates.rfc1123(item.mtime),
+            created=dates.rfc3339(item.created), name=escape_text(item.name), size=item.size,
+            ctype=escape_text(item.content_type), etag=escape_text(item.etag or ""),
+        )
