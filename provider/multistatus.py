@@ -12,6 +12,7 @@ of timestamps (``email.utils.formatdate`` costs microseconds per entry).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from email.utils import formatdate
@@ -87,7 +88,10 @@ class HttpDates:
         """``util.get_rfc1123_time(stamp)`` (whole seconds, as ``formatdate`` uses)."""
         if stamp < 0:
             return formatdate(timeval=stamp, localtime=False, usegmt=True)
-        key = int(stamp)
+        # ``formatdate`` rounds to microseconds first (``datetime.fromtimestamp``), so
+        # 1.9999999 shows second 2: the memo key is the second it will show.
+        fraction, whole = math.modf(stamp)
+        key = int(whole) + (round(fraction * 1e6) >= 1_000_000)
         text = self._rfc1123.get(key)
         if text is None:
             text = formatdate(timeval=stamp, localtime=False, usegmt=True)
