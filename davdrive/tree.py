@@ -46,7 +46,7 @@ def resolve_chain(session: Session, parts: list[str]) -> list[Node] | None:
 
 
 @lru_cache(maxsize=64)
-def _chain_query(depth: int) -> Select[tuple[Node]]:
+def _chain_query(depth: int) -> Select[Node]:
     """The walk of ``resolve_chain`` for paths of ``depth`` segments, built once (building
     it cost more than running it); the name keys are the parameters key0, key1...."""
     walk = (
@@ -205,9 +205,19 @@ def children_rows(
     session: Session, folder_id: int, kind: str, after: str | None, limit: int
 ) -> list[Row[Any]]:
     """``children_page`` as Core rows of ``ROW_COLUMNS``: same order, same index."""
+    params = {"folder": folder_id, "kind": kind, "after": after, "limit": limit}
+    result = session.connection().execute(_children_query(after is not None), params)
+    return list(result.all())  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=2)
+def _children_query(paged: bool) -> Select[Any]:
+    """The statement of ``children_rows``, built once (parameters: folder, kind, after,
+    limit)."""
     query = select(*ROW_COLUMNS).where(
-        Node.parent_id == folder_id, Node.deleted_at.is_(None), Node.kind == kind
+        Node.parent_id == bindparam("folder"), Node.deleted_at.is_(None),
+        Node.kind == bindparam("kind"),
     )
-    if after is not None:
-        query = query.where(Node.name_key > after)
-    return list(session.connection().execute(query.order_by(Node.name_key).limit(limit)).all())
+    if paged:
+        query = query.where(Node.name_key > bindparam("after"))
+    return query.order_by(Node.name_key).limit(bindparam("limit"))  # type: ignore[return-value]
