@@ -14,6 +14,7 @@ No rule is decided here: visibility is asked of ``davdrive.policy``.
 from __future__ import annotations
 
 from dataclasses import replace
+from operator import attrgetter
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,11 +83,10 @@ class FactBuilder:
             facts = replace(facts, leads_to_visible=True)
         return facts
 
-    @staticmethod
-    def file_key(node: Node) -> tuple[object, ...]:
-        """All that ``child`` reads of a file: the files of one folder with equal keys
-        have equal facts, so a listing may decide once per key."""
-        return (node.owner_id, node.protected, node.visibility, node.min_degree, node.doc_type)
+    # All that ``child`` reads of a file: the files of one folder with equal keys have
+    # equal facts, so a listing may decide once per key.
+    file_key = staticmethod(attrgetter("owner_id", "protected", "visibility", "min_degree",
+                                       "doc_type"))
 
     def chain(self, nodes: list[Node], *, with_leads: bool = True) -> list[NodeFacts]:
         """Facts of each node of a root-first chain."""

@@ -43,6 +43,7 @@ from provider.multistatus import (
     LOCKDISCOVERY,
     Item,
     Templates,
+    escape_text,
     quote_href,
 )
 from provider.node_properties import LOCK_PROPS, QUOTA_PROPS
@@ -168,11 +169,14 @@ def _answer(
         return
     parent = drive.facts_of(node)
     actor, facts, is_junk = drive.actor, drive.facts, drive.is_junk
+    file_key, template, dates = facts.file_key, templates.template, templates.dates
+    rfc1123, rfc3339, content_type = dates.rfc1123, dates.rfc3339, templates.content_type
     # Files with equal facts keys have equal facts: decide once per key.
     seen_files: dict[tuple[object, ...], bool] = {}
     for kind in ("folder", "file"):
         folder = kind == "folder"
         props = folder_props if folder else file_props
+        suffix = "/" if folder else ""
         after: str | None = None
         while True:
             rows = tree.children_rows(drive.session, node.id, kind, after, PAGE)
@@ -183,18 +187,19 @@ def _answer(
                 else:
                     if is_junk(row.name):
                         continue
-                    key = facts.file_key(row)  # type: ignore[arg-type]
+                    key = file_key(row)
                     seen = seen_files.get(key)  # type: ignore[assignment]
                     if seen is None:
                         child = facts.child(parent, row)  # type: ignore[arg-type]
                         seen = seen_files[key] = decide(actor, Action.SEE, child).allowed
                 if not seen:
                     continue
-                href = base + quote_href(row.name) + ("/" if folder else "")
-                chunk.append(render(
-                    Item(href, folder, row.name, row.created_at.timestamp(), row.mtime,
-                         row.size, row.content_type, row.blob_sha256),
-                    props, allprop=allprop,
+                name, etag = row.name, row.blob_sha256
+                # hrefs are quoted (nothing to escape); ETags are hex digests
+                chunk.append(template(props, folder, etag is not None, allprop).format(
+                    href=base + quote_href(name) + suffix, mtime=rfc1123(row.mtime),
+                    created=rfc3339(row.created_at.timestamp()), name=escape_text(name),
+                    size=row.size, ctype=content_type(row.content_type), etag=etag or "",
                 ))
             if chunk:
                 yield "".join(chunk)

@@ -189,20 +189,36 @@ class Templates:
         self.dates = dates
         self._size = size
         self._cache: dict[tuple[tuple[str, ...], bool, bool, bool], str] = {}
+        self._types: dict[str, str] = {}
 
     def render(self, item: Item, names: tuple[str, ...], *, allprop: bool = False) -> str:
         """One ``<D:response>``; ``names`` are live or other ``{DAV:}`` properties (the
         caller checks). With ``allprop`` a property the item lacks is left out, as
         WsgiDAV does; otherwise it is listed in a 404 propstat."""
-        key = (names, item.is_folder, item.etag is not None, allprop)
+        return self.template(names, item.is_folder, item.etag is not None, allprop).format(
+            href=escape_text(item.href), mtime=self.dates.rfc1123(item.mtime),
+            created=self.dates.rfc3339(item.created), name=escape_text(item.name),
+            size=item.size, ctype=self.content_type(item.content_type),
+            etag=escape_text(item.etag or ""),
+        )
+
+    def template(self, names: tuple[str, ...], is_folder: bool, has_etag: bool,
+                 allprop: bool) -> str:
+        """The format string of a response (fields: href, mtime, created, name, size,
+        ctype, etag, each escaped by the caller)."""
+        key = (names, is_folder, has_etag, allprop)
         template = self._cache.get(key)
         if template is None:
             if len(self._cache) >= self._size:
                 self._cache.clear()
             template = self._cache[key] = _template(*key)
-        dates = self.dates
-        return template.format(
-            href=escape_text(item.href), mtime=dates.rfc1123(item.mtime),
-            created=dates.rfc3339(item.created), name=escape_text(item.name), size=item.size,
-            ctype=escape_text(item.content_type), etag=escape_text(item.etag or ""),
-        )
+        return template
+
+    def content_type(self, value: str) -> str:
+        """``escape_text(value)``, memoised (a listing has few content types)."""
+        text = self._types.get(value)
+        if text is None:
+            if len(self._types) >= self._size:
+                self._types.clear()
+            text = self._types[value] = escape_text(value)
+        return text
