@@ -169,7 +169,7 @@ def _answer(
         return
     parent = drive.facts_of(node)
     actor, facts, is_junk = drive.actor, drive.facts, drive.is_junk
-    file_key, template, dates = facts.file_key, templates.template, templates.dates
+    template, dates = templates.template, templates.dates
     rfc1123, rfc3339, content_type = dates.rfc1123, dates.rfc3339, templates.content_type
     # Files with equal facts keys have equal facts: decide once per key.
     seen_files: dict[tuple[object, ...], bool] = {}
@@ -182,24 +182,27 @@ def _answer(
             rows = tree.children_rows(drive.session, node.id, kind, after, PAGE)
             chunk: list[str] = []
             for row in rows:
+                # Unpacked, not read by attribute (which costs more than the rest);
+                # the order is ``tree.ROW_COLUMNS``.
+                (_, _, name, _, _, _, owner, protected, degree, doc_type, shown, etag, size,
+                 ctype, mtime, created) = row  # type: ignore[misc]
                 if folder:
                     seen = decide(actor, Action.SEE, facts.child(parent, row)).allowed  # type: ignore[arg-type]
                 else:
-                    if is_junk(row.name):
+                    if is_junk(name):
                         continue
-                    key = file_key(row)
+                    key = (owner, protected, shown, degree, doc_type)  # FactBuilder.file_key
                     seen = seen_files.get(key)  # type: ignore[assignment]
                     if seen is None:
                         child = facts.child(parent, row)  # type: ignore[arg-type]
                         seen = seen_files[key] = decide(actor, Action.SEE, child).allowed
                 if not seen:
                     continue
-                name, etag = row.name, row.blob_sha256
                 # hrefs are quoted (nothing to escape); ETags are hex digests
                 chunk.append(template(props, folder, etag is not None, allprop).format(
-                    href=base + quote_href(name) + suffix, mtime=rfc1123(row.mtime),
-                    created=rfc3339(row.created_at.timestamp()), name=escape_text(name),
-                    size=row.size, ctype=content_type(row.content_type), etag=etag or "",
+                    href=base + quote_href(name) + suffix, mtime=rfc1123(mtime),
+                    created=rfc3339(created.timestamp()), name=escape_text(name),
+                    size=size, ctype=content_type(ctype), etag=etag or "",
                 ))
             if chunk:
                 yield "".join(chunk)
