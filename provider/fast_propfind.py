@@ -177,6 +177,8 @@ def _answer(
         folder = kind == "folder"
         props = folder_props if folder else file_props
         suffix = "/" if folder else ""
+        with_etag = template(props, folder, True, allprop)  # fields: multistatus.FIELDS
+        without_etag = template(props, folder, False, allprop)
         after: str | None = None
         while True:
             rows = tree.children_rows(drive.session, node.id, kind, after, PAGE)
@@ -199,10 +201,10 @@ def _answer(
                 if not seen:
                     continue
                 # hrefs are quoted (nothing to escape); ETags are hex digests
-                chunk.append(template(props, folder, etag is not None, allprop).format(
-                    href=base + quote_href(name) + suffix, mtime=rfc1123(mtime),
-                    created=rfc3339(created.timestamp()), name=escape_text(name),
-                    size=size, ctype=content_type(ctype), etag=etag or "",
+                chunk.append((with_etag if etag is not None else without_etag).format(
+                    base + quote_href(name) + suffix, rfc1123(mtime),
+                    rfc3339(created.timestamp()), escape_text(name), size,
+                    content_type(ctype), etag,
                 ))
             if chunk:
                 yield "".join(chunk)

@@ -90,8 +90,10 @@ class HttpDates:
             return formatdate(timeval=stamp, localtime=False, usegmt=True)
         # ``formatdate`` rounds to microseconds first (``datetime.fromtimestamp``), so
         # 1.9999999 shows second 2: the memo key is the second it will show.
-        fraction, whole = math.modf(stamp)
-        key = int(whole) + (round(fraction * 1e6) >= 1_000_000)
+        key = int(stamp)
+        if stamp - key >= 0.9999995:
+            fraction, whole = math.modf(stamp)
+            key = int(whole) + (round(fraction * 1e6) >= 1_000_000)
         text = self._rfc1123.get(key)
         if text is None:
             text = formatdate(timeval=stamp, localtime=False, usegmt=True)
@@ -155,9 +157,12 @@ _VALUES = {
 }
 
 
+FIELDS = ("href", "mtime", "created", "name", "size", "ctype", "etag")
+
+
 def _template(names: tuple[str, ...], is_folder: bool, has_etag: bool, allprop: bool) -> str:
-    """The ``<D:response>`` of an item of this kind as a format string (fields:
-    href, mtime, created, name, size, ctype, etag, all escaped by the caller)."""
+    """The ``<D:response>`` of an item of this kind as a format string whose positional
+    fields are ``FIELDS`` in that order, each escaped by the caller."""
     found: list[str] = []
     missing: list[str] = []
     missing_first = False
@@ -179,7 +184,10 @@ def _template(names: tuple[str, ...], is_folder: bool, has_etag: bool, allprop: 
     ok = f"<D:propstat><D:prop>{''.join(found)}</D:prop>{_OK}" if found else ""
     bad = f"<D:propstat><D:prop>{''.join(missing)}</D:prop>{_MISSING}" if missing else ""
     body = bad + ok if missing_first else ok + bad
-    return f"<D:response><D:href>{{href}}</D:href>{body}</D:response>"
+    text = f"<D:response><D:href>{{href}}</D:href>{body}</D:response>"
+    for place, field in enumerate(FIELDS):  # positional fields format faster
+        text = text.replace(f"{{{field}}}", f"{{{place}}}")
+    return text
 
 
 class Templates:
@@ -196,16 +204,14 @@ class Templates:
         caller checks). With ``allprop`` a property the item lacks is left out, as
         WsgiDAV does; otherwise it is listed in a 404 propstat."""
         return self.template(names, item.is_folder, item.etag is not None, allprop).format(
-            href=escape_text(item.href), mtime=self.dates.rfc1123(item.mtime),
-            created=self.dates.rfc3339(item.created), name=escape_text(item.name),
-            size=item.size, ctype=self.content_type(item.content_type),
-            etag=escape_text(item.etag or ""),
+            escape_text(item.href), self.dates.rfc1123(item.mtime),
+            self.dates.rfc3339(item.created), escape_text(item.name), item.size,
+            self.content_type(item.content_type), escape_text(item.etag or ""),
         )
 
     def template(self, names: tuple[str, ...], is_folder: bool, has_etag: bool,
                  allprop: bool) -> str:
-        """The format string of a response (fields: href, mtime, created, name, size,
-        ctype, etag, each escaped by the caller)."""
+        """The format string of a response (positional fields: ``FIELDS``)."""
         key = (names, is_folder, has_etag, allprop)
         template = self._cache.get(key)
         if template is None:
