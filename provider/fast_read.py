@@ -110,7 +110,10 @@ class FastReads:
             ctx.release()
             start_response("200 OK", headers)
             return []
-        stream = drive.open_content(node)
+        try:
+            stream = drive.open_content(node)
+        except Exception:  # noqa: BLE001 - e.g. a missing blob: WsgiDAV answers it as usual
+            return None
         ctx.release()
         start_response("200 OK", headers)
         wrapper = environ.get("wsgi.file_wrapper")

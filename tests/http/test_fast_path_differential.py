@@ -306,3 +306,17 @@ def test_bad_bodies_are_refused_as_before(pair: Pair) -> None:
                  "<D:allprop/></D:propfind>"):
         fast, slow, took_fast = pair.both("mia", "PROPFIND", "/dav/Club/", body, Depth="1")
         assert not took_fast and fast.status_code == slow.status_code == 400
+
+
+def test_a_file_whose_content_is_gone_is_answered_as_before(pair: Pair) -> None:
+    """GET of a file whose stored content disappeared (a damaged data folder): the fast
+    path steps aside and the answer is WsgiDAV's on both paths (today the logged
+    "internal error" answer, without a trace)."""
+    with pair.fast.runtime.sessions() as session:
+        node = node_admin.resolve_path(session, "/Club/Names/sp ace.txt")
+        assert node.blob_sha256 is not None
+        pair.fast.runtime.blobs.path(node.blob_sha256).unlink()
+    fast, slow, took_fast = pair.both("mia", "GET", "/dav/Club/Names/sp ace.txt")
+    assert not took_fast
+    assert fast.status_code == slow.status_code
+    assert 400 <= fast.status_code < 600 and b"Traceback" not in fast.data
