@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from operator import attrgetter
 
 from sqlalchemy.orm import Session
 
@@ -92,6 +93,11 @@ class FactBuilder:
         ):
             facts = replace(facts, leads_to_visible=True)
         return facts
+
+    # All that ``child`` reads of a file: the files of one folder with equal keys have
+    # equal facts, so a listing may decide once per key.
+    file_key = staticmethod(attrgetter("owner_id", "protected", "visibility", "min_degree",
+                                       "doc_type"))
 
     def chain(self, nodes: list[Node], *, with_leads: bool = True) -> list[NodeFacts]:
         """Facts of each node of a root-first chain."""

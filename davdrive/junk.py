@@ -10,8 +10,9 @@ only, and Office owner files (``~$*``) are ordinary files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
+from fnmatch import translate
 
 DEFAULT_JUNK_NAMES = ("._*", ".DS_Store", "Thumbs.db", "desktop.ini")
 
@@ -21,7 +22,10 @@ class JunkNames:
 
     def __init__(self, patterns: Iterable[str] = DEFAULT_JUNK_NAMES) -> None:
         self.patterns = tuple(p.casefold() for p in patterns)
+        # One regular expression for all patterns (what ``fnmatchcase`` does for each):
+        # a listing asks this for every file.
+        joined = "|".join(translate(p) for p in self.patterns)
+        self._match = re.compile(joined).match if joined else None
 
     def __call__(self, name: str) -> bool:
-        key = name.casefold()
-        return any(fnmatchcase(key, pattern) for pattern in self.patterns)
+        return self._match is not None and self._match(name.casefold()) is not None

@@ -6,8 +6,8 @@ stack, outermost first:
     CatchAll -> HeadersOnly -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
         <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> NextcloudLayout
-                     -> XmlBodyMiddleware -> StatusPageScrubber -> StreamedResponses
-                     -> FileResponses -> WsgiDAV(DriveProvider)
+                     -> XmlBodyMiddleware -> FastReads -> StatusPageScrubber
+                     -> StreamedResponses -> FileResponses -> WsgiDAV(DriveProvider)
                      (NextcloudLayout: <mount>/files/LOGIN/ is the drive again,
                      <mount>/uploads/LOGIN/ goes to ChunkedUploads)
 
@@ -48,6 +48,7 @@ from provider.chunk_uploads import ChunkedUploads
 from provider.context import ContextMiddleware, CurrentRequest
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
+from provider.fast_read import FastReads
 from provider.file_responses import FileResponses
 from provider.hardening import HardeningMiddleware, Limits
 from provider.head_answers import HeadersOnly
@@ -133,10 +134,11 @@ class DriveApp:
         install_quiet_body_errors()
         # XML bodies are read only once the client is signed in; the streamed
         # PROPFIND sits inside, on the checked body.
-        inner = XmlBodyMiddleware(
-            StatusPageScrubber(StreamedResponses(FileResponses(dav))),
-            settings["dav.max_xml_bytes"],
-        )
+        # The read fast path sits on the checked body, directly outside WsgiDAV.
+        core: Any = StatusPageScrubber(StreamedResponses(FileResponses(dav)))
+        if settings["dav.fast_path"]:
+            core = FastReads(core, self.mount, self.provider)
+        inner = XmlBodyMiddleware(core, settings["dav.max_xml_bytes"])
         layout = NextcloudLayout(inner, self.mount, self.provider)
         layout.uploads = ChunkedUploads(
             settings.data_dir / "chunks", self.provider, layout,

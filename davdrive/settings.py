@@ -211,6 +211,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Stream PROPFIND Depth 0/1 answers of drive folders in batches, so memory stays "
         "flat whatever the folder size (false: WsgiDAV's built-in PROPFIND).",
     ),
+    # --- read fast path ---
+    Setting(
+        "dav.fast_path",
+        bool,
+        True,
+        "Answer what clients do most (GET/HEAD of a file, PROPFIND Depth 0/1 of live "
+        "properties) on a short path with the same rules and the same answers; anything "
+        "else, and everything when false, goes through WsgiDAV (see docs/fast-path.md).",
+    ),
     Setting(
         "dav.windows_names",
         bool,

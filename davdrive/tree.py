@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, case, literal, select
+from sqlalchemy import Row, Select, bindparam, case, literal, select
 from sqlalchemy.orm import Session
 
 from davdrive.models import Node
@@ -36,26 +38,30 @@ def resolve_chain(session: Session, parts: list[str]) -> list[Node] | None:
     segment, so the cost depends on the depth of the path, never on the size of
     the drive.
     """
-    keys = [name_key(p) for p in parts]
+    keys = {f"key{depth}": name_key(p) for depth, p in enumerate(parts)}
+    rows = session.execute(_chain_query(len(parts)), keys).scalars().all()
+    if len(rows) != len(parts) + 1:
+        return None
+    return list(rows)
+
+
+@lru_cache(maxsize=64)
+def _chain_query(depth: int) -> Select[Node]:
+    """The walk of ``resolve_chain`` for paths of ``depth`` segments, built once (building
+    it cost more than running it); the name keys are the parameters key0, key1...."""
     walk = (
         select(Node.id.label("id"), literal(0).label("depth"))
         .where(Node.parent_id.is_(None), Node.deleted_at.is_(None))
         .cte("walk", recursive=True)
     )
-    if keys:
-        # The key wanted below a node of depth d is keys[d]: a CASE of bound values,
-        # so the compiled statement is cached per path depth.
-        wanted = case({depth: key for depth, key in enumerate(keys)}, value=walk.c.depth)
+    if depth:
+        # The key wanted below a node of depth d is the parameter key<d>.
+        wanted = case({d: bindparam(f"key{d}") for d in range(depth)}, value=walk.c.depth)
         step = select(Node.id, walk.c.depth + 1).where(
             Node.parent_id == walk.c.id, Node.name_key == wanted, Node.deleted_at.is_(None)
         )
         walk = walk.union_all(step)
-    rows = session.execute(
-        select(Node).join(walk, Node.id == walk.c.id).order_by(walk.c.depth)
-    ).scalars().all()
-    if len(rows) != len(keys) + 1:
-        return None
-    return list(rows)
+    return select(Node).join(walk, Node.id == walk.c.id).order_by(walk.c.depth)
 
 
 def children(session: Session, folder_id: int) -> list[Node]:
@@ -183,3 +189,35 @@ def typed_below(session: Session, excluded: Iterable[str]) -> set[int]:
         select(down.c.id).where(down.c.doc_type.is_not(None), down.c.doc_type.not_in(kinds))
     )
     return {row[0] for row in rows}
+
+
+# Columns of a listing entry as a Core row: what the rights facts and a PROPFIND
+# answer need (``is_folder`` as ``Node.is_folder`` reads it), without ORM objects.
+ROW_COLUMNS = (
+    Node.id, Node.parent_id, Node.name, Node.name_key, Node.kind,
+    (Node.kind == "folder").label("is_folder"), Node.owner_id, Node.protected,
+    Node.min_degree, Node.doc_type, Node.visibility, Node.blob_sha256, Node.size,
+    Node.content_type, Node.mtime, Node.created_at,
+)
+
+
+def children_rows(
+    session: Session, folder_id: int, kind: str, after: str | None, limit: int
+) -> list[Row[Any]]:
+    """``children_page`` as Core rows of ``ROW_COLUMNS``: same order, same index."""
+    params = {"folder": folder_id, "kind": kind, "after": after, "limit": limit}
+    result = session.connection().execute(_children_query(after is not None), params)
+    return list(result.all())  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=2)
+def _children_query(paged: bool) -> Select[Any]:
+    """The statement of ``children_rows``, built once (parameters: folder, kind, after,
+    limit)."""
+    query = select(*ROW_COLUMNS).where(
+        Node.parent_id == bindparam("folder"), Node.deleted_at.is_(None),
+        Node.kind == bindparam("kind"),
+    )
+    if paged:
+        query = query.where(Node.name_key > bindparam("after"))
+    return query.order_by(Node.name_key).limit(bindparam("limit"))  # type: ignore[return-value]

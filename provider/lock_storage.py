@@ -69,6 +69,11 @@ def _live(now: float) -> Any:
     return or_(Lock.expire < 0, Lock.expire >= now)
 
 
+def live_condition(now: float) -> Any:
+    """The condition "this lock has not expired at ``now``", for other queries."""
+    return _live(now)
+
+
 def lock_conflicts(
     candidates: list[dict[str, Any]], url: str, scope: str
 ) -> list[str]:

@@ -284,13 +284,16 @@ class FileResource(_NodeMixin, DAVNonCollection):
         self.environ[PUT_CREATED] = upload.created
 
     def finalize_headers(self, environ: dict[str, Any], response_headers: list[Any]) -> None:
-        response_headers.append(("X-Content-Type-Options", "nosniff"))
-        ctype = (self.get_content_type() or "").split(";")[0].strip().lower()
-        if ctype in ACTIVE_TYPES or ctype.endswith("+xml"):
-            quoted = util.quote(self.get_display_name())
-            response_headers.append(
-                ("Content-Disposition", f"attachment; filename*=UTF-8''{quoted}")
-            )
-            response_headers.append(
-                ("Content-Security-Policy", "default-src 'none'; sandbox")
-            )
+        response_headers.extend(content_headers(self.get_content_type(), self.get_display_name()))
+
+
+def content_headers(content_type: str | None, name: str) -> list[tuple[str, str]]:
+    """Headers every file body is sent with: no sniffing; active content (HTML, SVG,
+    scripts, XML) only as a sandboxed download, never rendered in the drive's origin."""
+    headers = [("X-Content-Type-Options", "nosniff")]
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype in ACTIVE_TYPES or ctype.endswith("+xml"):
+        quoted = util.quote(name)
+        headers.append(("Content-Disposition", f"attachment; filename*=UTF-8''{quoted}"))
+        headers.append(("Content-Security-Policy", "default-src 'none'; sandbox"))
+    return headers

@@ -52,3 +52,30 @@ def test_the_control_a_visible_path_costs_differently(club: Club) -> None:
     _, visible = _run(club, "PROPFIND", "/Club/Public.txt")
     _, missing = _run(club, "PROPFIND", "/Club/Nothing-here.txt")
     assert visible != missing
+
+
+LISTING_BODIES = (
+    "",
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/>'
+    "<D:getcontentlength/><D:getlastmodified/><D:getetag/></D:prop></D:propfind>",
+)
+
+
+@pytest.mark.parametrize("body", LISTING_BODIES)
+@pytest.mark.parametrize("hidden", sorted(PAIRS))
+def test_hidden_and_missing_listings_run_the_same_sql(club: Club, hidden: str,
+                                                       body: str) -> None:
+    """PROPFIND Depth 1 (the read fast path's most common request) on a hidden path
+    runs the statements of the same request on a missing path."""
+    carol = club.as_("carol")
+
+    def run(path: str) -> tuple[int, list[str]]:
+        carol("PROPFIND", "/dav/Club/Public.txt", body, Depth="1")  # warm alike
+        with recorded_statements(club.runtime.engine) as seen:
+            status = carol("PROPFIND", "/dav" + path, body, Depth="1").status_code
+        return status, seen
+
+    status_hidden, hidden_sql = run(hidden)
+    status_missing, missing_sql = run(PAIRS[hidden])
+    assert status_hidden == status_missing == 404
+    assert hidden_sql == missing_sql, f"PROPFIND Depth 1 {hidden}: statements differ"

@@ -55,6 +55,7 @@ def _requests(club: Club) -> None:
         dav("GET", "/dav/Club/Nothing-here.txt")  # missing
         dav("PROPFIND", "/dav/Club/", PROPFIND, Depth="1")
         dav("PROPFIND", "/dav/Club/Public.txt", PROPFIND, Depth="0")
+        dav("PROPFIND", "/dav/Club/", "", Depth="1")  # allprop: locks and dead properties
     wendy("PUT", "/dav/Club/Mine.txt", "mine")
     wendy("PUT", "/dav/Club/Mine.txt", "mine, again")
     wendy("PROPPATCH", "/dav/Club/Mine.txt", PROPPATCH)

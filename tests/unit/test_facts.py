@@ -143,3 +143,18 @@ def test_pass_through_costs_a_fixed_number_of_statements(
         return count
 
     assert statements_for(5) == statements_for(300) <= 3
+
+
+def test_the_listing_row_unpacks_into_the_file_key(session: Session) -> None:
+    """The read fast path unpacks ``tree.ROW_COLUMNS`` and builds the file key from the
+    values at these places: they must be ``FactBuilder.file_key`` of the row."""
+    root = tree.get_root(session)
+    session.add(Node(parent_id=root.id, name="k.txt", name_key="k.txt", kind="file", mtime=0,
+                     owner_id=None, protected=True, visibility="private", min_degree=2,
+                     doc_type="minutes"))
+    session.flush()
+    (row,) = tree.children_rows(session, root.id, "file", None, 10)
+    (_, _, _, _, _, _, owner, protected, degree, doc_type, shown, *_rest) = row
+    assert (owner, protected, shown, degree, doc_type) == FactBuilder.file_key(row)
+    assert [c.key for c in tree.ROW_COLUMNS][6:11] == [
+        "owner_id", "protected", "min_degree", "doc_type", "visibility"]

@@ -1,0 +1,109 @@
+"""The fast path's SQL: a fixed, small number of statements, never one per entry.
+
+Counted from the moment the signed-in request reaches ``FastReads`` (what
+sign-in costs is counted by the authentication tests), on a real drive:
+
+- GET or HEAD of a file: 2 statements, the path's chain (one recursive query,
+  ``tree.resolve_chain``) and the category's folder rights (``FactBuilder``);
+- PROPFIND Depth 1 with a named set of live properties: those 2, then one
+  page query per kind of child (folders, then files) and one more per further
+  page of ``PAGE`` rows: 4 for 10 or 1,000 files, 5 for ``PAGE`` + 500;
+- with allprop (or ``lockdiscovery`` asked for): one more, the check that no
+  lock or dead property sends the request to WsgiDAV.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from davdrive import tree
+from davdrive.models import Blob, Node, User
+from davdrive.runtime import Runtime
+from davdrive.server import DriveApp
+from davdrive.users import actor_for
+from provider.context import ENV_KEY, RequestContext
+from provider.fast_propfind import PAGE
+from provider.fast_read import FastReads
+from tests.conftest import recorded_statements
+
+NAMED = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/>'
+    "<D:getcontentlength/><D:getlastmodified/><D:getetag/></D:prop></D:propfind>"
+)
+
+
+def make_folder(runtime: Runtime, name: str, files: int) -> None:
+    """/``name`` with ``files`` files of 5 bytes, written as rows in one go."""
+    blob = runtime.blobs.put_bytes(b"hello")
+    with runtime.sessions() as session:
+        if session.get(Blob, blob.sha256) is None:
+            session.add(Blob(sha256=blob.sha256, sha1=blob.sha1, md5=blob.md5, size=blob.size))
+        folder = Node(parent_id=tree.get_root(session).id, name=name, name_key=name.casefold(),
+                      kind="folder", mtime=0)
+        session.add(folder)
+        session.flush()
+        session.add_all(
+            Node(parent_id=folder.id, name=f"f{i}.txt", name_key=f"f{i}.txt", kind="file",
+                 blob_sha256=blob.sha256, size=5, content_type="text/plain", mtime=0)
+            for i in range(files)
+        )
+        session.commit()
+
+
+def _not_reached(environ: dict[str, Any], start_response: Any) -> Any:
+    raise AssertionError(f"left the fast path: {environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+
+
+def fast_statements(app: DriveApp, method: str, path: str, body: str = "",
+                    **headers: str) -> tuple[int, bytes]:
+    """(statements, body) of one request answered by ``FastReads`` alone."""
+    fast = FastReads(_not_reached, app.mount, app.provider)
+    environ = EnvironBuilder(path=path, method=method, data=body, headers=headers).get_environ()
+    ctx = RequestContext(app.runtime, environ)
+    with app.runtime.sessions() as session:
+        ctx.actor = actor_for(session.query(User).filter_by(login="tester").one())
+    environ[ENV_KEY] = ctx
+    statuses: list[str] = []
+    with recorded_statements(app.runtime.engine) as seen:
+        answer = fast(environ, lambda status, headers, exc=None: statuses.append(status))
+        data = b"".join(answer)
+    ctx.close()
+    assert statuses and statuses[0][:3] in ("200", "207")
+    return len(seen), data
+
+
+@pytest.fixture
+def drive_app(app: DriveApp) -> DriveApp:
+    make_folder(app.runtime, "ten", 10)
+    make_folder(app.runtime, "thousand", 1000)
+    make_folder(app.runtime, "more", PAGE + 500)
+    return app
+
+
+def test_a_fast_get_or_head_costs_two_statements(drive_app: DriveApp) -> None:
+    for method in ("GET", "HEAD"):
+        count, data = fast_statements(drive_app, method, "/dav/thousand/f7.txt")
+        assert count == 2, method
+        assert data == (b"hello" if method == "GET" else b"")
+
+
+def test_a_fast_listing_costs_the_same_for_10_and_1000_entries(drive_app: DriveApp) -> None:
+    for folder, files, statements in (("ten", 10, 4), ("thousand", 1000, 4),
+                                      ("more", PAGE + 500, 5)):
+        count, data = fast_statements(drive_app, "PROPFIND", f"/dav/{folder}/", NAMED,
+                                      Depth="1")
+        assert data.count(b"<D:href>") == files + 1
+        assert count == statements, f"{folder}: {count} statements"
+        count, data = fast_statements(drive_app, "PROPFIND", f"/dav/{folder}/", "", Depth="1")
+        assert data.count(b"<D:href>") == files + 1
+        assert count == statements + 1, f"{folder} allprop: {count} statements"
+
+
+def test_a_fast_depth_0_allprop_costs_three_statements(app: DriveApp) -> None:
+    """Depth 0 lists no child: chain, rights, and the lock / dead property check."""
+    count, data = fast_statements(app, "PROPFIND", "/dav/", "", Depth="0")
+    assert count == 3
+    assert data.count(b"<D:href>") == 1
