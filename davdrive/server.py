@@ -5,7 +5,7 @@ stack, outermost first:
 
     CatchAll -> HeadersOnly -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
-        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> NextcloudLayout
+        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> FastPut -> NextcloudLayout
                      -> XmlBodyMiddleware -> StatusPageScrubber -> StreamedResponses
                      -> WsgiDAV(DriveProvider)
                      (NextcloudLayout: <mount>/files/LOGIN/ is the drive again,
@@ -41,6 +41,7 @@ from provider.body_input import install_quiet_body_errors
 from provider.chunk_uploads import ChunkedUploads
 from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
+from provider.fast_put import FastPut
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
 from provider.hardening import HardeningMiddleware, Limits
 from provider.head_answers import HeadersOnly
@@ -131,7 +132,8 @@ class DriveApp:
             settings.data_dir / "chunks", self.provider, layout,
             settings["dav.max_upload_bytes"],
         )
-        self._dav = ContextMiddleware(BasicAuthMiddleware(layout, self.controller), runtime)
+        signed_in = FastPut(layout, self.mount, self.provider, enabled=settings["dav.fast_put"])
+        self._dav = ContextMiddleware(BasicAuthMiddleware(signed_in, self.controller), runtime)
         self._app = HeadersOnly(HardeningMiddleware(
             self._route,
             Limits(

@@ -195,6 +195,14 @@ SETTINGS: tuple[Setting, ...] = (
         "flat whatever the folder size (false: WsgiDAV's built-in PROPFIND).",
     ),
     Setting(
+        "dav.fast_put",
+        bool,
+        True,
+        "Answer plain PUTs (a Content-Length body, no If/lock/ownCloud headers, no lock "
+        "on the path) without WsgiDAV's request machinery; same rights, checks and "
+        "answers (false: every PUT goes through WsgiDAV).",
+    ),
+    Setting(
         "dav.windows_names",
         bool,
         True,

@@ -11,6 +11,8 @@ and nothing is stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from wsgidav import util
@@ -93,3 +95,26 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
             if below or not owned:
                 errcond.add_href(lock["root"])
         return errcond
+
+    @contextmanager
+    def plain_write(self, url: str, *, new: bool) -> Iterator[bool]:
+        """For a write that presents no lock token: yields False, at once, when any
+        lock applies (on ``url``, a depth-infinity one above it, with ``new`` any on
+        its parent folder: what WsgiDAV's PUT checks), else True, with ``url``
+        marked as being written for the block (no lock is granted on it meanwhile,
+        as in ``write_transaction``). One query."""
+        url = normalize_lock_root(url)
+        self._lock.acquire_write()
+        try:
+            free = not self.storage.conflict_candidates(url, children=False, parent=new)
+            if free:
+                self._active_writes[url] = self._active_writes.get(url, 0) + 1
+        finally:
+            self._lock.release()
+        if not free:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._end_write_transaction(url)

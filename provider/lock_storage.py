@@ -201,17 +201,22 @@ class SqlLockStorage:
             locks = [_to_dict(r) for r in rows]
         return [lk["token"] for lk in locks] if token_only else locks
 
-    def conflict_candidates(self, url: str, *, children: bool) -> list[dict[str, Any]]:
+    def conflict_candidates(
+        self, url: str, *, children: bool, parent: bool = False
+    ) -> list[dict[str, Any]]:
         """Live locks that may conflict with a change of ``url``, in one indexed query.
 
-        Those on ``url`` itself, the depth-infinity ones on its ancestors and,
-        with ``children``, every lock below it. Owner texts are not read.
+        Those on ``url`` itself, the depth-infinity ones on its ancestors, with
+        ``parent`` every lock on its parent folder too (what guards a new name)
+        and, with ``children``, every lock below it. Owner texts are not read.
         """
         with self._sessions() as session:
-            return self._candidates(session, url, children=children)
+            return self._candidates(session, url, children=children, parent=parent)
 
     @staticmethod
-    def _candidates(session: Session, url: str, *, children: bool) -> list[dict[str, Any]]:
+    def _candidates(
+        session: Session, url: str, *, children: bool, parent: bool = False
+    ) -> list[dict[str, Any]]:
         root = normalize_lock_root(url)
         ancestors = []
         parent = root
@@ -221,6 +226,8 @@ class SqlLockStorage:
         conditions = [Lock.root == root]
         if ancestors:
             conditions.append(and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
+            if parent:
+                conditions.append(Lock.root == ancestors[0])
         if children:
             prefix = root.rstrip("/") + "/"
             # Every root below starts with prefix: a range on the index, no LIKE.
