@@ -61,6 +61,7 @@ PLAIN_HEADERS = frozenset(
 LAYOUT_ROOTS = frozenset({"files", "uploads"})
 
 CREATED_BODY = b"201 Created\n"
+ANSWERED = "davdrive.fast_put"  # environ: True when this middleware answered
 
 
 class _FallThrough(Exception):
@@ -109,7 +110,9 @@ class FastPut:
         if parts is None:
             return self.app(environ, start_response)  # type: ignore[no-any-return]
         try:
-            return self._put(environ, start_response, parts)
+            answer = self._put(environ, start_response, parts)
+            environ[ANSWERED] = True
+            return answer
         except _FallThrough:
             return self.app(environ, start_response)  # type: ignore[no-any-return]
 

@@ -106,7 +106,7 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         url = normalize_lock_root(url)
         self._lock.acquire_write()
         try:
-            free = not self.storage.conflict_candidates(url, children=False, parent=new)
+            free = not self.storage.conflict_candidates(url, children=False, with_parent=new)
             if free:
                 self._active_writes[url] = self._active_writes.get(url, 0) + 1
         finally:

@@ -202,20 +202,20 @@ class SqlLockStorage:
         return [lk["token"] for lk in locks] if token_only else locks
 
     def conflict_candidates(
-        self, url: str, *, children: bool, parent: bool = False
+        self, url: str, *, children: bool, with_parent: bool = False
     ) -> list[dict[str, Any]]:
         """Live locks that may conflict with a change of ``url``, in one indexed query.
 
         Those on ``url`` itself, the depth-infinity ones on its ancestors, with
-        ``parent`` every lock on its parent folder too (what guards a new name)
+        ``with_parent`` every lock on its parent folder too (what guards a new name)
         and, with ``children``, every lock below it. Owner texts are not read.
         """
         with self._sessions() as session:
-            return self._candidates(session, url, children=children, parent=parent)
+            return self._candidates(session, url, children=children, with_parent=with_parent)
 
     @staticmethod
     def _candidates(
-        session: Session, url: str, *, children: bool, parent: bool = False
+        session: Session, url: str, *, children: bool, with_parent: bool = False
     ) -> list[dict[str, Any]]:
         root = normalize_lock_root(url)
         ancestors = []
@@ -226,7 +226,7 @@ class SqlLockStorage:
         conditions = [Lock.root == root]
         if ancestors:
             conditions.append(and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
-            if parent:
+            if with_parent:
                 conditions.append(Lock.root == ancestors[0])
         if children:
             prefix = root.rstrip("/") + "/"
