@@ -30,14 +30,21 @@ def get_root(session: Session) -> Node:
 
 
 def resolve_chain(session: Session, parts: list[str]) -> list[Node] | None:
-    """Nodes from the root to ``parts`` (root first), or None if a segment is missing.
+    """Nodes from the root to ``parts`` (root first), or None if a segment is missing."""
+    rows = walk(session, parts)
+    return rows if len(rows) == len(parts) + 1 else None
+
+
+def walk(session: Session, parts: list[str]) -> list[Node]:
+    """The live nodes along ``parts`` from the root, root first, as far as they exist
+    (all ``len(parts) + 1`` of them when the path resolves).
 
     One query walks down from the root, one (parent, name key) index lookup per
     segment, so the cost depends on the depth of the path, never on the size of
     the drive.
     """
     keys = [name_key(p) for p in parts]
-    walk = (
+    steps = (
         select(Node.id.label("id"), literal(0).label("depth"))
         .where(Node.parent_id.is_(None), Node.deleted_at.is_(None))
         .cte("walk", recursive=True)
@@ -45,17 +52,14 @@ def resolve_chain(session: Session, parts: list[str]) -> list[Node] | None:
     if keys:
         # The key wanted below a node of depth d is keys[d]: a CASE of bound values,
         # so the compiled statement is cached per path depth.
-        wanted = case({depth: key for depth, key in enumerate(keys)}, value=walk.c.depth)
-        step = select(Node.id, walk.c.depth + 1).where(
-            Node.parent_id == walk.c.id, Node.name_key == wanted, Node.deleted_at.is_(None)
+        wanted = case({depth: key for depth, key in enumerate(keys)}, value=steps.c.depth)
+        step = select(Node.id, steps.c.depth + 1).where(
+            Node.parent_id == steps.c.id, Node.name_key == wanted, Node.deleted_at.is_(None)
         )
-        walk = walk.union_all(step)
-    rows = session.execute(
-        select(Node).join(walk, Node.id == walk.c.id).order_by(walk.c.depth)
-    ).scalars().all()
-    if len(rows) != len(keys) + 1:
-        return None
-    return list(rows)
+        steps = steps.union_all(step)
+    return list(session.execute(
+        select(Node).join(steps, Node.id == steps.c.id).order_by(steps.c.depth)
+    ).scalars().all())
 
 
 def children(session: Session, folder_id: int) -> list[Node]:

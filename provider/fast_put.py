@@ -122,11 +122,11 @@ class FastPut:
         drive = context_of(environ).drive
         if drive.is_junk(parts[-1]):
             raise _FallThrough
+        existing = drive.node_at(parts)  # one walk: the parent's lookup is then cached
+        if existing is not None and existing.is_folder:
+            raise _FallThrough
         parent = drive.node_at(parts[:-1])
         if parent is None or not parent.is_folder:
-            raise _FallThrough
-        existing = drive.node_at(parts)
-        if existing is not None and existing.is_folder:
             raise _FallThrough
         expected = int(environ["CONTENT_LENGTH"])
         try:

@@ -153,7 +153,7 @@ def _run(club: Club, recorder: Recorder) -> list[tuple[Any, ...]]:
 
 def _stored(club: Club) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[str, bytes]]:
     with club.runtime.sessions() as session:
-        logins = dict(session.execute(select(User.id, User.login)).tuples().all())
+        logins = {uid: login for uid, login in session.execute(select(User.id, User.login))}
         nodes = session.scalars(select(Node).where(Node.deleted_at.is_(None))).all()
         by_id = {n.id: n for n in nodes}
 
