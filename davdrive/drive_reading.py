@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
-from davdrive import tree
+from davdrive import inline_blobs, tree
 from davdrive.drive_base import (
     DriveBase,
 )
@@ -111,7 +111,9 @@ class DriveReading(DriveBase):
         self.require(Action.READ, node)
         if node.blob_sha256 is None:
             raise NotFound("This file has no content.")
-        return self.blobs.open(node.blob_sha256)
+        return inline_blobs.open_blob(
+            self.session, self.blobs, node.blob_sha256, node.size, self.options.inline_blob_bytes
+        )
 
     def dead_properties(self, node_ids: Iterable[int]) -> dict[int, dict[str, str]]:
         """Dead properties of many nodes in one query: {node_id: {name: xml}}."""

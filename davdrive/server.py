@@ -41,8 +41,8 @@ from provider.body_input import install_quiet_body_errors
 from provider.chunk_uploads import ChunkedUploads
 from provider.context import ContextMiddleware
 from provider.dav_provider import DriveProvider
-from provider.fast_put import FastPut
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
+from provider.fast_put import FastPut
 from provider.hardening import HardeningMiddleware, Limits
 from provider.head_answers import HeadersOnly
 from provider.http_server import DriveHTTPServer

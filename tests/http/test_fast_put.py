@@ -27,7 +27,7 @@ from davdrive.runtime import open_runtime
 from davdrive.server import create_app
 from davdrive.settings import load_settings
 from provider.fast_put import ANSWERED
-from tests.conftest import Dav, add_user, basic, recorded_statements
+from tests.conftest import Dav, add_user, basic
 from tests.http.club import LOCKINFO, Club, build_club
 
 LOCK_DEPTH0 = LOCKINFO
