@@ -99,6 +99,24 @@ class BlobWriter:
         self.sha256 = info.sha256
         return info
 
+    def take_small(self, limit: int) -> tuple[BlobInfo, bytes] | None:
+        """For content of at most ``limit`` bytes: its hashes and bytes, the temp file
+        removed unsynced (the caller makes the bytes durable in its own commit).
+        None, and the writer untouched, for anything larger."""
+        assert self._file is not None, "writer already finished"
+        if self.size > limit:
+            return None
+        try:
+            with disk_full_as_error():
+                self._file.flush()
+                data = self._tmp.read_bytes()
+        finally:
+            self.abort()
+        if len(data) != self.size:
+            raise OSError(f"temp file holds {len(data)} of {self.size} bytes written")
+        digests = self.hexdigests()
+        return BlobInfo(digests["sha256"], digests["sha1"], digests["md5"], self.size), data
+
     def abort(self) -> None:
         """Drop everything written so far. Safe to call more than once; the temp file is
         removed even when closing it fails (a full disk fails the final flush)."""

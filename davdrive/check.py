@@ -15,6 +15,7 @@ stale temp files and the blob files no row refers to, nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, aliased
 
-from davdrive import audit
+from davdrive import audit, inline_blobs
 from davdrive.blobs import BlobStore
 from davdrive.models import Attachment, Blob, Node, NodeVersion
 
@@ -135,16 +136,25 @@ def _row_blobs(
 ) -> list[Problem]:
     found = []
     sizes = {sha: size for sha, size in session.execute(select(Blob.sha256, Blob.size))}
+    kept_inline = inline_blobs.digests(session)
     for sha256, row in _referenced(session):
-        try:
-            digest = blobs.digest_of_file(sha256)
-        except ValueError:
-            digest = None
+        stored: int | None = None
+        if sha256 in kept_inline:  # in the database (davdrive.inline_blobs)
+            data = inline_blobs.read(session, sha256) or b""
+            digest: str | None = hashlib.sha256(data).hexdigest()
+            stored = len(data)
+        else:
+            try:
+                digest = blobs.digest_of_file(sha256)
+            except ValueError:
+                digest = None
+            if digest == sha256:
+                stored = blobs.path(sha256).stat().st_size
         if digest is None:
             found.append(Problem("blob_missing", row, f"blob {sha256} is not in the store"))
         elif digest != sha256:
             found.append(Problem("blob_corrupt", row, f"blob {sha256} now hashes to {digest}"))
-        elif sha256 in sizes and blobs.path(sha256).stat().st_size != sizes[sha256]:
+        elif sha256 in sizes and stored != sizes[sha256]:
             found.append(Problem("blob_corrupt", row, f"blob {sha256} has the wrong size"))
         report.blobs_checked += 1
         if progress is not None and report.blobs_checked % PROGRESS_EVERY == 0:

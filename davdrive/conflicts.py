@@ -36,9 +36,8 @@ _SQLITE_NAME_CLASH = "node.parent_id, node.name_key"
 
 
 def ensure_blob_row(session: Session, info: BlobInfo) -> None:
-    """The row for a stored blob, inserted unless it is already there (raced or not)."""
-    if session.get(Blob, info.sha256) is not None:
-        return
+    """The row for a stored blob, inserted unless it is already there (raced or not):
+    one statement either way."""
     values = {"sha256": info.sha256, "sha1": info.sha1, "md5": info.md5, "size": info.size,
               "created_at": utcnow()}
     if session.get_bind().dialect.name == "postgresql":

@@ -55,6 +55,7 @@ class DriveOptions:
     versions_kept: int = 10
     dead_props: DeadPropLimits = DeadPropLimits()
     quota: QuotaLimits = QuotaLimits()
+    inline_blob_bytes: int = 0  # content up to this size is kept in the database
 
 
 def guess_content_type(name: str) -> str:

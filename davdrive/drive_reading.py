@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
-from davdrive import tree
+from davdrive import inline_blobs, tree
 from davdrive.drive_base import (
     DriveBase,
 )
@@ -26,20 +26,26 @@ class DriveReading(DriveBase):
     """What the actor sees: missing and invisible are the same (None)."""
 
     def chain(self, parts: list[str]) -> list[Node] | None:
-        """Nodes from the root to ``parts`` or None (missing, or not seen by the actor)."""
+        """Nodes from the root to ``parts`` or None (missing, or not seen by the actor).
+
+        One walk answers for the path and every prefix of it (a PUT or MKCOL then
+        finds its parent folder without another query)."""
         key = tuple(name_key(p) for p in parts)
         if key not in self._chains:
-            chain = tree.resolve_chain(self.session, parts)
-            if chain is not None:
-                for n, f in zip(chain, self.facts.chain(chain), strict=True):
-                    self._facts[n.id] = f
-                if not all(self.decide(Action.SEE, n) for n in chain):
-                    chain = None
-            if chain is None:
+            rows = tree.walk(self.session, parts)
+            for n, f in zip(rows, self.facts.chain(rows), strict=True):
+                self._facts[n.id] = f
+            seen = True
+            for depth in range(len(key) + 1):
+                if depth < len(rows):
+                    seen = seen and bool(self.decide(Action.SEE, rows[depth]))
+                self._chains.setdefault(
+                    key[:depth], rows[:depth + 1] if seen and depth < len(rows) else None
+                )
+            if self._chains[key] is None:
                 # Hidden and missing paths do the same work (rule 4: no timing channel):
                 # the folder rights and pass-through folders are loaded for both.
                 self.facts.leads()
-            self._chains[key] = chain
         return self._chains[key]
 
     def node_at(self, parts: list[str]) -> Node | None:
@@ -105,7 +111,7 @@ class DriveReading(DriveBase):
         self.require(Action.READ, node)
         if node.blob_sha256 is None:
             raise NotFound("This file has no content.")
-        return self.blobs.open(node.blob_sha256)
+        return inline_blobs.open_blob(self.session, self.blobs, node.blob_sha256)
 
     def dead_properties(self, node_ids: Iterable[int]) -> dict[int, dict[str, str]]:
         """Dead properties of many nodes in one query: {node_id: {name: xml}}."""

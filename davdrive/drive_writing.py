@@ -8,7 +8,7 @@ from functools import cached_property
 
 from sqlalchemy import delete, select
 
-from davdrive import quota, tree
+from davdrive import inline_blobs, quota, tree
 from davdrive.blob_settling import settles_blob
 from davdrive.conflicts import ensure_blob_row
 from davdrive.db import release_connection
@@ -110,7 +110,8 @@ class DriveWriting(DriveReading):
     def finish_upload(
         self, upload: Upload, content_type: str | None = None, mtime: float | None = None
     ) -> Node:
-        """Make the blob durable, then commit the row pointing at it.
+        """Make the blob durable, then commit the row pointing at it (content of at most
+        ``inline_blob_bytes`` goes into that same commit: ``davdrive.inline_blobs``).
 
         The quotas are checked again on the bytes received (a chunked body
         announces no length): past one, ``QuotaExceeded`` and nothing stored.
@@ -121,11 +122,14 @@ class DriveWriting(DriveReading):
         overwritten (204).
         """
         self.check_room(upload.existing, upload.writer.size, on_disk=False)
-        info = upload.writer.finish()
+        small = upload.writer.take_small(self.options.inline_blob_bytes)
+        info = small[0] if small is not None else upload.writer.finish()
         with self.creating(upload.parent, upload.name):
             self._hold_parent(upload.parent, upload.placement)
             node = self._upload_target(upload)
             ensure_blob_row(self.session, info)
+            if small is not None:
+                inline_blobs.store(self.session, info, small[1])
             ctype = guess_content_type(upload.name)
             if node is None:
                 node = self._new_node(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -115,6 +116,15 @@ class Blob(Base):
     md5: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class BlobInline(Base):
+    """The bytes of a small blob, kept in the database (``storage.inline_blob_bytes``):
+    the commit that stores its row makes it durable, with no file to fsync."""
+
+    __tablename__ = "blob_inline"
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Node(Base):

@@ -161,7 +161,7 @@ def _put_file(session: Session, drive: Drive, parent: Node, item: Item) -> tuple
     existing = tree.child_named(session, parent.id, name)
     data = item.source.read_bytes()
     if existing is not None and existing.blob_sha256 is not None:
-        with drive.blobs.open(existing.blob_sha256) as stream:
+        with drive.open_content(existing) as stream:
             if stream.read() == data:
                 return existing, 0
     upload = drive.begin_upload(parent, name, existing)

@@ -40,6 +40,7 @@ class Runtime:
             junk_names=tuple(s["dav.junk_names"]),
             max_upload_bytes=s["dav.max_upload_bytes"],
             versions_kept=s["storage.versions"],
+            inline_blob_bytes=s["storage.inline_blob_bytes"],
             dead_props=DeadPropLimits(
                 max_count=s["dav.max_dead_props"],
                 max_bytes=s["dav.max_dead_props_bytes"],

@@ -5,7 +5,7 @@ stack, outermost first:
 
     CatchAll -> HeadersOnly -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials
-        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> NextcloudLayout
+        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> FastPut -> NextcloudLayout
                      -> XmlBodyMiddleware -> FastReads -> StatusPageScrubber
                      -> StreamedResponses -> FileResponses -> WsgiDAV(DriveProvider)
                      (NextcloudLayout: <mount>/files/LOGIN/ is the drive again,
@@ -48,6 +48,7 @@ from provider.chunk_uploads import ChunkedUploads
 from provider.context import ContextMiddleware, CurrentRequest
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
+from provider.fast_put import FastPut
 from provider.fast_read import FastReads
 from provider.file_responses import FileResponses
 from provider.hardening import HardeningMiddleware, Limits
@@ -144,8 +145,9 @@ class DriveApp:
             settings.data_dir / "chunks", self.provider, layout,
             settings["dav.max_upload_bytes"],
         )
+        signed_in = FastPut(layout, self.mount, self.provider, enabled=settings["dav.fast_put"])
         self._dav = ContextMiddleware(
-            BasicAuthMiddleware(layout, self.controller), runtime, current
+            BasicAuthMiddleware(signed_in, self.controller), runtime, current
         )
         self._app = HeadersOnly(HardeningMiddleware(
             self._route,

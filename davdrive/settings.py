@@ -221,6 +221,14 @@ SETTINGS: tuple[Setting, ...] = (
         "else, and everything when false, goes through WsgiDAV (see docs/fast-path.md).",
     ),
     Setting(
+        "dav.fast_put",
+        bool,
+        True,
+        "Answer plain PUTs (a Content-Length body, no If/lock/ownCloud headers, no lock "
+        "on the path) without WsgiDAV's request machinery; same rights, checks and "
+        "answers (false: every PUT goes through WsgiDAV).",
+    ),
+    Setting(
         "dav.windows_names",
         bool,
         True,
@@ -274,6 +282,12 @@ SETTINGS: tuple[Setting, ...] = (
         _non_negative,
     ),
     Setting("storage.versions", int, 10, "Previous versions kept per file.", _positive),
+    Setting(
+        "storage.inline_blob_bytes", int, 65536,
+        "Uploads of at most this many bytes are kept in the database: the commit that "
+        "stores the file makes its content durable too (one fsync instead of three or "
+        "four); 0 keeps every upload as a file (docs/durable-writes.md).", _non_negative,
+    ),
     # --- storage quotas (RFC 4331 figures, 507 past them; docs/decisions.md) ---
     Setting(
         "storage.quota_bytes", int, 0,

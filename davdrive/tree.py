@@ -32,36 +32,40 @@ def get_root(session: Session) -> Node:
 
 
 def resolve_chain(session: Session, parts: list[str]) -> list[Node] | None:
-    """Nodes from the root to ``parts`` (root first), or None if a segment is missing.
+    """Nodes from the root to ``parts`` (root first), or None if a segment is missing."""
+    rows = walk(session, parts)
+    return rows if len(rows) == len(parts) + 1 else None
+
+
+def walk(session: Session, parts: list[str]) -> list[Node]:
+    """The live nodes along ``parts`` from the root, root first, as far as they exist
+    (all ``len(parts) + 1`` of them when the path resolves).
 
     One query walks down from the root, one (parent, name key) index lookup per
     segment, so the cost depends on the depth of the path, never on the size of
     the drive.
     """
     keys = {f"key{depth}": name_key(p) for depth, p in enumerate(parts)}
-    rows = session.execute(_chain_query(len(parts)), keys).scalars().all()
-    if len(rows) != len(parts) + 1:
-        return None
-    return list(rows)
+    return list(session.execute(_chain_query(len(parts)), keys).scalars().all())
 
 
 @lru_cache(maxsize=64)
 def _chain_query(depth: int) -> Select[Node]:
-    """The walk of ``resolve_chain`` for paths of ``depth`` segments, built once (building
+    """The statement of ``walk`` for paths of ``depth`` segments, built once (building
     it cost more than running it); the name keys are the parameters key0, key1...."""
-    walk = (
+    steps = (
         select(Node.id.label("id"), literal(0).label("depth"))
         .where(Node.parent_id.is_(None), Node.deleted_at.is_(None))
         .cte("walk", recursive=True)
     )
     if depth:
         # The key wanted below a node of depth d is the parameter key<d>.
-        wanted = case({d: bindparam(f"key{d}") for d in range(depth)}, value=walk.c.depth)
-        step = select(Node.id, walk.c.depth + 1).where(
-            Node.parent_id == walk.c.id, Node.name_key == wanted, Node.deleted_at.is_(None)
+        wanted = case({d: bindparam(f"key{d}") for d in range(depth)}, value=steps.c.depth)
+        step = select(Node.id, steps.c.depth + 1).where(
+            Node.parent_id == steps.c.id, Node.name_key == wanted, Node.deleted_at.is_(None)
         )
-        walk = walk.union_all(step)
-    return select(Node).join(walk, Node.id == walk.c.id).order_by(walk.c.depth)
+        steps = steps.union_all(step)
+    return select(Node).join(steps, Node.id == steps.c.id).order_by(steps.c.depth)
 
 
 def children(session: Session, folder_id: int) -> list[Node]:

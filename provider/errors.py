@@ -252,6 +252,43 @@ def _dav_error_response(
     return error_response(start_response, status, message, headers, conditions)
 
 
+def answerable_error(exc: Exception, environ: dict[str, Any]) -> DAVError:
+    """The ``DAVError`` to answer for ``exc`` raised while handling a request, logged as
+    its kind deserves: a full disk is a 507, a domain error its mapped status, anything
+    unexpected a generic 500 (traceback in the log only)."""
+    if isinstance(exc, DAVError):
+        e = exc
+        full = errors.disk_full_of(e.src_exception) if e.src_exception else None
+        if e.value >= 500 and full is not None:
+            _log.warning("disk full on %s %s: %s", environ.get("REQUEST_METHOD"),
+                         environ.get("PATH_INFO"), e.src_exception)
+            e = to_dav_error(full)
+        if _internal(e):
+            _log.error("internal error: %s", e.get_user_info(), exc_info=e.src_exception)
+        elif e.src_exception is not None:
+            # A client error found by WsgiDAV (e.g. XML it cannot parse): one line.
+            _log.info("%s %s: %s (%s)", environ.get("REQUEST_METHOD"),
+                      environ.get("PATH_INFO"), e.value, e.src_exception)
+        return e
+    if isinstance(exc, errors.DriveError):
+        return to_dav_error(exc, environ.get("REQUEST_METHOD", ""))
+    full = errors.disk_full_of(exc)
+    if full is not None:
+        _log.warning("disk full on %s %s: %s", environ.get("REQUEST_METHOD"),
+                     environ.get("PATH_INFO"), exc)
+        return to_dav_error(full)
+    _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"),
+                   environ.get("PATH_INFO"))
+    return DAVError(500)
+
+
+def error_answer(
+    e: DAVError, environ: dict[str, Any], start_response: Any
+) -> list[bytes]:
+    """The answer ``SafeErrorPrinter`` gives for ``e`` (for handlers outside WsgiDAV)."""
+    return _dav_error_response(e, start_response, environ)
+
+
 class SafeErrorPrinter(BaseMiddleware):
     """WsgiDAV middleware: DAVError -> clean answer, anything else -> generic 500."""
 
@@ -277,31 +314,8 @@ class SafeErrorPrinter(BaseMiddleware):
             if not started:
                 start_response(captured.status, captured.response_headers, captured.exc_info)
             return
-        except DAVError as e:
-            full = errors.disk_full_of(e.src_exception) if e.src_exception else None
-            if e.value >= 500 and full is not None:
-                _log.warning("disk full on %s %s: %s", environ.get("REQUEST_METHOD"),
-                             environ.get("PATH_INFO"), e.src_exception)
-                e = to_dav_error(full)
-            if _internal(e):
-                _log.error("internal error: %s", e.get_user_info(), exc_info=e.src_exception)
-            elif e.src_exception is not None:
-                # A client error found by WsgiDAV (e.g. XML it cannot parse): one line.
-                _log.info("%s %s: %s (%s)", environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"), e.value, e.src_exception)
-            error = e
-        except errors.DriveError as exc:
-            error = to_dav_error(exc, environ.get("REQUEST_METHOD", ""))
         except Exception as exc:
-            full = errors.disk_full_of(exc)
-            if full is not None:
-                _log.warning("disk full on %s %s: %s", environ.get("REQUEST_METHOD"),
-                             environ.get("PATH_INFO"), exc)
-                error = to_dav_error(full)
-            else:
-                _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"),
-                               environ.get("PATH_INFO"))
-                error = DAVError(500)
+            error = answerable_error(exc, environ)
         if started:
             # Headers already sent: the only honest thing left is to cut the stream.
             raise ConnectionAbortedError("response aborted after an internal error")

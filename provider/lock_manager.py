@@ -25,6 +25,8 @@ database answers them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -196,6 +198,42 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
                 errcond.add_href(lock["root"])
         return errcond
 
+    @contextmanager
+    def plain_write(self, url: str, *, new: bool) -> Iterator[bool]:
+        """For a write that presents no lock token: yields False, at once, when any
+        lock applies (on ``url``, a depth-infinity one above it, with ``new`` any on
+        its parent folder: what WsgiDAV's PUT checks), else True, with ``url``
+        marked as being written for the block (no lock is granted on it meanwhile,
+        as in ``write_transaction``). One query (``write_candidates``), kept as the
+        request's snapshot so that WsgiDAV's own checks need none when it falls through."""
+        url = normalize_lock_root(url)
+        parent = url.rsplit("/", 1)[0] or "/"
+        ctx = self.current.ctx if self.current is not None else None
+        self._lock.acquire_write()
+        try:
+            changes = self._changes  # read before the query: a change during it invalidates
+            locks = self.storage.write_candidates(
+                url, children=False, session=ctx.session if ctx is not None else None
+            )
+            if ctx is not None:  # WsgiDAV's checks reuse it if the write falls through
+                ctx.lock_snapshot = LockSnapshot(url, False, changes, locks)
+            free = not any(
+                lock["root"] == url
+                or lock["depth"] == "infinity"
+                or (new and lock["root"] == parent)
+                for lock in locks
+            )
+            if free:
+                self._active_writes[url] = self._active_writes.get(url, 0) + 1
+        finally:
+            self._lock.release()
+        if not free:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._end_write_transaction(url)
 
 def _request_url(ctx: RequestContext) -> str | None:
     """The lock root of the request's own URL (as ``get_ref_url`` would give it)."""

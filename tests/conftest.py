@@ -22,7 +22,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
-from davdrive import accounts, tree
+from davdrive import accounts, inline_blobs, tree
 from davdrive.models import Category, FolderRight, Node, User
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
@@ -151,6 +151,15 @@ def put_file(drive: Drive, folder: Node, name: str, data: bytes) -> Node:
     upload = drive.begin_upload(folder, name, None)
     upload.writer.write(data)
     return drive.finish_upload(upload)
+
+
+def stored_bytes(runtime: Runtime, sha256: str, size: int) -> bytes:
+    """The content of blob ``sha256`` wherever the drive keeps it (the blob store, or
+    the database for small content: ``davdrive.inline_blobs``)."""
+    with runtime.sessions() as session, inline_blobs.open_blob(
+        session, runtime.blobs, sha256
+    ) as stream:
+        return stream.read()
 
 
 @pytest.fixture

@@ -66,6 +66,11 @@ class Club:
 
 @pytest.fixture
 def club(app: DriveApp, runtime: Runtime) -> Iterator[Club]:
+    yield build_club(app, runtime)
+
+
+def build_club(app: DriveApp, runtime: Runtime) -> Club:
+    """Add the club's people, folders and files to ``runtime``'s drive."""
     for login, (category, documents, _, degree) in PEOPLE.items():
         add_user(runtime, login, f"{login}-password", documents=documents, category=category,
                  root_right="none", degree=degree)
@@ -93,7 +98,7 @@ def club(app: DriveApp, runtime: Runtime) -> Iterator[Club]:
         ):
             node_admin.node_set(session, node_admin.resolve_path(session, path), **values)
         session.commit()
-    yield Club(app, runtime)
+    return Club(app, runtime)
 
 
 def _request(dav: Dav, method: str, path: str) -> tuple[int, dict[str, str], bytes]:

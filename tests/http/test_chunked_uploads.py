@@ -14,7 +14,7 @@ import pytest
 from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
 from provider.chunk_uploads import EXPIRY_SECONDS
-from tests.conftest import Dav, add_user, basic
+from tests.conftest import Dav, add_user, basic, stored_bytes
 
 UP = "/dav/uploads/tester/rclone-chunked-upload-0123abcd"
 
@@ -210,4 +210,4 @@ def test_assembly_over_a_file_keeps_the_old_content_as_a_version(
         node = session.query(Node).filter_by(name="v.bin").one()
         versions = session.query(NodeVersion).filter_by(node_id=node.id).all()
         assert [v.size for v in versions] == [len(b"old content")]
-        assert runtime.blobs.open(versions[0].blob_sha256).read() == b"old content"
+        assert stored_bytes(runtime, versions[0].blob_sha256, versions[0].size) == b"old content"

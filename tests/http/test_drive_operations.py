@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from davdrive.models import Node, NodeVersion
 from davdrive.runtime import Runtime
-from tests.conftest import Dav
+from tests.conftest import Dav, stored_bytes
 
 PROPSET = (
     '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z">'
@@ -123,7 +123,7 @@ def test_overwrite_keeps_previous_versions(dav: Dav, runtime: Runtime) -> None:
         versions = session.scalars(
             select(NodeVersion).where(NodeVersion.node_id == node.id).order_by(NodeVersion.id)
         ).all()
-        kept = [runtime.blobs.path(v.blob_sha256).read_bytes() for v in versions]
+        kept = [stored_bytes(runtime, v.blob_sha256, v.size) for v in versions]
     assert kept == [b"v1", b"v2"]
 
 

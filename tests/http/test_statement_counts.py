@@ -71,11 +71,18 @@ SIGN_IN = {"select user_account": 1}
 
 
 def test_get_of_a_file_by_a_cached_user_is_two_selects(app: DriveApp, dav: Dav) -> None:
-    """GET /dav/Docs/f1.txt: the account by primary key, the path walk; nothing else."""
+    """GET /dav/Docs/big.bin (stored as a file): the account by primary key, the
+    path walk; nothing else. GET /dav/Docs/f1.txt (small: its bytes are kept in
+    the database, docs/durable-writes.md) adds the one select that reads them."""
     warm(dav)
-    status, seen = shapes(app, dav, "GET", "/dav/Docs/f1.txt")
+    big = b"x" * (app.settings["storage.inline_blob_bytes"] + 1)
+    assert dav("PUT", "/dav/Docs/big.bin", big).status_code == 201
+    status, seen = shapes(app, dav, "GET", "/dav/Docs/big.bin")
     assert status == 200
     assert seen == Counter({**SIGN_IN, "path walk": 1})
+    status, seen = shapes(app, dav, "GET", "/dav/Docs/f1.txt")
+    assert status == 200
+    assert seen == Counter({**SIGN_IN, "path walk": 1, "select blob_inline": 1})
 
 
 def test_head_and_missing_file_cost_the_same_fixed_statements(
@@ -112,9 +119,13 @@ def test_put_of_a_new_file_runs_one_lock_query(app: DriveApp, dav: Dav) -> None:
     status, seen = shapes(app, dav, "PUT", "/dav/Docs/new.txt", b"new\n")
     assert status == 201
     assert seen["select dav_lock"] == 1
+    # The fast PUT (provider/fast_put.py, tests/http/test_fast_put_statements.py):
+    # one walk, the pass-through walk (a new name is a missing path), the name
+    # check, the lock query, then under the write lock the chain re-check, the
+    # name re-check, the blob row and its kept bytes, the node, the audit link.
     assert seen == Counter({
-        **SIGN_IN, "path walk": 2, "ancestors walk": 1, "select dav_lock": 1,
-        "select node": 4, "begin": 1, "select blob": 1, "insert blob": 1,
+        **SIGN_IN, "path walk": 1, "ancestors walk": 1, "select dav_lock": 1,
+        "select node": 3, "begin": 1, "insert blob": 1, "insert blob_inline": 1,
         "insert node": 1, "select audit_event": 1, "insert audit_event": 1,
     })
 
@@ -126,9 +137,10 @@ def test_put_overwrite_runs_one_lock_query(app: DriveApp, dav: Dav) -> None:
     status, seen = shapes(app, dav, "PUT", "/dav/Docs/f1.txt", b"changed\n")
     assert status == 204
     assert seen == Counter({
-        **SIGN_IN, "path walk": 2, "select dav_lock": 1, "select node": 2, "begin": 1,
-        "select blob": 1, "insert blob": 1, "update node": 2, "insert node_version": 1,
-        "select node_version": 1, "select audit_event": 1, "insert audit_event": 1,
+        **SIGN_IN, "path walk": 1, "select dav_lock": 1, "select node": 2, "begin": 1,
+        "insert blob": 1, "insert blob_inline": 1, "update node": 2,
+        "insert node_version": 1, "select node_version": 1, "select audit_event": 1,
+        "insert audit_event": 1,
     })
 
 
@@ -162,8 +174,8 @@ def test_rights_are_read_once_per_category_version(app: DriveApp, dav: Dav) -> N
         assert folder is not None
         node_admin.set_folder_rights(session, folder[-1], {"docs-write": "write"})
         session.commit()
-    status, seen = shapes(app, dav, "GET", "/dav/Docs/f1.txt")
+    status, seen = shapes(app, dav, "HEAD", "/dav/Docs/f1.txt")
     assert status == 200
     assert seen == Counter({**SIGN_IN, "path walk": 1, "select category": 1})
-    status, seen = shapes(app, dav, "GET", "/dav/Docs/f1.txt")
+    status, seen = shapes(app, dav, "HEAD", "/dav/Docs/f1.txt")
     assert seen == Counter({**SIGN_IN, "path walk": 1})

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davdrive import accounts, cli, node_admin, tree
+from davdrive import accounts, cli, inline_blobs, node_admin, tree
+from davdrive.blobs import BlobStore
 from davdrive.models import AppPassword, Category, Node, User
 from davdrive.passwords import Passwords, token_hash
 from davdrive.runtime import open_runtime
@@ -469,8 +470,9 @@ def test_demo_loads_an_association_and_is_safe_to_rerun(run: Cli) -> None:
         budget = node_admin.resolve_path(session, "/Treasury/Budget 2025.txt")
         assert budget.doc_type == "treasury" and budget.size > 0 and budget.owner_id is None
         assert budget.blob_sha256 is not None
-        blob = run.settings.blob_dir / budget.blob_sha256[:2] / budget.blob_sha256[2:4]
-        assert (blob / budget.blob_sha256).read_bytes().startswith(b"Budget 2025")
+        blobs = BlobStore(run.settings.blob_dir)  # or the database, for small content
+        with inline_blobs.open_blob(session, blobs, budget.blob_sha256) as stream:
+            assert stream.read().startswith(b"Budget 2025")
         files = session.scalars(select(Node).where(Node.kind == "file")).all()
         assert len(files) >= 4
     again = run("demo")

@@ -1,0 +1,58 @@
+"""Small blobs kept in the database (``storage.inline_blob_bytes``, docs/durable-writes.md).
+
+A durable upload as a file costs an fsync of the file, of its folder (two when
+the fan-out folder is new) and of the database's commit. Content of at most
+the limit is stored instead as a ``blob_inline`` row in the commit that stores
+the file's row: one fsync makes both durable, and there is no file to lose.
+
+Content keeps its address (sha256) and its ``blob`` row either way; readers go
+through ``open_blob``, which finds the bytes in the database or in the store,
+whatever the limit was when they were written.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from davdrive.blobs import BlobInfo, BlobStore
+from davdrive.models import BlobInline
+
+
+def store(session: Session, info: BlobInfo, data: bytes) -> None:
+    """Keep ``data`` as the bytes of blob ``info`` (the blob row must be in the same
+    transaction); a row another upload of the same content stored stays."""
+    values = {"sha256": info.sha256, "data": data}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(postgresql.insert(BlobInline).values(**values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(BlobInline).values(**values).on_conflict_do_nothing())
+
+
+def read(session: Session, sha256: str) -> bytes | None:
+    """The bytes of a blob kept in the database, or None."""
+    return session.scalar(select(BlobInline.data).where(BlobInline.sha256 == sha256))
+
+
+def open_blob(session: Session, blobs: BlobStore, sha256: str) -> BinaryIO:
+    """The content of blob ``sha256`` as a seekable stream, from the
+    store or, when the store has no file for it, from the database (whatever the limit
+    was when it was written). The store is asked first: a missing file costs one
+    failed open, a needless query costs far more. Raises FileNotFoundError when
+    neither place has it."""
+    try:
+        return blobs.open(sha256)
+    except FileNotFoundError:
+        data = read(session, sha256)
+        if data is None:
+            raise
+        return io.BytesIO(data)
+
+
+def digests(session: Session) -> set[str]:
+    """The addresses of every blob kept in the database."""
+    return set(session.scalars(select(BlobInline.sha256)))

@@ -1,0 +1,125 @@
+"""What a fast PUT costs in SQL, statement by statement (issue 12: "statement count of a
+fast PUT (exact, derived)").
+
+The expected lists are derived from the rules each statement serves, not copied from
+a run: if one is added, dropped or reordered, the test names it. The sign-in's own
+statements (the credential cache and account checks, in ``auth/``) come first and
+are checked only to touch no drive table.
+"""
+
+from __future__ import annotations
+
+from werkzeug.test import Client
+
+from davdrive.server import DriveApp
+from provider.fast_put import ANSWERED
+from tests.conftest import Dav, recorded_statements
+
+# After the sign-in, a PUT of a new name in a visible folder runs exactly:
+NEW_FILE = [
+    ("WITH RECURSIVE walk", "one walk resolves the target and, cached, its parent folder"),
+    ("WITH RECURSIVE anon_1", "pass-through folders: a missing path does what a hidden "
+                              "one does (rule 4, no timing channel)"),
+    ("SELECT node.id, node.parent_id, node.name,", "the name is free, seen or not (rule 4)"),
+    ("SELECT dav_lock.token", "the one lock query: the target, locks above it, its folder"),
+    ("BEGIN IMMEDIATE", "the write lock, before re-reading what the write depends on"),
+    ("SELECT node.id, node.parent_id, node.name_key FROM node WHERE node.id IN",
+     "the folder chain is still live where it was"),
+    ("SELECT node.id, node.parent_id, node.name,", "what holds the name now (a race)"),
+    ("INSERT INTO blob ", "the blob row, or the one a concurrent upload inserted"),
+    ("INSERT INTO blob_inline", "the content: small, it is made durable by this commit"),
+    ("INSERT INTO node ", "the file"),
+    ("SELECT audit_event.hash", "the previous link of the audit chain"),
+    ("INSERT INTO audit_event", "the audit event"),
+]
+
+# Overwriting one's own file: no name check and no pass-through query (the path
+# resolves), but the claim on the row and a version of the previous content.
+OVERWRITE = [
+    ("WITH RECURSIVE walk", "one walk resolves the file and its folder"),
+    ("SELECT dav_lock.token", "the one lock query"),
+    ("BEGIN IMMEDIATE", "the write lock"),
+    ("SELECT node.id, node.parent_id, node.name_key FROM node WHERE node.id IN",
+     "the folder chain is still live where it was"),
+    ("SELECT node.id, node.parent_id, node.name,", "what holds the name now (a race)"),
+    ("INSERT INTO blob ", "the blob row"),
+    ("INSERT INTO blob_inline", "the content, durable with this commit"),
+    ("UPDATE node SET updated_at", "claim: the file is still where the request found it"),
+    ("INSERT INTO node_version", "the previous content is kept as a version"),
+    ("SELECT node_version.id", "versions past the number kept"),
+    ("UPDATE node SET blob_sha256", "the file's new content"),
+    ("SELECT audit_event.hash", "the previous link of the audit chain"),
+    ("INSERT INTO audit_event", "the audit event"),
+]
+
+DRIVE_TABLES = ("node", "dav_lock", "blob", "audit_event", "folder_right", "walk")
+
+
+class Recorder:
+    def __init__(self, app: DriveApp) -> None:
+        self.app = app
+        self.fast = False
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        answer = self.app(environ, start_response)
+        self.fast = bool(environ.get(ANSWERED))
+        return answer
+
+
+def _put(app: DriveApp, path: str, body: bytes) -> tuple[int, bool, list[str]]:
+    recorder = Recorder(app)
+    dav = Dav(Client(recorder))
+    with recorded_statements(app.runtime.engine) as seen:
+        status = dav("PUT", path, body).status_code
+    return status, recorder.fast, seen
+
+
+def _after_sign_in(seen: list[str]) -> list[str]:
+    first = next(i for i, s in enumerate(seen) if s.startswith("WITH RECURSIVE walk"))
+    for statement in seen[:first]:
+        assert not any(f" {t} " in f" {statement} " for t in DRIVE_TABLES[:-1]), (
+            f"the sign-in reads the drive: {statement}"
+        )
+    return seen[first:]
+
+
+def _check(seen: list[str], expected: list[tuple[str, str]]) -> None:
+    got = _after_sign_in(seen)
+    problems = [
+        f"#{i + 1}: expected {want!r} ({why}), ran {s[:90]!r}"
+        for i, ((want, why), s) in enumerate(zip(expected, got, strict=False))
+        if not s.startswith(want)
+    ]
+    assert len(got) == len(expected) and not problems, (
+        f"{len(got)} statements after the sign-in, {len(expected)} expected\n"
+        + "\n".join(problems) + "\n--- ran:\n" + "\n".join(s[:110] for s in got)
+    )
+
+
+def test_a_fast_put_of_a_new_file_runs_exactly_the_derived_statements(app: DriveApp) -> None:
+    dav = Dav(Client(app))
+    assert dav("MKCOL", "/dav/Folder").status_code == 201
+    status, fast, seen = _put(app, "/dav/Folder/new.txt", b"new content")
+    assert (status, fast) == (201, True)
+    _check(seen, NEW_FILE)
+
+
+def test_a_fast_overwrite_runs_exactly_the_derived_statements(app: DriveApp) -> None:
+    dav = Dav(Client(app))
+    assert dav("MKCOL", "/dav/Folder").status_code == 201
+    assert dav("PUT", "/dav/Folder/file.txt", b"first").status_code == 201
+    status, fast, seen = _put(app, "/dav/Folder/file.txt", b"second")
+    assert (status, fast) == (204, True)
+    _check(seen, OVERWRITE)
+
+
+def test_the_fast_path_runs_fewer_statements_than_wsgidav(app: DriveApp) -> None:
+    """The control: the same PUT through WsgiDAV (an If-None-Match header sends it
+    there) costs more, so the counts above measure the fast path itself."""
+    dav = Dav(Client(app))
+    assert dav("MKCOL", "/dav/Folder").status_code == 201
+    recorder = Recorder(app)
+    with recorded_statements(app.runtime.engine) as seen:
+        response = Dav(Client(recorder))("PUT", "/dav/Folder/b.txt", b"x", If_None_Match="*")
+    assert response.status_code == 201 and not recorder.fast
+    assert len(_after_sign_in(seen)) > len(NEW_FILE)
