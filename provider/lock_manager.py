@@ -212,9 +212,9 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         self._lock.acquire_write()
         try:
             changes = self._changes  # read before the query: a change during it invalidates
-            locks = self.storage.write_candidates(
-                url, children=False, session=ctx.session if ctx is not None else None
-            )
+            # In a session of its own: the request's must hold no connection while
+            # the body is received (tests/http/test_connection_holding.py).
+            locks = self.storage.write_candidates(url, children=False)
             if ctx is not None:  # WsgiDAV's checks reuse it if the write falls through
                 ctx.lock_snapshot = LockSnapshot(url, False, changes, locks)
             free = not any(
