@@ -21,7 +21,7 @@ by another transaction; the database then has the last word:
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
@@ -37,13 +37,18 @@ _SQLITE_NAME_CLASH = "node.parent_id, node.name_key"
 
 def ensure_blob_row(session: Session, info: BlobInfo) -> None:
     """The row for a stored blob, inserted unless it is already there (raced or not):
-    one statement either way."""
+    one statement either way. Checksums the upload computed (sha1/md5 are None
+    unless asked for) fill those the existing row lacks; none is ever replaced."""
     values = {"sha256": info.sha256, "sha1": info.sha1, "md5": info.md5, "size": info.size,
               "created_at": utcnow()}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(Blob).values(**values).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite.insert(Blob).values(**values).on_conflict_do_nothing())
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)(Blob).values(**values)
+    if info.sha1 is None and info.md5 is None:
+        session.execute(insert.on_conflict_do_nothing())
+        return
+    given = {name: func.coalesce(getattr(Blob, name), getattr(insert.excluded, name))
+             for name in ("sha1", "md5")}
+    session.execute(insert.on_conflict_do_update(index_elements=[Blob.sha256], set_=given))
 
 
 def is_name_clash(exc: IntegrityError) -> bool:
