@@ -100,14 +100,17 @@ def child_named(
 ) -> Node | None:
     """The live child ``name`` of a folder; ``fresh`` reloads its values from the
     database even when the session already holds the row."""
-    query = select(Node).where(
-        Node.parent_id == folder_id,
-        Node.name_key == name_key(name),
-        Node.deleted_at.is_(None),
-    )
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    return session.scalars(query).first()
+    query = _FRESH_CHILD if fresh else _CHILD
+    return session.scalars(query, {"folder": folder_id, "key": name_key(name)}).first()
+
+
+# Built once: a PUT asks twice (the name is free; what holds it at the commit).
+_CHILD = select(Node).where(
+    Node.parent_id == bindparam("folder"),
+    Node.name_key == bindparam("key"),
+    Node.deleted_at.is_(None),
+)
+_FRESH_CHILD = _CHILD.execution_options(populate_existing=True)
 
 
 def live_subtree_ids(node_id: int) -> Select[tuple[int]]:
