@@ -167,16 +167,25 @@ def ancestors(session: Session, node: Node) -> list[Node]:
 
 def with_ancestors(session: Session, ids: Iterable[int]) -> dict[int, Node]:
     """The live nodes ``ids`` and all their live ancestors, in one recursive query."""
+    return {n.id: n for n in session.scalars(_WITH_ANCESTORS, {"ids": list(ids)})}
+
+
+def _with_ancestors() -> Select[tuple[Node]]:
     up = (
         select(Node.id, Node.parent_id)
-        .where(Node.id.in_(list(ids)), Node.deleted_at.is_(None))
+        .where(Node.id.in_(bindparam("ids", expanding=True)), Node.deleted_at.is_(None))
         .cte(recursive=True)
     )
     parent = select(Node.id, Node.parent_id).where(
         Node.id == up.c.parent_id, Node.deleted_at.is_(None)
     )
     up = up.union(parent)
-    return {n.id: n for n in session.scalars(select(Node).join(up, Node.id == up.c.id))}
+    return select(Node).join(up, Node.id == up.c.id)
+
+
+# Built once: a PUT of a new name asks it (rule 4: missing paths load the
+# pass-through folders), and building the recursive query cost more than running it.
+_WITH_ANCESTORS = _with_ancestors()
 
 
 def typed_below(session: Session, excluded: Iterable[str]) -> set[int]:
