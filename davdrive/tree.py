@@ -170,7 +170,7 @@ def with_ancestors(session: Session, ids: Iterable[int]) -> dict[int, Node]:
     return {n.id: n for n in session.scalars(_WITH_ANCESTORS, {"ids": list(ids)})}
 
 
-def _with_ancestors() -> Select[tuple[Node]]:
+def _with_ancestors() -> Select[Node]:
     up = (
         select(Node.id, Node.parent_id)
         .where(Node.id.in_(bindparam("ids", expanding=True)), Node.deleted_at.is_(None))
