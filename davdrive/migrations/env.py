@@ -4,7 +4,8 @@ SQLite changes a column by rebuilding its table (batch mode); a table other
 tables refer to can only be rebuilt with foreign keys off, as SQLite's own
 procedure says: they are switched off around the migration (outside its
 transaction, where the pragma works), every reference is checked before the
-commit, and they are switched on again.
+commit, and they are switched on again; the write-ahead log the rebuild
+filled is then truncated (its space is the disk's again).
 """
 
 from alembic import context
@@ -36,4 +37,6 @@ with engine.connect() as connection:
     finally:
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            # A rebuilt table passed through the write-ahead log: give its space back.
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             connection.commit()
