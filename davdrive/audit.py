@@ -12,29 +12,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from davdrive.models import AuditEvent, utcnow
+from davdrive.models import AuditEvent, Base, utcnow
 from davdrive.write_lock import take_write_lock
 
+_FIELDS = ("time", "user_login", "ip", "action", "path", "target_path", "outcome", "detail",
+           "prev_hash")
+# Built once: every request appends with the same two statements (statement caching
+# then skips building and compiling them).
+_LAST_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_APPEND = insert(Base.metadata.tables["audit_event"])
 
-def _digest(event: AuditEvent) -> str:
-    payload = json.dumps(
-        [
-            event.time.replace(tzinfo=None).isoformat(),
-            event.user_login,
-            event.ip,
-            event.action,
-            event.path,
-            event.target_path,
-            event.outcome,
-            event.detail,
-            event.prev_hash,
-        ],
-        ensure_ascii=False,
-    )
+
+def _digest(event: Any) -> str:
+    """The event's hash over its fields (``event``: an ``AuditEvent`` or any object
+    with the same attributes)."""
+    return _digest_values({name: getattr(event, name) for name in _FIELDS})
+
+
+def _digest_values(values: dict[str, Any]) -> str:
+    fields = [values[name] for name in _FIELDS]
+    fields[0] = fields[0].replace(tzinfo=None).isoformat()
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -48,26 +51,21 @@ def record(
     outcome: str = "ok",
     detail: str = "",
     ip: str = "",
-) -> AuditEvent:
-    """Append one event to the chain (flushed, not committed; the transaction holds
-    the write lock from here on)."""
-    take_write_lock(session, "audit")
-    prev = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    event = AuditEvent(
-        time=utcnow().replace(microsecond=0),
-        user_login=user,
-        ip=ip,
-        action=action,
-        path=path,
-        target_path=target,
-        outcome=outcome,
-        detail=detail,
-        prev_hash=prev or "",
-    )
-    event.hash = _digest(event)
-    session.add(event)
+) -> str:
+    """Append one event to the chain (written in the session's transaction, not
+    committed; pending changes are flushed first; the transaction holds the write
+    lock from here on). Returns the event's hash."""
     session.flush()
-    return event
+    take_write_lock(session, "audit")
+    prev = session.scalars(_LAST_HASH).first()
+    values: dict[str, Any] = {
+        "time": utcnow().replace(microsecond=0), "user_login": user, "ip": ip,
+        "action": action, "path": path, "target_path": target, "outcome": outcome,
+        "detail": detail, "prev_hash": prev or "",
+    }
+    values["hash"] = _digest_values(values)
+    session.execute(_APPEND, values)
+    return str(values["hash"])
 
 
 def verify(session: Session) -> int | None:

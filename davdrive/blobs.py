@@ -37,15 +37,22 @@ READ_BLOCK = 1024 * 1024
 
 @dataclass(frozen=True)
 class BlobInfo:
+    """A content's address and size; sha1/md5 only when the upload was asked for them
+    (None otherwise: ``davdrive.checksums`` computes them when first shown)."""
+
     sha256: str
-    sha1: str
-    md5: str
+    sha1: str | None
+    md5: str | None
     size: int
 
 
+def _info(digests: dict[str, str], size: int) -> BlobInfo:
+    return BlobInfo(digests["sha256"], digests.get("sha1"), digests.get("md5"), size)
+
+
 class BlobWriter:
-    """Streams bytes to a temp file while hashing them (sha256, sha1, md5; large
-    uploads on two threads, see ``davdrive.hashing``)."""
+    """Streams bytes to a temp file while hashing them (sha256, plus sha1/md5 when
+    ``also_compute`` asks before the first byte; see ``davdrive.hashing``)."""
 
     def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
         self._store = store
@@ -57,6 +64,12 @@ class BlobWriter:
         self._hashes = ContentHashes()
         self.size = 0
         self.sha256: str | None = None  # set by finish: the blob is addressable
+
+    def also_compute(self, name: str) -> None:
+        """Also compute digest ``name`` (``sha1`` or ``md5``; ``sha256`` always is);
+        only before the first byte."""
+        if name != "sha256":
+            self._hashes.add(name)
 
     def write(self, data: bytes) -> int:
         assert self._file is not None, "writer already finished"
@@ -73,7 +86,7 @@ class BlobWriter:
         return len(data)
 
     def hexdigests(self) -> dict[str, str]:
-        """Hex digests of the bytes written so far: keys ``sha256``, ``sha1``, ``md5``."""
+        """Hex digests of the bytes written so far: ``sha256`` and any ``also_compute``d."""
         return self._hashes.hexdigests()
 
     def finish(self) -> BlobInfo:
@@ -91,7 +104,7 @@ class BlobWriter:
                 self._file = None
                 digests = self._hashes.hexdigests()
                 self._hashes.close()
-                info = BlobInfo(digests["sha256"], digests["sha1"], digests["md5"], self.size)
+                info = _info(digests, self.size)
                 self._store.place(self._tmp, info.sha256)
         except BaseException:
             self.abort()
@@ -115,7 +128,7 @@ class BlobWriter:
         if len(data) != self.size:
             raise OSError(f"temp file holds {len(data)} of {self.size} bytes written")
         digests = self.hexdigests()
-        return BlobInfo(digests["sha256"], digests["sha1"], digests["md5"], self.size), data
+        return _info(digests, self.size), data
 
     def abort(self) -> None:
         """Drop everything written so far. Safe to call more than once; the temp file is

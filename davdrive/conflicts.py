@@ -21,14 +21,14 @@ by another transaction; the database then has the last word:
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from davdrive.blobs import BlobInfo
-from davdrive.models import Blob, Node, utcnow
+from davdrive.models import Base, Blob, Node, utcnow
 
 NAME_INDEX = "uq_node_live_name"
 # How SQLite names the same index in its message (it gives columns, not the name).
@@ -37,13 +37,23 @@ _SQLITE_NAME_CLASH = "node.parent_id, node.name_key"
 
 def ensure_blob_row(session: Session, info: BlobInfo) -> None:
     """The row for a stored blob, inserted unless it is already there (raced or not):
-    one statement either way."""
+    one statement either way. Checksums the upload computed (sha1/md5 are None
+    unless asked for) fill those the existing row lacks; none is ever replaced."""
     values = {"sha256": info.sha256, "sha1": info.sha1, "md5": info.md5, "size": info.size,
               "created_at": utcnow()}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(Blob).values(**values).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite.insert(Blob).values(**values).on_conflict_do_nothing())
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if info.sha1 is None and info.md5 is None:
+        session.execute(_PG_NEW_BLOB if postgres else _SQLITE_NEW_BLOB, values)
+        return
+    insert = (postgresql.insert if postgres else sqlite.insert)(Blob).values(**values)
+    given = {name: func.coalesce(getattr(Blob, name), getattr(insert.excluded, name))
+             for name in ("sha1", "md5")}
+    session.execute(insert.on_conflict_do_update(index_elements=[Blob.sha256], set_=given))
+
+
+# Built once (the statement cache then skips building and compiling them per request).
+_SQLITE_NEW_BLOB = sqlite.insert(Base.metadata.tables["blob"]).on_conflict_do_nothing()
+_PG_NEW_BLOB = postgresql.insert(Base.metadata.tables["blob"]).on_conflict_do_nothing()
 
 
 def is_name_clash(exc: IntegrityError) -> bool:
@@ -83,9 +93,11 @@ def placement_of(chain: list[Node]) -> Placement:
 def still_placed(session: Session, placement: Placement) -> bool:
     """True when every folder of ``placement`` is still live where it was (one query)."""
     ids = [node_id for node_id, _, _ in placement]
-    rows = session.execute(
-        select(Node.id, Node.parent_id, Node.name_key)
-        .where(Node.id.in_(ids), Node.deleted_at.is_(None))
-    ).all()
+    rows = session.execute(_PLACED, {"ids": ids}).all()
     now = {row[0]: (row[0], row[1], row[2]) for row in rows}
     return all(now.get(entry[0]) == entry for entry in placement)
+
+
+_PLACED = select(Node.id, Node.parent_id, Node.name_key).where(
+    Node.id.in_(bindparam("ids", expanding=True)), Node.deleted_at.is_(None)
+)

@@ -84,6 +84,11 @@ def _clear_wrote(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_WROTE, None)
 
 
+def has_written(session: Session) -> bool:
+    """True when ``session``'s open transaction has written (flushed or not)."""
+    return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)
+
+
 def release_connection(session: Session) -> None:
     """End ``session``'s transaction so its pooled connection goes back now.
 
@@ -95,7 +100,7 @@ def release_connection(session: Session) -> None:
     """
     if not session.in_transaction():
         return
-    if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+    if has_written(session):
         return
     session.commit()
 

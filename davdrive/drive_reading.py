@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
-from davdrive import inline_blobs, tree
+from davdrive import checksums, inline_blobs, tree
 from davdrive.drive_base import (
     DriveBase,
 )
@@ -136,12 +136,19 @@ class DriveReading(DriveBase):
         return {user_id: login for user_id, login in rows}
 
     def blob_info(self, node: Node) -> Blob | None:
-        return self.session.get(Blob, node.blob_sha256) if node.blob_sha256 else None
+        """The blob row (hashes, size) of a file's content, its sha1 and md5 computed
+        if not yet known (``davdrive.checksums``)."""
+        row = self.session.get(Blob, node.blob_sha256) if node.blob_sha256 else None
+        checksums.complete(self.session, self.blobs, [row])
+        return row
 
     def blob_infos(self, sha256s: Iterable[str | None]) -> dict[str, Blob]:
-        """The blob rows (hashes, size) of several contents, in one query."""
+        """The blob rows (hashes, size) of several contents, in one query (checksums
+        completed as by ``blob_info``)."""
         keys = {key for key in sha256s if key}
         if not keys:
             return {}
-        rows = self.session.scalars(select(Blob).where(Blob.sha256.in_(keys)))
-        return {row.sha256: row for row in rows}
+        rows = {row.sha256: row for row in
+                self.session.scalars(select(Blob).where(Blob.sha256.in_(keys)))}
+        checksums.complete(self.session, self.blobs, rows.values())
+        return rows

@@ -20,17 +20,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from davdrive.blobs import BlobInfo, BlobStore
-from davdrive.models import BlobInline
+from davdrive.models import Base, BlobInline
 
 
 def store(session: Session, info: BlobInfo, data: bytes) -> None:
     """Keep ``data`` as the bytes of blob ``info`` (the blob row must be in the same
     transaction); a row another upload of the same content stored stays."""
     values = {"sha256": info.sha256, "data": data}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(BlobInline).values(**values).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite.insert(BlobInline).values(**values).on_conflict_do_nothing())
+    postgres = session.get_bind().dialect.name == "postgresql"
+    session.execute(_PG_STORE if postgres else _SQLITE_STORE, values)
+
+
+# Built once (the statement cache then skips building and compiling them per request).
+_SQLITE_STORE = sqlite.insert(Base.metadata.tables["blob_inline"]).on_conflict_do_nothing()
+_PG_STORE = postgresql.insert(Base.metadata.tables["blob_inline"]).on_conflict_do_nothing()
 
 
 def read(session: Session, sha256: str) -> bytes | None:

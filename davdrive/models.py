@@ -112,8 +112,9 @@ class Blob(Base):
 
     __tablename__ = "blob"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    sha1: Mapped[str] = mapped_column(String(40))
-    md5: Mapped[str] = mapped_column(String(32))
+    # ownCloud checksums: None until computed (davdrive.checksums)
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    md5: Mapped[str | None] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -100,14 +100,17 @@ def child_named(
 ) -> Node | None:
     """The live child ``name`` of a folder; ``fresh`` reloads its values from the
     database even when the session already holds the row."""
-    query = select(Node).where(
-        Node.parent_id == folder_id,
-        Node.name_key == name_key(name),
-        Node.deleted_at.is_(None),
-    )
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    return session.scalars(query).first()
+    query = _FRESH_CHILD if fresh else _CHILD
+    return session.scalars(query, {"folder": folder_id, "key": name_key(name)}).first()
+
+
+# Built once: a PUT asks twice (the name is free; what holds it at the commit).
+_CHILD = select(Node).where(
+    Node.parent_id == bindparam("folder"),
+    Node.name_key == bindparam("key"),
+    Node.deleted_at.is_(None),
+)
+_FRESH_CHILD = _CHILD.execution_options(populate_existing=True)
 
 
 def live_subtree_ids(node_id: int) -> Select[tuple[int]]:
@@ -164,16 +167,25 @@ def ancestors(session: Session, node: Node) -> list[Node]:
 
 def with_ancestors(session: Session, ids: Iterable[int]) -> dict[int, Node]:
     """The live nodes ``ids`` and all their live ancestors, in one recursive query."""
+    return {n.id: n for n in session.scalars(_WITH_ANCESTORS, {"ids": list(ids)})}
+
+
+def _with_ancestors() -> Select[Node]:
     up = (
         select(Node.id, Node.parent_id)
-        .where(Node.id.in_(list(ids)), Node.deleted_at.is_(None))
+        .where(Node.id.in_(bindparam("ids", expanding=True)), Node.deleted_at.is_(None))
         .cte(recursive=True)
     )
     parent = select(Node.id, Node.parent_id).where(
         Node.id == up.c.parent_id, Node.deleted_at.is_(None)
     )
     up = up.union(parent)
-    return {n.id: n for n in session.scalars(select(Node).join(up, Node.id == up.c.id))}
+    return select(Node).join(up, Node.id == up.c.id)
+
+
+# Built once: a PUT of a new name asks it (rule 4: missing paths load the
+# pass-through folders), and building the recursive query cost more than running it.
+_WITH_ANCESTORS = _with_ancestors()
 
 
 def typed_below(session: Session, excluded: Iterable[str]) -> set[int]:

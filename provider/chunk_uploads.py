@@ -193,6 +193,8 @@ class ChunkedUploads:
                 raise TooLarge(f"The upload is larger than the limit of {self.max_bytes} bytes.")
             upload = drive.begin_upload(parent, parts[-1], existing)
         try:
+            if expected is not None:  # computed while assembling (sha256 always is)
+                upload.writer.also_compute(expected[0])
             self._check_locks(environ, join(parts))
             for chunk in chunks:
                 with open(chunk, "rb") as f:

@@ -36,6 +36,7 @@ from typing import Any
 from wsgidav import util
 
 from davdrive.backoffice import BRANCH
+from davdrive.db import release_connection
 from davdrive.drive_base import RESERVED_ROOT_KEYS
 from davdrive.errors import BadRequest, DriveError, InsufficientStorage, TooLarge
 from davdrive.paths import join, name_key, reserved_key, split_path
@@ -181,6 +182,9 @@ class FastPut:
         with self.provider.lock_manager.plain_write(url, new=upload.existing is None) as free:
             if not free:
                 raise _FallThrough
+            # The lock query ran in the request's session: give its connection back
+            # before the body streams (a slow client must not hold one).
+            release_connection(drive.session)
             sink = UploadSink(upload, expected)
             stream = environ["wsgi.input"]
             left = expected

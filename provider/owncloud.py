@@ -3,7 +3,8 @@
 Properties in ``http://owncloud.org/ns`` (returned when asked for by name):
 
 - ``oc:checksums``: ``<oc:checksum>SHA1:hex MD5:hex SHA256:hex</oc:checksum>``,
-  as Nextcloud writes them (files only);
+  as Nextcloud writes them (files only; sha1 and md5 computed from the stored
+  content when first shown, ``davdrive.checksums``);
 - ``oc:id`` (file id padded to 8 digits + instance id), ``oc:fileid`` (the node id);
 - ``oc:permissions``: Nextcloud's letters from the actions the user may take
   (G read, W write a file, C/K create in a folder, D delete, N/V rename/move);
@@ -61,8 +62,8 @@ def oc_property(name: str, node: Node, blob: Blob | None, allowed: list[Action])
     local = name.split("}", 1)[1]
     element = etree.Element(name)
     if local == "checksums":
-        if node.is_folder or blob is None:
-            raise DAVError(404)
+        if node.is_folder or blob is None or blob.sha1 is None or blob.md5 is None:
+            raise DAVError(404)  # no checksums of damaged content (davdrive.checksums)
         etree.SubElement(element, f"{{{OC}}}checksum").text = checksums_text(blob)
     elif local == "id":
         element.text = f"{node.id:08d}{INSTANCE_ID}"
@@ -145,7 +146,7 @@ def _recalculate(provider: Any, path: str, environ: dict[str, Any], start_respon
     with dav_errors():
         drive.require(Action.READ, node)
     blob = drive.blob_info(node)
-    if blob is None:
+    if blob is None or getattr(blob, key) is None:  # None: damaged (davdrive.checksums)
         return plain_response(start_response, "404 Not Found", "404 Not Found")
     checksum = f"{algo}:{getattr(blob, key)}"
     return plain_response(start_response, "200 OK", checksum, [("OC-Checksum", checksum)])

@@ -24,6 +24,8 @@ class UploadSink:
         self.upload = upload
         self.expected = expected
         self.checksum = checksum
+        if checksum is not None:  # computed while receiving (sha256 always is)
+            upload.writer.also_compute(checksum[0])
 
     def write(self, data: bytes) -> int:
         with dav_errors():

@@ -1,17 +1,42 @@
-"""Alembic environment: runs against the engine handed over by davdrive.db."""
+"""Alembic environment: runs against the engine handed over by davdrive.db.
+
+SQLite changes a column by rebuilding its table (batch mode); a table other
+tables refer to can only be rebuilt with foreign keys off, as SQLite's own
+procedure says: they are switched off around the migration (outside its
+transaction, where the pragma works), every reference is checked before the
+commit, and they are switched on again; the write-ahead log the rebuild
+filled is then truncated (its space is the disk's again).
+"""
 
 from alembic import context
+from sqlalchemy import text
 
 from davdrive.models import Base
 
 config = context.config
 engine = config.attributes["engine"]
 
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        with connection.begin():
+            context.configure(
+                connection=connection,
+                target_metadata=Base.metadata,
+                render_as_batch=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.execute(text("PRAGMA foreign_key_check")).first()
+                if broken is not None:
+                    raise RuntimeError(f"migration left a broken reference: {tuple(broken)}")
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            # A rebuilt table passed through the write-ahead log: give its space back.
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.commit()

@@ -40,3 +40,28 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_0005_keeps_blob_rows_and_their_references(tmp_path: Path) -> None:
+    """A 0004 database with a blob referred to by a blob_inline row upgrades to 0005
+    (blob.sha1/md5 may be NULL: checksums on demand): the rows and their reference
+    survive SQLite's table rebuild, a blob without checksums can then be stored, and
+    foreign keys are enforced again afterwards."""
+    from alembic import command
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'v4.sqlite3'}")
+    command.upgrade(db._alembic_config(engine), "0004")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO blob (sha256, sha1, md5, size, created_at) "
+                          "VALUES ('a', 'b', 'c', 3, '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO blob_inline (sha256, data) VALUES ('a', x'616263')"))
+    assert db.migrate(engine) is True
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT sha256, sha1, md5, size FROM blob")).all() == [
+            ("a", "b", "c", 3)]
+        assert conn.execute(text("SELECT sha256 FROM blob_inline")).all() == [("a",)]
+        assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+        conn.execute(text("INSERT INTO blob (sha256, size, created_at) "
+                          "VALUES ('d', 0, '2026-01-01 00:00:00')"))
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
