@@ -35,6 +35,7 @@
 from __future__ import annotations
 
 import _pyio
+import contextlib
 import logging
 import socket
 import ssl
@@ -177,10 +178,8 @@ class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
         except OSError:  # nothing in time (or a broken connection): the usual way
             return False
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 sock.settimeout(server.body_timeout)
-            except OSError:
-                pass
         if HEAD_END not in head:
             return False
         self.head_started = time.monotonic()
