@@ -122,7 +122,7 @@ def start_davdrive(data: Path, logs: Path, label: str = "davdrive") -> Server:
     if "Serving on" not in line:
         proc.kill()
         raise RuntimeError(f"davdrive serve did not start: {line!r} (see {label}.log)")
-    base = line.split("Serving on", 1)[1].strip()
+    base = line.split("Serving on", 1)[1].split()[0]  # then maybe "(N worker processes)"
     return Server(label, proc, f"{base.rstrip('/')}/{FOLDER}/", log)
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -56,6 +57,11 @@ class DriveOptions:
     dead_props: DeadPropLimits = DeadPropLimits()
     quota: QuotaLimits = QuotaLimits()
     inline_blob_bytes: int = 0  # content up to this size is kept in the database
+
+    @cached_property
+    def is_junk(self) -> JunkNames:
+        """The junk-name matcher of ``junk_names``, compiled once per options."""
+        return JunkNames(self.junk_names)
 
 
 def guess_content_type(name: str) -> str:
@@ -113,7 +119,7 @@ class DriveBase:
         self.options = options or DriveOptions()
         self.ip = ip
         self.facts = FactBuilder(session, actor, rights_cache, rights_stamp)
-        self.is_junk = JunkNames(self.options.junk_names)
+        self.is_junk = self.options.is_junk
         self._chains: dict[tuple[str, ...], list[Node] | None] = {}
         self._facts: dict[int, NodeFacts] = {}
         self._prop_plans: dict[tuple[int, bool], PropertyPlan] = {}

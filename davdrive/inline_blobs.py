@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,9 +36,13 @@ _SQLITE_STORE = sqlite.insert(Base.metadata.tables["blob_inline"]).on_conflict_d
 _PG_STORE = postgresql.insert(Base.metadata.tables["blob_inline"]).on_conflict_do_nothing()
 
 
+_READ = select(BlobInline.data).where(BlobInline.sha256 == bindparam("sha256"))  # built once
+
+
 def read(session: Session, sha256: str) -> bytes | None:
-    """The bytes of a blob kept in the database, or None."""
-    return session.scalar(select(BlobInline.data).where(BlobInline.sha256 == sha256))
+    """The bytes of a blob kept in the database, or None (one Core statement)."""
+    data: bytes | None = session.connection().execute(_READ, {"sha256": sha256}).scalar()
+    return data
 
 
 def open_blob(session: Session, blobs: BlobStore, sha256: str) -> BinaryIO:

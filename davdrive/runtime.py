@@ -8,6 +8,7 @@ app factory each open their own runtime, and tests open as many as they like.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,8 +33,9 @@ class Runtime:
     # Per process: each category's folder rights, checked against category.version.
     rights_cache: RightsCache = field(default_factory=RightsCache)
 
-    @property
+    @cached_property
     def drive_options(self) -> DriveOptions:
+        """The drive's options from the settings, built once (every request uses them)."""
         s = self.settings
         return DriveOptions(
             windows_names=s["dav.windows_names"],

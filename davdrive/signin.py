@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -73,7 +74,7 @@ class AccountRow:
         if expires is not None and expires.tzinfo is None:
             expires = expires.replace(tzinfo=dt.UTC)
         try:
-            inside = parse_hours(self.login_hours or "").allows(now.astimezone())
+            inside = _hours(self.login_hours or "").allows(now.astimezone())
         except ValueError:
             inside = False  # an unreadable schedule never opens the door
         return LoginFacts(
@@ -83,6 +84,10 @@ class AccountRow:
             inside_hours=inside,
         )
 
+
+# A schedule is parsed once, not at every request (parsing is pure; an invalid one
+# raises every time, and is never cached).
+_hours = lru_cache(maxsize=256)(parse_hours)
 
 _COLUMNS = (
     User.id, User.login, User.password_hash, User.auth_version, User.degree, User.active,

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, case, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from davdrive.models import Node
 from davdrive.paths import name_key
@@ -47,6 +47,40 @@ def walk(session: Session, parts: list[str]) -> list[Node]:
     """
     keys = {f"key{depth}": name_key(p) for depth, p in enumerate(parts)}
     return list(session.execute(_chain_query(len(parts)), keys).scalars().all())
+
+
+def walk_rows(session: Session, parts: list[str]) -> list[Row[Any]]:
+    """``walk`` as Core rows (every column of ``node``, same statement, no ORM objects):
+    for the read fast path, which needs values only."""
+    keys = {f"key{depth}": name_key(p) for depth, p in enumerate(parts)}
+    return list(session.connection().execute(_chain_query(len(parts)), keys).all())
+
+
+def adopt(session: Session, rows: list[Row[Any]]) -> list[Node]:
+    """The ``Node`` objects of rows from ``walk_rows``, as ``walk`` would have loaded
+    them (persistent in ``session``, no SQL)."""
+    nodes = []
+    for row in rows:
+        node = Node(**row._asdict())
+        make_transient_to_detached(node)
+        nodes.append(session.merge(node, load=False))
+    return nodes
+
+
+class NodeRow:
+    """A Core row of ``node`` read like a ``Node`` (what the rights facts read)."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Row[Any]) -> None:
+        self.row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
+
+    @property
+    def is_folder(self) -> bool:
+        return bool(self.row.kind == "folder")
 
 
 @lru_cache(maxsize=64)
