@@ -13,7 +13,9 @@ request; ``tests/http/test_fast_path_differential.py`` compares both.
 
 Visibility of each child is decided by ``davdrive.policy.decide`` on the facts
 ``FactBuilder.child`` gathers, exactly as ``Drive.children_batches`` does, but
-on Core rows (``tree.children_rows``) instead of ORM objects.
+on Core rows instead of ORM objects: folders from ``tree.children_rows``,
+files from ``tree.file_rows`` with only the columns the property set needs,
+written by the compiled ``multistatus.FileRows`` renderer.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from lxml import etree
@@ -31,7 +33,7 @@ from wsgidav.lock_man.lock_manager import normalize_lock_root
 from davdrive import tree
 from davdrive.models import DeadProperty, Lock, Node
 from davdrive.paths import join
-from davdrive.policy import Action, decide, visibility
+from davdrive.policy import Action, NodeFacts, decide, visibility
 from davdrive.services import Drive
 from provider.lock_storage import live_condition
 from provider.multistatus import (
@@ -39,8 +41,11 @@ from provider.multistatus import (
     ALLPROP_FOLDER,
     CLOSE,
     HEAD,
+    HREF_SAFE,
     LIVE_PROPS,
     LOCKDISCOVERY,
+    PLAIN_HREF,
+    FileRows,
     Item,
     Templates,
     escape_text,
@@ -160,55 +165,104 @@ def _answer(
     allprop = names == ()
     folder_props = ALLPROP_FOLDER if allprop else names
     file_props = ALLPROP_FILE if allprop else names
-    render = templates.render
-    yield HEAD + render(
+    yield HEAD + templates.render(
         Item.of(base, node), folder_props if node.is_folder else file_props, allprop=allprop
     )
     if not listing:
         yield CLOSE
         return
     parent = drive.facts_of(node)
-    actor, facts, is_junk = drive.actor, drive.facts, drive.is_junk
-    template, dates = templates.template, templates.dates
-    rfc1123, rfc3339, content_type = dates.rfc1123, dates.rfc3339, templates.content_type
-    # Files with equal facts keys have equal facts: decide once per key.
-    seen_files: dict[tuple[object, ...], bool] = {}
-    for kind in ("folder", "file"):
-        folder = kind == "folder"
-        props = folder_props if folder else file_props
-        suffix = "/" if folder else ""
-        with_etag = template(props, folder, True, allprop)  # fields: multistatus.FIELDS
-        without_etag = template(props, folder, False, allprop)
-        after: str | None = None
-        while True:
-            rows = tree.children_rows(drive.session, node.id, kind, after, PAGE)
-            chunk: list[str] = []
-            for row in rows:
-                # Unpacked, not read by attribute (which costs more than the rest);
-                # the order is ``tree.ROW_COLUMNS``.
-                (_, _, name, _, _, _, owner, protected, degree, doc_type, shown, etag, size,
-                 ctype, mtime, created) = row  # type: ignore[misc]
-                if folder:
-                    seen = decide(actor, Action.SEE, facts.child(parent, row)).allowed  # type: ignore[arg-type]
-                else:
-                    if is_junk(name):
-                        continue
-                    key = (owner, protected, shown, degree, doc_type)  # FactBuilder.file_key
-                    seen = seen_files.get(key)  # type: ignore[assignment]
-                    if seen is None:
-                        child = facts.child(parent, row)  # type: ignore[arg-type]
-                        seen = seen_files[key] = decide(actor, Action.SEE, child).allowed
-                if not seen:
-                    continue
-                # hrefs are quoted (nothing to escape); ETags are hex digests
-                chunk.append((with_etag if etag is not None else without_etag).format(
-                    base + quote_href(name) + suffix, rfc1123(mtime),
-                    rfc3339(created.timestamp()), escape_text(name), size,
-                    content_type(ctype), etag,
-                ))
-            if chunk:
-                yield "".join(chunk)
-            if len(rows) < PAGE:
-                break
-            after = rows[-1].name_key
+    seen = _Seen(drive, parent, node.id)
+    yield from _folders(drive, node.id, base, folder_props, allprop, templates, seen)
+    yield from _files(drive, node.id, base, templates.file_rows(file_props, allprop), seen)
     yield CLOSE
+
+
+class _Seen:
+    """Whether the actor sees a child of the listed folder (``policy.decide`` on the
+    facts ``FactBuilder.child`` gathers, as ``Drive.children_batches`` decides)."""
+
+    def __init__(self, drive: Drive, parent: NodeFacts, parent_id: int) -> None:
+        self.actor, self.facts, self.parent = drive.actor, drive.facts, parent
+        self.parent_id = parent_id
+        # Files with equal facts keys have equal facts: decided once per key.
+        self.files: dict[tuple[object, ...], bool] = {}
+
+    def folder(self, row: Any) -> bool:
+        return decide(self.actor, Action.SEE, self.facts.child(self.parent, row)).allowed
+
+    def file(self, key: tuple[object, ...]) -> bool:
+        """``key``: the values of ``tree.FILE_KEY_COLUMNS`` of a file of the folder."""
+        seen = self.files.get(key)
+        if seen is None:
+            node = _FileFacts(self.parent_id, *key)  # type: ignore[arg-type]
+            child = self.facts.child(self.parent, node)  # type: ignore[arg-type]
+            seen = self.files[key] = decide(self.actor, Action.SEE, child).allowed
+        return seen
+
+
+class _FileFacts(NamedTuple):
+    """What ``FactBuilder.child`` reads of a file (``tree.FILE_KEY_COLUMNS``)."""
+
+    parent_id: int
+    owner_id: int | None
+    protected: bool
+    visibility: str
+    min_degree: int
+    doc_type: str | None
+    is_folder: bool = False
+    id: int = 0  # never read for a file
+
+
+def _folders(
+    drive: Drive, folder_id: int, base: str, props: tuple[str, ...], allprop: bool,
+    templates: Templates, seen: _Seen,
+) -> Iterator[str]:
+    template, dates = templates.template, templates.dates
+    rfc1123, rfc3339 = dates.rfc1123, dates.rfc3339
+    text = template(props, True, False, allprop)  # fields: multistatus.FIELDS
+    after: str | None = None
+    while True:
+        rows = tree.children_rows(drive.session, folder_id, "folder", after, PAGE)
+        chunk: list[str] = []
+        for row in rows:
+            if seen.folder(row):
+                # hrefs are quoted (nothing to escape)
+                chunk.append(text.format(
+                    base + quote_href(row.name) + "/", rfc1123(row.mtime),
+                    rfc3339(row.created_at.timestamp()), escape_text(row.name), row.size,
+                    "", None,
+                ))
+        if chunk:
+            yield "".join(chunk)
+        if len(rows) < PAGE:
+            return
+        after = rows[-1].name_key
+
+
+def _files(
+    drive: Drive, folder_id: int, base: str, files: FileRows, seen: _Seen
+) -> Iterator[str]:
+    """The visible files' responses, one chunk per page (``tree.file_rows``)."""
+    render, columns, junk = files.render, files.columns, drive.is_junk
+    seen_file, known = seen.file, seen.files
+    plain, safe = PLAIN_HREF, HREF_SAFE
+    after: str | None = None
+    while True:
+        rows = tree.file_rows(drive.session, folder_id, columns, after, PAGE)
+        chunk: list[str] = []
+        append = chunk.append
+        for row in rows:
+            name = row[0]
+            key = row[2:7]
+            visible = known.get(key)
+            if visible is None:
+                visible = seen_file(key)
+            if visible and not junk(name):
+                # hrefs are quoted (nothing to escape); ETags are hex digests
+                append(render(base + (name if plain(name) else quote(name, safe=safe)), row))
+        if chunk:
+            yield "".join(chunk)
+        if len(rows) < PAGE:
+            return
+        after = rows[-1].name_key
