@@ -244,23 +244,25 @@ def _files(
     drive: Drive, folder_id: int, base: str, files: FileRows, seen: _Seen
 ) -> Iterator[str]:
     """The visible files' responses, one chunk per page (``tree.file_rows``)."""
-    render, columns, junk = files.render, files.columns, drive.is_junk
-    seen_file, known = seen.file, seen.files
-    plain, safe = PLAIN_HREF, HREF_SAFE
+    render, columns, junk, visible = files.render, files.columns, drive.is_junk, seen.file
     after: str | None = None
     while True:
         rows = tree.file_rows(drive.session, folder_id, columns, after, PAGE)
-        chunk: list[str] = []
-        append = chunk.append
-        for row in rows:
-            name = row[0]
-            key = row[2:7]
-            visible = known.get(key)
-            if visible is None:
-                visible = seen_file(key)
-            if visible and not junk(name):
-                # hrefs are quoted (nothing to escape); ETags are hex digests
-                append(render(base + (name if plain(name) else quote(name, safe=safe)), row))
+        names = [row[0] for row in rows]
+        # hrefs are quoted (nothing to escape); one match tells a page of plain names
+        if PLAIN_HREF("/".join(names)):
+            hrefs = [base + name for name in names]
+        else:
+            hrefs = [base + quote(name, safe=HREF_SAFE) for name in names]
+        # A page's files have few distinct facts keys (``row[2:7]``): decided per key.
+        hidden = {key for key in {row[2:7] for row in rows} if not visible(key)}
+        junk_names = {name for name in names if junk(name)} if junk.any_in(names) else None
+        if hidden or junk_names:
+            skip = junk_names or set()
+            chunk = [render(href, row) for href, row in zip(hrefs, rows, strict=True)
+                     if row[2:7] not in hidden and row[0] not in skip]
+        else:
+            chunk = list(map(render, hrefs, rows))
         if chunk:
             yield "".join(chunk)
         if len(rows) < PAGE:
