@@ -244,16 +244,18 @@ def _files(
     drive: Drive, folder_id: int, base: str, files: FileRows, seen: _Seen
 ) -> Iterator[str]:
     """The visible files' responses, one chunk per page (``tree.file_rows``)."""
-    render, columns, junk, visible = files.render, files.columns, drive.is_junk, seen.file
+    columns, junk, visible = files.columns, drive.is_junk, seen.file
     after: str | None = None
     while True:
         rows = tree.file_rows(drive.session, folder_id, columns, after, PAGE)
         names = [row[0] for row in rows]
         # hrefs are quoted (nothing to escape); one match tells a page of plain names
+        # (and plain names need no XML escaping either)
         if PLAIN_HREF("/".join(names)):
-            hrefs = [base + name for name in names]
+            hrefs, render = [base + name for name in names], files.render_plain
         else:
             hrefs = [base + quote(name, safe=HREF_SAFE) for name in names]
+            render = files.render
         # A page's files have few distinct facts keys (``row[2:7]``): decided per key.
         hidden = {key for key in {row[2:7] for row in rows} if not visible(key)}
         junk_names = {name for name in names if junk(name)} if junk.any_in(names) else None

@@ -252,7 +252,8 @@ _ROW_START = 7  # name, name_key, then the five ``tree.FILE_KEY_COLUMNS``
 class FileRows:
     """The files of a listing for one property set: ``columns`` are the ``Node`` columns
     to select after the file key (``tree.file_rows``), and ``render(href, row)``
-    writes a row's ``<D:response>``, the same text as ``Templates.render``.
+    writes a row's ``<D:response>``, the same text as ``Templates.render``;
+    ``render_plain`` does the same for a name that ``PLAIN_HREF`` matches.
 
     ``render`` is compiled from the two templates (with and without an ETag) into
     one f-string function: filling a format string costs ten times more. Its
@@ -271,15 +272,27 @@ class FileRows:
             "rfc1123": templates.dates.rfc1123, "rfc3339": templates.dates.rfc3339,
             "escape_text": escape_text, "content_type": templates.content_type,
         }
-        with_text = _fstring(with_etag, place, values)
-        if 6 in place:  # the ETag is asked for: a file without content has none
-            body = (f"    if row[{place[6]}] is None:\n"
-                    f"        return {_fstring(without_etag, place, values)}\n"
-                    f"    return {with_text}\n")
-        else:
-            body = f"    return {with_text}\n"
-        exec(compile(f"def render(href, row):\n{body}", "<FileRows>", "exec"), values)  # noqa: S102
-        self.render: Callable[[str, Any], str] = values["render"]  # type: ignore[assignment]
+        self.render = _compile(with_etag, without_etag, place, values, "escape_text(row[0])")
+        # For a page of plain names (``PLAIN_HREF``: nothing to escape in XML text).
+        self.render_plain = _compile(with_etag, without_etag, place, values, "row[0]")
+
+
+Pieces = list[tuple[str, int | None]]
+
+
+def _compile(with_etag: Pieces, without_etag: Pieces, place: dict[int, int],
+             values: dict[str, object], name: str) -> Callable[[str, Any], str]:
+    """``render(href, row)`` of ``FileRows``, ``name`` the code of the displayed name."""
+    with_text = _fstring(with_etag, place, values, name)
+    if 6 in place:  # the ETag is asked for: a file without content has none
+        body = (f"    if row[{place[6]}] is None:\n"
+                f"        return {_fstring(without_etag, place, values, name)}\n"
+                f"    return {with_text}\n")
+    else:
+        body = f"    return {with_text}\n"
+    code: dict[str, Any] = dict(values)
+    exec(compile(f"def render(href, row):\n{body}", "<FileRows>", "exec"), code)  # noqa: S102
+    return code["render"]  # type: ignore[no-any-return]
 
 
 def _pieces(template: str) -> list[tuple[str, int | None]]:
@@ -292,10 +305,10 @@ def _pieces(template: str) -> list[tuple[str, int | None]]:
 
 
 def _fstring(pieces: list[tuple[str, int | None]], place: dict[int, int],
-             values: dict[str, object]) -> str:
+             values: dict[str, object], name: str) -> str:
     """An f-string expression of ``pieces``; literal text is bound in ``values``."""
     field_code = {
-        0: "href", 3: "escape_text(row[0])",
+        0: "href", 3: name,
         1: f"rfc1123(row[{place.get(1)}])", 2: f"rfc3339(row[{place.get(2)}].timestamp())",
         4: f"row[{place.get(4)}]", 5: f"content_type(row[{place.get(5)}])",
         6: f"row[{place.get(6)}]",

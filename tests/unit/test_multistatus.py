@@ -17,6 +17,7 @@ from provider.multistatus import (
     HREF_SAFE,
     LASTMODIFIED,
     LIVE_PROPS,
+    PLAIN_HREF,
     HttpDates,
     Item,
     Templates,
@@ -71,7 +72,8 @@ def test_compiled_file_rows_write_what_the_templates_write() -> None:
         for allprop in ((True, False) if names == () else (False,)):
             props = ALLPROP_FILE if allprop else names
             rows = templates.file_rows(props, allprop)
-            for name in ("plain.txt", "R&D <b>.txt", "a\rb", "{0}.txt", 'q"uote.txt'):
+            for name in ("plain.txt", "R&D <b>.txt", "a\rb", "{0}.txt", 'q"uote.txt',
+                         "it's (1)!.txt", "it's(1)!$~|*,-_.txt"):
                 for etag in ("ab" * 32, None):
                     item = Item("/dav/x/" + quote_href(name), False, name,
                                 created.timestamp(), 1_700_000_000.25, 1024,
@@ -79,8 +81,10 @@ def test_compiled_file_rows_write_what_the_templates_write() -> None:
                     row = _file_row(rows.columns, name=name, mtime=item.mtime,
                                     created_at=created, size=1024,
                                     content_type=item.content_type, blob_sha256=etag)
-                    assert rows.render(item.href, row) == templates.render(
-                        item, props, allprop=allprop), (props, name, etag)
+                    expected = templates.render(item, props, allprop=allprop)
+                    assert rows.render(item.href, row) == expected, (props, name, etag)
+                    if PLAIN_HREF(name):
+                        assert rows.render_plain(item.href, row) == expected, (props, name)
     assert templates.file_rows(
         (ETAG, CONTENTLENGTH, LASTMODIFIED, "{DAV:}resourcetype"), False
     ).columns == ("mtime", "size", "blob_sha256")
