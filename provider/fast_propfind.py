@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -54,6 +55,7 @@ from provider.multistatus import (
 from provider.node_properties import LOCK_PROPS, QUOTA_PROPS
 
 PAGE = 2000  # rows per listing query (keyset pages, as ``children_batches``)
+CHUNK = 64 * 1024  # characters of a chunk of the answer before it is sent
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -165,17 +167,30 @@ def _answer(
     allprop = names == ()
     folder_props = ALLPROP_FOLDER if allprop else names
     file_props = ALLPROP_FILE if allprop else names
-    yield HEAD + templates.render(
+    head = HEAD + templates.render(
         Item.of(base, node), folder_props if node.is_folder else file_props, allprop=allprop
     )
     if not listing:
-        yield CLOSE
+        yield head + CLOSE
         return
-    parent = drive.facts_of(node)
-    seen = _Seen(drive, parent, node.id)
-    yield from _folders(drive, node.id, base, folder_props, allprop, templates, seen)
-    yield from _files(drive, node.id, base, templates.file_rows(file_props, allprop), seen)
-    yield CLOSE
+    seen = _Seen(drive, drive.facts_of(node), node.id)
+    pages = chain(
+        _folders(drive, node.id, base, folder_props, allprop, templates, seen),
+        _files(drive, node.id, base, templates.file_rows(file_props, allprop), seen),
+    )
+    # Fewer, larger chunks: each one is a write to the socket and, before it, the
+    # release of the DB connection that the next page takes again. Pages are joined
+    # up to ``CHUNK`` characters (a page of 2,000 files is about 660,000): a listing
+    # of a thousand entries is one chunk; the first byte waits for the first page.
+    pending, size = [head], len(head)
+    for page in pages:
+        if size >= CHUNK:
+            yield "".join(pending)
+            pending, size = [], 0
+        pending.append(page)
+        size += len(page)
+    pending.append(CLOSE)
+    yield "".join(pending)
 
 
 class _Seen:

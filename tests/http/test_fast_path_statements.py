@@ -26,7 +26,7 @@ from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
 from davdrive.users import actor_for
 from provider.context import ENV_KEY, RequestContext
-from provider.fast_propfind import PAGE
+from provider.fast_propfind import CHUNK, PAGE
 from provider.fast_read import FastReads
 from tests.conftest import recorded_statements
 
@@ -134,3 +134,26 @@ def test_a_listing_selects_only_the_columns_its_properties_need(drive_app: Drive
         selected = set(re.findall(r"node\.(\w+)", files.split(" FROM ")[0]))
         assert set(wanted) <= selected, (body, selected)
         assert not selected & set(unwanted), (body, selected)
+
+
+def test_a_listing_is_sent_in_few_large_chunks(drive_app: DriveApp) -> None:
+    """Each chunk of an answer is one write to the socket and, before it, a release of
+    the DB connection that the next page takes again: PROPFIND /dav/thousand/ Depth 1
+    comes in one chunk (item, entries and the closing tag); a listing past one page in
+    one chunk per page at most, none much larger than a page."""
+    fast = FastReads(_not_reached, drive_app.mount, drive_app.provider)
+    for folder, files, most in (("ten", 10, 1), ("thousand", 1000, 1), ("more", PAGE + 500, 2)):
+        environ = EnvironBuilder(path=f"/dav/{folder}/", method="PROPFIND", data=NAMED,
+                                 headers={"Depth": "1"}).get_environ()
+        ctx = RequestContext(drive_app.runtime, environ)
+        with drive_app.runtime.sessions() as session:
+            ctx.actor = actor_for(session.query(User).filter_by(login="tester").one())
+        environ[ENV_KEY] = ctx
+        chunks = list(fast(environ, lambda status, headers, exc=None: None))
+        ctx.close()
+        assert 1 <= len(chunks) <= most, (folder, len(chunks))
+        body = b"".join(chunks)
+        assert body.count(b"<D:href>") == files + 1
+        assert body.endswith(b"</D:multistatus>")
+        page = len(body) * PAGE // (files + 1)  # bytes of a page of entries
+        assert max(len(c) for c in chunks) <= page + CHUNK, folder
