@@ -179,16 +179,19 @@ def _answer(
         _files(drive, node.id, base, templates.file_rows(file_props, allprop), seen),
     )
     # Fewer, larger chunks: each one is a write to the socket and, before it, the
-    # release of the DB connection that the next page takes again. Pages are joined
-    # up to ``CHUNK`` characters (a page of 2,000 files is about 660,000): a listing
-    # of a thousand entries is one chunk; the first byte waits for the first page.
+    # release of the DB connection that the next page takes again. A chunk is sent
+    # once it holds ``CHUNK`` characters (a page of 2,000 files is about 660,000) or
+    # the last page: a listing of a thousand entries is one chunk, and the first byte
+    # of a long one waits for its first page only.
     pending, size = [head], len(head)
-    for page in pages:
+    for page, last in pages:
+        pending.append(page)
+        size += len(page)
+        if last:
+            break
         if size >= CHUNK:
             yield "".join(pending)
             pending, size = [], 0
-        pending.append(page)
-        size += len(page)
     pending.append(CLOSE)
     yield "".join(pending)
 
@@ -232,7 +235,7 @@ class _FileFacts(NamedTuple):
 def _folders(
     drive: Drive, folder_id: int, base: str, props: tuple[str, ...], allprop: bool,
     templates: Templates, seen: _Seen,
-) -> Iterator[str]:
+) -> Iterator[tuple[str, bool]]:
     template, dates = templates.template, templates.dates
     rfc1123, rfc3339 = dates.rfc1123, dates.rfc3339
     text = template(props, True, False, allprop)  # fields: multistatus.FIELDS
@@ -249,7 +252,7 @@ def _folders(
                     "", None,
                 ))
         if chunk:
-            yield "".join(chunk)
+            yield "".join(chunk), False  # the files come after
         if len(rows) < PAGE:
             return
         after = rows[-1].name_key
@@ -257,8 +260,9 @@ def _folders(
 
 def _files(
     drive: Drive, folder_id: int, base: str, files: FileRows, seen: _Seen
-) -> Iterator[str]:
-    """The visible files' responses, one chunk per page (``tree.file_rows``)."""
+) -> Iterator[tuple[str, bool]]:
+    """The visible files' responses, one text per page (``tree.file_rows``), each with
+    whether it is the last page."""
     columns, junk, visible = files.columns, drive.is_junk, seen.file
     after: str | None = None
     while True:
@@ -280,8 +284,9 @@ def _files(
                      if row[2:7] not in hidden and row[0] not in skip]
         else:
             chunk = list(map(render, hrefs, rows))
-        if chunk:
-            yield "".join(chunk)
-        if len(rows) < PAGE:
+        last = len(rows) < PAGE
+        if chunk or last:
+            yield "".join(chunk), last
+        if last:
             return
         after = rows[-1].name_key
