@@ -23,12 +23,13 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import chain
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from lxml import etree
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Float, Select, and_, bindparam, exists, or_, select
 from wsgidav.lock_man.lock_manager import normalize_lock_root
 
 from davdrive import tree
@@ -113,23 +114,33 @@ def _blocked(
 ) -> bool:
     """One query: does a live lock (item or below) or a dead property (item or, for a
     listing, a child) keep the request from the fast path?"""
+    if not (locks or dead):
+        return False
+    prefix = root.rstrip("/") + "/"
+    params = {"root": root, "low": prefix, "high": prefix[:-1] + "0", "node": node.id,
+              "now": time.time()}
+    return any(drive.session.execute(_blocked_query(listing, locks, dead), params).one())
+
+
+@lru_cache(maxsize=8)
+def _blocked_query(listing: bool, locks: bool, dead: bool) -> Select[Any]:
+    """The statement of ``_blocked``, built once (building it cost more than running
+    it); parameters: root, low and high (the lock roots below), node, now."""
     tests = []
     if locks:
-        where = [Lock.root == root]
+        where = [Lock.root == bindparam("root")]
         if listing:
-            prefix = root.rstrip("/") + "/"
-            where.append(and_(Lock.root >= prefix, Lock.root < prefix[:-1] + "0"))
-        tests.append(exists().where(or_(*where), live_condition(time.time())))
+            where.append(and_(Lock.root >= bindparam("low"), Lock.root < bindparam("high")))
+        now = bindparam("now", type_=Float)
+        tests.append(exists().where(or_(*where), live_condition(now)))  # type: ignore[arg-type]
     if dead:
-        owners = [DeadProperty.node_id == node.id]
+        owners = [DeadProperty.node_id == bindparam("node")]
         if listing:
-            children = select(Node.id).where(Node.parent_id == node.id,
+            children = select(Node.id).where(Node.parent_id == bindparam("node"),
                                              Node.deleted_at.is_(None))
             owners.append(DeadProperty.node_id.in_(children))
         tests.append(exists().where(or_(*owners)))
-    if not tests:
-        return False
-    return any(drive.session.execute(select(*tests)).one())
+    return select(*tests)  # type: ignore[return-value]
 
 
 def fast_propfind(

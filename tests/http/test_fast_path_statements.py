@@ -26,7 +26,7 @@ from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
 from davdrive.users import actor_for
 from provider.context import ENV_KEY, RequestContext
-from provider.fast_propfind import CHUNK, PAGE
+from provider.fast_propfind import CHUNK, PAGE, _blocked_query
 from provider.fast_read import FastReads
 from tests.conftest import recorded_statements
 
@@ -157,3 +157,18 @@ def test_a_listing_is_sent_in_few_large_chunks(drive_app: DriveApp) -> None:
         assert body.endswith(b"</D:multistatus>")
         page = len(body) * PAGE // (files + 1)  # bytes of a page of entries
         assert max(len(c) for c in chunks) <= page + CHUNK, folder
+
+
+def test_the_lock_and_dead_property_check_is_built_once(drive_app: DriveApp) -> None:
+    """An allprop PROPFIND's check for locks and dead properties runs a statement built
+    once per shape (building it cost more than running it): a second request on
+    another folder builds nothing and runs the same SQL text."""
+    texts = []
+    for folder in ("ten", "thousand"):
+        before = _blocked_query.cache_info().misses
+        with recorded_statements(drive_app.runtime.engine) as seen:
+            fast_statements(drive_app, "PROPFIND", f"/dav/{folder}/", "", Depth="1")
+        texts.append([s for s in seen if "dead_property" in s])
+        if folder == "thousand":
+            assert _blocked_query.cache_info().misses == before
+    assert len(texts[0]) == 1 and texts[0] == texts[1]
