@@ -271,3 +271,34 @@ def _children_query(paged: bool) -> Select[Any]:
     if paged:
         query = query.where(Node.name_key > bindparam("after"))
     return query.order_by(Node.name_key).limit(bindparam("limit"))  # type: ignore[return-value]
+
+
+# What ``FactBuilder.child`` reads of a file, in ``FactBuilder.file_key``'s order.
+FILE_KEY_COLUMNS = ("owner_id", "protected", "visibility", "min_degree", "doc_type")
+
+
+def file_rows(
+    session: Session, folder_id: int, columns: tuple[str, ...], after: str | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Up to ``limit`` live files of a folder by name key after ``after`` (the order and
+    index of ``children_page``), as Core rows of ``name``, ``name_key``, the
+    ``FILE_KEY_COLUMNS`` and then ``columns`` (``Node`` attribute names): a listing
+    reads only what it will write."""
+    params = {"folder": folder_id, "after": after, "limit": limit}
+    result = session.connection().execute(_file_query(columns, after is not None), params)
+    return list(result.all())  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=32)
+def _file_query(columns: tuple[str, ...], paged: bool) -> Select[Any]:
+    """The statement of ``file_rows``, built once per column set (parameters: folder,
+    after, limit)."""
+    names = ("name", "name_key", *FILE_KEY_COLUMNS, *columns)
+    query = select(*(getattr(Node, n) for n in names)).where(
+        Node.parent_id == bindparam("folder"), Node.deleted_at.is_(None),
+        Node.kind == "file",
+    )
+    if paged:
+        query = query.where(Node.name_key > bindparam("after"))
+    return query.order_by(Node.name_key).limit(bindparam("limit"))  # type: ignore[return-value]

@@ -13,7 +13,9 @@ request; ``tests/http/test_fast_path_differential.py`` compares both.
 
 Visibility of each child is decided by ``davdrive.policy.decide`` on the facts
 ``FactBuilder.child`` gathers, exactly as ``Drive.children_batches`` does, but
-on Core rows (``tree.children_rows``) instead of ORM objects.
+on Core rows instead of ORM objects: folders from ``tree.children_rows``,
+files from ``tree.file_rows`` with only the columns the property set needs,
+written by the compiled ``multistatus.FileRows`` renderer.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
-from typing import Any
+from functools import lru_cache
+from itertools import chain
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from lxml import etree
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Float, Select, and_, bindparam, exists, or_, select
 from wsgidav.lock_man.lock_manager import normalize_lock_root
 
 from davdrive import tree
 from davdrive.models import DeadProperty, Lock, Node
 from davdrive.paths import join
-from davdrive.policy import Action, decide, visibility
+from davdrive.policy import Action, NodeFacts, decide, visibility
 from davdrive.services import Drive
 from provider.lock_storage import live_condition
 from provider.multistatus import (
@@ -39,8 +43,11 @@ from provider.multistatus import (
     ALLPROP_FOLDER,
     CLOSE,
     HEAD,
+    HREF_SAFE,
     LIVE_PROPS,
     LOCKDISCOVERY,
+    PLAIN_HREF,
+    FileRows,
     Item,
     Templates,
     escape_text,
@@ -49,6 +56,7 @@ from provider.multistatus import (
 from provider.node_properties import LOCK_PROPS, QUOTA_PROPS
 
 PAGE = 2000  # rows per listing query (keyset pages, as ``children_batches``)
+CHUNK = 64 * 1024  # characters of a chunk of the answer before it is sent
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -106,23 +114,33 @@ def _blocked(
 ) -> bool:
     """One query: does a live lock (item or below) or a dead property (item or, for a
     listing, a child) keep the request from the fast path?"""
+    if not (locks or dead):
+        return False
+    prefix = root.rstrip("/") + "/"
+    params = {"root": root, "low": prefix, "high": prefix[:-1] + "0", "node": node.id,
+              "now": time.time()}
+    return any(drive.session.execute(_blocked_query(listing, locks, dead), params).one())
+
+
+@lru_cache(maxsize=8)
+def _blocked_query(listing: bool, locks: bool, dead: bool) -> Select[Any]:
+    """The statement of ``_blocked``, built once (building it cost more than running
+    it); parameters: root, low and high (the lock roots below), node, now."""
     tests = []
     if locks:
-        where = [Lock.root == root]
+        where = [Lock.root == bindparam("root")]
         if listing:
-            prefix = root.rstrip("/") + "/"
-            where.append(and_(Lock.root >= prefix, Lock.root < prefix[:-1] + "0"))
-        tests.append(exists().where(or_(*where), live_condition(time.time())))
+            where.append(and_(Lock.root >= bindparam("low"), Lock.root < bindparam("high")))
+        now = bindparam("now", type_=Float)
+        tests.append(exists().where(or_(*where), live_condition(now)))  # type: ignore[arg-type]
     if dead:
-        owners = [DeadProperty.node_id == node.id]
+        owners = [DeadProperty.node_id == bindparam("node")]
         if listing:
-            children = select(Node.id).where(Node.parent_id == node.id,
+            children = select(Node.id).where(Node.parent_id == bindparam("node"),
                                              Node.deleted_at.is_(None))
             owners.append(DeadProperty.node_id.in_(children))
         tests.append(exists().where(or_(*owners)))
-    if not tests:
-        return False
-    return any(drive.session.execute(select(*tests)).one())
+    return select(*tests)  # type: ignore[return-value]
 
 
 def fast_propfind(
@@ -160,55 +178,126 @@ def _answer(
     allprop = names == ()
     folder_props = ALLPROP_FOLDER if allprop else names
     file_props = ALLPROP_FILE if allprop else names
-    render = templates.render
-    yield HEAD + render(
+    head = HEAD + templates.render(
         Item.of(base, node), folder_props if node.is_folder else file_props, allprop=allprop
     )
     if not listing:
-        yield CLOSE
+        yield head + CLOSE
         return
-    parent = drive.facts_of(node)
-    actor, facts, is_junk = drive.actor, drive.facts, drive.is_junk
+    seen = _Seen(drive, drive.facts_of(node), node.id)
+    pages = chain(
+        _folders(drive, node.id, base, folder_props, allprop, templates, seen),
+        _files(drive, node.id, base, templates.file_rows(file_props, allprop), seen),
+    )
+    # Fewer, larger chunks: each one is a write to the socket and, before it, the
+    # release of the DB connection that the next page takes again. A chunk is sent
+    # once it holds ``CHUNK`` characters (a page of 2,000 files is about 660,000) or
+    # the last page: a listing of a thousand entries is one chunk, and the first byte
+    # of a long one waits for its first page only.
+    pending, size = [head], len(head)
+    for page, last in pages:
+        pending.append(page)
+        size += len(page)
+        if last:
+            break
+        if size >= CHUNK:
+            yield "".join(pending)
+            pending, size = [], 0
+    pending.append(CLOSE)
+    yield "".join(pending)
+
+
+class _Seen:
+    """Whether the actor sees a child of the listed folder (``policy.decide`` on the
+    facts ``FactBuilder.child`` gathers, as ``Drive.children_batches`` decides)."""
+
+    def __init__(self, drive: Drive, parent: NodeFacts, parent_id: int) -> None:
+        self.actor, self.facts, self.parent = drive.actor, drive.facts, parent
+        self.parent_id = parent_id
+        # Files with equal facts keys have equal facts: decided once per key.
+        self.files: dict[tuple[object, ...], bool] = {}
+
+    def folder(self, row: Any) -> bool:
+        return decide(self.actor, Action.SEE, self.facts.child(self.parent, row)).allowed
+
+    def file(self, key: tuple[object, ...]) -> bool:
+        """``key``: the values of ``tree.FILE_KEY_COLUMNS`` of a file of the folder."""
+        seen = self.files.get(key)
+        if seen is None:
+            node = _FileFacts(self.parent_id, *key)  # type: ignore[arg-type]
+            child = self.facts.child(self.parent, node)  # type: ignore[arg-type]
+            seen = self.files[key] = decide(self.actor, Action.SEE, child).allowed
+        return seen
+
+
+class _FileFacts(NamedTuple):
+    """What ``FactBuilder.child`` reads of a file (``tree.FILE_KEY_COLUMNS``)."""
+
+    parent_id: int
+    owner_id: int | None
+    protected: bool
+    visibility: str
+    min_degree: int
+    doc_type: str | None
+    is_folder: bool = False
+    id: int = 0  # never read for a file
+
+
+def _folders(
+    drive: Drive, folder_id: int, base: str, props: tuple[str, ...], allprop: bool,
+    templates: Templates, seen: _Seen,
+) -> Iterator[tuple[str, bool]]:
     template, dates = templates.template, templates.dates
-    rfc1123, rfc3339, content_type = dates.rfc1123, dates.rfc3339, templates.content_type
-    # Files with equal facts keys have equal facts: decide once per key.
-    seen_files: dict[tuple[object, ...], bool] = {}
-    for kind in ("folder", "file"):
-        folder = kind == "folder"
-        props = folder_props if folder else file_props
-        suffix = "/" if folder else ""
-        with_etag = template(props, folder, True, allprop)  # fields: multistatus.FIELDS
-        without_etag = template(props, folder, False, allprop)
-        after: str | None = None
-        while True:
-            rows = tree.children_rows(drive.session, node.id, kind, after, PAGE)
-            chunk: list[str] = []
-            for row in rows:
-                # Unpacked, not read by attribute (which costs more than the rest);
-                # the order is ``tree.ROW_COLUMNS``.
-                (_, _, name, _, _, _, owner, protected, degree, doc_type, shown, etag, size,
-                 ctype, mtime, created) = row  # type: ignore[misc]
-                if folder:
-                    seen = decide(actor, Action.SEE, facts.child(parent, row)).allowed  # type: ignore[arg-type]
-                else:
-                    if is_junk(name):
-                        continue
-                    key = (owner, protected, shown, degree, doc_type)  # FactBuilder.file_key
-                    seen = seen_files.get(key)  # type: ignore[assignment]
-                    if seen is None:
-                        child = facts.child(parent, row)  # type: ignore[arg-type]
-                        seen = seen_files[key] = decide(actor, Action.SEE, child).allowed
-                if not seen:
-                    continue
-                # hrefs are quoted (nothing to escape); ETags are hex digests
-                chunk.append((with_etag if etag is not None else without_etag).format(
-                    base + quote_href(name) + suffix, rfc1123(mtime),
-                    rfc3339(created.timestamp()), escape_text(name), size,
-                    content_type(ctype), etag,
+    rfc1123, rfc3339 = dates.rfc1123, dates.rfc3339
+    text = template(props, True, False, allprop)  # fields: multistatus.FIELDS
+    after: str | None = None
+    while True:
+        rows = tree.children_rows(drive.session, folder_id, "folder", after, PAGE)
+        chunk: list[str] = []
+        for row in rows:
+            if seen.folder(row):
+                # hrefs are quoted (nothing to escape)
+                chunk.append(text.format(
+                    base + quote_href(row.name) + "/", rfc1123(row.mtime),
+                    rfc3339(row.created_at.timestamp()), escape_text(row.name), row.size,
+                    "", None,
                 ))
-            if chunk:
-                yield "".join(chunk)
-            if len(rows) < PAGE:
-                break
-            after = rows[-1].name_key
-    yield CLOSE
+        if chunk:
+            yield "".join(chunk), False  # the files come after
+        if len(rows) < PAGE:
+            return
+        after = rows[-1].name_key
+
+
+def _files(
+    drive: Drive, folder_id: int, base: str, files: FileRows, seen: _Seen
+) -> Iterator[tuple[str, bool]]:
+    """The visible files' responses, one text per page (``tree.file_rows``), each with
+    whether it is the last page."""
+    columns, junk, visible = files.columns, drive.is_junk, seen.file
+    after: str | None = None
+    while True:
+        rows = tree.file_rows(drive.session, folder_id, columns, after, PAGE)
+        names = [row[0] for row in rows]
+        # hrefs are quoted (nothing to escape); one match tells a page of plain names
+        # (and plain names need no XML escaping either)
+        if PLAIN_HREF("/".join(names)):
+            hrefs, render = [base + name for name in names], files.render_plain
+        else:
+            hrefs = [base + quote(name, safe=HREF_SAFE) for name in names]
+            render = files.render
+        # A page's files have few distinct facts keys (``row[2:7]``): decided per key.
+        hidden = {key for key in {row[2:7] for row in rows} if not visible(key)}
+        junk_names = {name for name in names if junk(name)} if junk.any_in(names) else None
+        if hidden or junk_names:
+            skip = junk_names or set()
+            chunk = [render(href, row) for href, row in zip(hrefs, rows, strict=True)
+                     if row[2:7] not in hidden and row[0] not in skip]
+        else:
+            chunk = list(map(render, hrefs, rows))
+        last = len(rows) < PAGE
+        if chunk or last:
+            yield "".join(chunk), last
+        if last:
+            return
+        after = rows[-1].name_key

@@ -133,7 +133,7 @@ class FastReads:
         )
         if chunks is None:
             return None
-        first = next(chunks)  # the item's own response: errors before any byte is sent
+        first = next(chunks)  # the item and a first page: errors before any byte is sent
         start_response("207 Multi-Status", [
             ("Content-Type", "application/xml; charset=utf-8"),
             ("Date", self.dates.now()),

@@ -15,7 +15,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from email.utils import formatdate
+from string import Formatter
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -65,12 +67,12 @@ def escape_text(text: str) -> str:
     )
 
 
-_PLAIN_HREF = re.compile(r"[A-Za-z0-9/!*'(),$\-_|.~]*").fullmatch
+PLAIN_HREF = re.compile(r"[A-Za-z0-9/!*'(),$\-_|.~]*").fullmatch
 
 
 def quote_href(path: str) -> str:
     """An unquoted path as WsgiDAV writes it in an href."""
-    if _PLAIN_HREF(path):
+    if PLAIN_HREF(path):
         return path  # nothing ``quote`` would change
     return quote(path, safe=HREF_SAFE)
 
@@ -198,6 +200,7 @@ class Templates:
         self._size = size
         self._cache: dict[tuple[tuple[str, ...], bool, bool, bool], str] = {}
         self._types: dict[str, str] = {}
+        self._rows: dict[tuple[tuple[str, ...], bool], FileRows] = {}
 
     def render(self, item: Item, names: tuple[str, ...], *, allprop: bool = False) -> str:
         """One ``<D:response>``; ``names`` are live or other ``{DAV:}`` properties (the
@@ -220,6 +223,16 @@ class Templates:
             template = self._cache[key] = _template(*key)
         return template
 
+    def file_rows(self, names: tuple[str, ...], allprop: bool) -> FileRows:
+        """How a listing writes its files for this property set (``FileRows``)."""
+        key = (names, allprop)
+        rows = self._rows.get(key)
+        if rows is None:
+            if len(self._rows) >= self._size:
+                self._rows.clear()
+            rows = self._rows[key] = FileRows(self, names, allprop)
+        return rows
+
     def content_type(self, value: str) -> str:
         """``escape_text(value)``, memoised (a listing has few content types)."""
         text = self._types.get(value)
@@ -228,3 +241,84 @@ class Templates:
                 self._types.clear()
             text = self._types[value] = escape_text(value)
         return text
+
+
+# The ``Node`` column behind each field of ``FIELDS`` but the href and the name (a
+# listing row starts with name and name key: ``tree.file_rows``).
+_FIELD_COLUMNS = {1: "mtime", 2: "created_at", 4: "size", 5: "content_type", 6: "blob_sha256"}
+_ROW_START = 7  # name, name_key, then the five ``tree.FILE_KEY_COLUMNS``
+
+
+class FileRows:
+    """The files of a listing for one property set: ``columns`` are the ``Node`` columns
+    to select after the file key (``tree.file_rows``), and ``render(href, row)``
+    writes a row's ``<D:response>``, the same text as ``Templates.render``;
+    ``render_plain`` does the same for a name that ``PLAIN_HREF`` matches.
+
+    ``render`` is compiled from the two templates (with and without an ETag) into
+    one f-string function: filling a format string costs ten times more. Its
+    source holds only generated names and numbers; the templates' text (which
+    may hold property names from the request) is bound as values.
+    """
+
+    def __init__(self, templates: Templates, names: tuple[str, ...], allprop: bool) -> None:
+        with_etag = _pieces(templates.template(names, False, True, allprop))
+        without_etag = _pieces(templates.template(names, False, False, allprop))
+        used = {f for _, f in with_etag + without_etag if f is not None}
+        self.columns = tuple(_FIELD_COLUMNS[f] for f in sorted(used) if f in _FIELD_COLUMNS)
+        place = {f: _ROW_START + self.columns.index(c) for f, c in _FIELD_COLUMNS.items()
+                 if c in self.columns}
+        values: dict[str, object] = {
+            "rfc1123": templates.dates.rfc1123, "rfc3339": templates.dates.rfc3339,
+            "escape_text": escape_text, "content_type": templates.content_type,
+        }
+        self.render = _compile(with_etag, without_etag, place, values, "escape_text(row[0])")
+        # For a page of plain names (``PLAIN_HREF``: nothing to escape in XML text).
+        self.render_plain = _compile(with_etag, without_etag, place, values, "row[0]")
+
+
+Pieces = list[tuple[str, int | None]]
+
+
+def _compile(with_etag: Pieces, without_etag: Pieces, place: dict[int, int],
+             values: dict[str, object], name: str) -> Callable[[str, Any], str]:
+    """``render(href, row)`` of ``FileRows``, ``name`` the code of the displayed name."""
+    with_text = _fstring(with_etag, place, values, name)
+    if 6 in place:  # the ETag is asked for: a file without content has none
+        body = (f"    if row[{place[6]}] is None:\n"
+                f"        return {_fstring(without_etag, place, values, name)}\n"
+                f"    return {with_text}\n")
+    else:
+        body = f"    return {with_text}\n"
+    code: dict[str, Any] = dict(values)
+    exec(compile(f"def render(href, row):\n{body}", "<FileRows>", "exec"), code)  # noqa: S102
+    return code["render"]  # type: ignore[no-any-return]
+
+
+def _pieces(template: str) -> list[tuple[str, int | None]]:
+    """(literal text, positional field or None) of a format string of ``_template``."""
+    pieces: list[tuple[str, int | None]] = []
+    for literal, field, spec, conversion in Formatter().parse(template):
+        assert not spec and not conversion
+        pieces.append((literal, None if field is None else int(field)))
+    return pieces
+
+
+def _fstring(pieces: list[tuple[str, int | None]], place: dict[int, int],
+             values: dict[str, object], name: str) -> str:
+    """An f-string expression of ``pieces``; literal text is bound in ``values``."""
+    field_code = {
+        0: "href", 3: name,
+        1: f"rfc1123(row[{place.get(1)}])", 2: f"rfc3339(row[{place.get(2)}].timestamp())",
+        4: f"row[{place.get(4)}]", 5: f"content_type(row[{place.get(5)}])",
+        6: f"row[{place.get(6)}]",
+    }
+    parts = []
+    for literal, field in pieces:
+        if literal:
+            name = f"text{len(values)}"
+            values[name] = literal
+            parts.append(f"{{{name}}}")
+        if field is not None:
+            parts.append(f"{{{field_code[field]}}}")
+    return 'f"' + "".join(parts) + '"'

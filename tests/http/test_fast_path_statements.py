@@ -14,6 +14,7 @@ sign-in costs is counted by the authentication tests), on a real drive:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from davdrive.runtime import Runtime
 from davdrive.server import DriveApp
 from davdrive.users import actor_for
 from provider.context import ENV_KEY, RequestContext
-from provider.fast_propfind import PAGE
+from provider.fast_propfind import CHUNK, PAGE, _blocked_query
 from provider.fast_read import FastReads
 from tests.conftest import recorded_statements
 
@@ -107,3 +108,67 @@ def test_a_fast_depth_0_allprop_costs_three_statements(app: DriveApp) -> None:
     count, data = fast_statements(app, "PROPFIND", "/dav/", "", Depth="0")
     assert count == 3
     assert data.count(b"<D:href>") == 1
+
+
+def test_a_listing_selects_only_the_columns_its_properties_need(drive_app: DriveApp) -> None:
+    """PROPFIND Depth 1 of /thousand/ with rclone's property set reads, per file, the
+    name, its key, the facts of the rights and the three values asked (no creation date,
+    content type or other columns: every column costs on every row); allprop reads the
+    creation date and the content type too."""
+    fast = FastReads(_not_reached, drive_app.mount, drive_app.provider)
+    for body, wanted, unwanted in (
+        (NAMED, ("mtime", "size", "blob_sha256"), ("created_at", "content_type", "id")),
+        ("", ("created_at", "content_type", "blob_sha256"), ("id",)),
+    ):
+        environ = EnvironBuilder(path="/dav/thousand/", method="PROPFIND", data=body,
+                                 headers={"Depth": "1"}).get_environ()
+        ctx = RequestContext(drive_app.runtime, environ)
+        with drive_app.runtime.sessions() as session:
+            ctx.actor = actor_for(session.query(User).filter_by(login="tester").one())
+        environ[ENV_KEY] = ctx
+        with recorded_statements(drive_app.runtime.engine) as seen:
+            b"".join(fast(environ, lambda status, headers, exc=None: None))
+        ctx.close()
+        files = seen[-1]  # the files' page comes last (after the folders')
+        assert "ORDER BY node.name_key" in files
+        selected = set(re.findall(r"node\.(\w+)", files.split(" FROM ")[0]))
+        assert set(wanted) <= selected, (body, selected)
+        assert not selected & set(unwanted), (body, selected)
+
+
+def test_a_listing_is_sent_in_few_large_chunks(drive_app: DriveApp) -> None:
+    """Each chunk of an answer is one write to the socket and, before it, a release of
+    the DB connection that the next page takes again: PROPFIND /dav/thousand/ Depth 1
+    comes in one chunk (item, entries and the closing tag); a listing past one page in
+    one chunk per page at most, none much larger than a page."""
+    fast = FastReads(_not_reached, drive_app.mount, drive_app.provider)
+    for folder, files, most in (("ten", 10, 1), ("thousand", 1000, 1), ("more", PAGE + 500, 2)):
+        environ = EnvironBuilder(path=f"/dav/{folder}/", method="PROPFIND", data=NAMED,
+                                 headers={"Depth": "1"}).get_environ()
+        ctx = RequestContext(drive_app.runtime, environ)
+        with drive_app.runtime.sessions() as session:
+            ctx.actor = actor_for(session.query(User).filter_by(login="tester").one())
+        environ[ENV_KEY] = ctx
+        chunks = list(fast(environ, lambda status, headers, exc=None: None))
+        ctx.close()
+        assert 1 <= len(chunks) <= most, (folder, len(chunks))
+        body = b"".join(chunks)
+        assert body.count(b"<D:href>") == files + 1
+        assert body.endswith(b"</D:multistatus>")
+        page = len(body) * PAGE // (files + 1)  # bytes of a page of entries
+        assert max(len(c) for c in chunks) <= page + CHUNK, folder
+
+
+def test_the_lock_and_dead_property_check_is_built_once(drive_app: DriveApp) -> None:
+    """An allprop PROPFIND's check for locks and dead properties runs a statement built
+    once per shape (building it cost more than running it): a second request on
+    another folder builds nothing and runs the same SQL text."""
+    texts = []
+    for folder in ("ten", "thousand"):
+        before = _blocked_query.cache_info().misses
+        with recorded_statements(drive_app.runtime.engine) as seen:
+            fast_statements(drive_app, "PROPFIND", f"/dav/{folder}/", "", Depth="1")
+        texts.append([s for s in seen if "dead_property" in s])
+        if folder == "thousand":
+            assert _blocked_query.cache_info().misses == before
+    assert len(texts[0]) == 1 and texts[0] == texts[1]

@@ -15,8 +15,13 @@ from sqlalchemy import func, select
 from davdrive.models import Blob, Node
 from davdrive.runtime import Runtime
 from davdrive.settings import Settings, load_settings
+from provider.fast_propfind import PAGE
 from tests.conftest import Dav, add_user, basic
 
+RCLONE = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/>'
+    "<D:getcontentlength/><D:getlastmodified/><D:getetag/></D:prop></D:propfind>"
+)
 JUNK = ["._report.docx", ".DS_Store", "Thumbs.db", "desktop.ini", "THUMBS.DB", "Desktop.ini"]
 LOCKINFO = (
     '<?xml version="1.0" encoding="utf-8" ?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
@@ -50,6 +55,29 @@ def test_junk_is_never_listed(dav: Dav) -> None:
     listing = dav("PROPFIND", "/dav/Photos/", Depth="1").data
     assert listing.count(b"<D:href>") == 2, listing  # the folder and cat.jpg
     assert b"cat.jpg" in listing
+
+
+def test_junk_rows_kept_from_before_are_never_listed(dav: Dav, runtime: Runtime) -> None:
+    """Files of junk names stored before (a drive upgraded, a changed ``dav.junk_names``)
+    are left out of PROPFIND /dav/Old/ Depth 1, whatever the property set, also among
+    many ordinary names and on a later page."""
+    assert dav("MKCOL", "/dav/Old/").status_code == 201
+    assert dav("PUT", "/dav/Old/keep.txt", b"kept").status_code == 201
+    ordinary = [f"n{i:04d}.txt" for i in range(PAGE + 10)]
+    with runtime.sessions() as session:
+        kept = session.scalars(select(Node).where(Node.name == "keep.txt")).one()
+        session.add_all(
+            Node(parent_id=kept.parent_id, name=name, name_key=name.casefold(), kind="file",
+                 owner_id=kept.owner_id, blob_sha256=kept.blob_sha256, size=4,
+                 content_type="text/plain", mtime=0)
+            for name in [*JUNK[:4], "zz._late", "._zz", *ordinary]
+        )
+        session.commit()
+    for body in ("", RCLONE):
+        listing = dav("PROPFIND", "/dav/Old/", body, Depth="1").data
+        for name in JUNK[:4] + ["._zz"]:
+            assert f"/{name}<".encode() not in listing, (body, name)
+        assert listing.count(b"<D:href>") == 1 + 1 + 1 + len(ordinary), body
 
 
 def test_finder_sequence_on_a_junk_name_succeeds(dav: Dav, runtime: Runtime) -> None:

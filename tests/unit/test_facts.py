@@ -158,3 +158,16 @@ def test_the_listing_row_unpacks_into_the_file_key(session: Session) -> None:
     assert (owner, protected, shown, degree, doc_type) == FactBuilder.file_key(row)
     assert [c.key for c in tree.ROW_COLUMNS][6:11] == [
         "owner_id", "protected", "min_degree", "doc_type", "visibility"]
+
+
+def test_a_file_listing_row_holds_the_file_key_in_order(session: Session) -> None:
+    """The read fast path takes a file's facts key as ``row[2:7]`` of ``tree.file_rows``:
+    it must be ``FactBuilder.file_key`` of the row (all that ``child`` reads of a file)."""
+    root = tree.get_root(session)
+    session.add(Node(parent_id=root.id, name="k.txt", name_key="k.txt", kind="file", mtime=0,
+                     owner_id=None, protected=True, visibility="private", min_degree=2,
+                     doc_type="minutes"))
+    session.flush()
+    (row,) = tree.file_rows(session, root.id, ("size",), None, 10)
+    assert row[:2] == ("k.txt", "k.txt")
+    assert row[2:7] == FactBuilder.file_key(row) == (None, True, "private", 2, "minutes")

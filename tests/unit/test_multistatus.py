@@ -1,11 +1,29 @@
 """String rendering of multistatus parts gives what WsgiDAV's helpers give."""
 
+import datetime as dt
 from email.utils import formatdate
 from urllib.parse import quote
 
 from wsgidav import util
 
-from provider.multistatus import HREF_SAFE, HttpDates, escape_text, quote_href
+from davdrive import tree
+from provider.multistatus import (
+    ALLPROP_FILE,
+    CONTENTLENGTH,
+    CONTENTTYPE,
+    CREATIONDATE,
+    DISPLAYNAME,
+    ETAG,
+    HREF_SAFE,
+    LASTMODIFIED,
+    LIVE_PROPS,
+    PLAIN_HREF,
+    HttpDates,
+    Item,
+    Templates,
+    escape_text,
+    quote_href,
+)
 
 
 def test_memoised_dates_equal_wsgidav_dates_at_second_edges() -> None:
@@ -27,3 +45,47 @@ def test_escaping_and_quoting_match_the_slow_forms() -> None:
         assert escape_text(text) == expected
     for path in ("/dav/a b/", "/dav/100%/", "/dav/plain-name_1.txt", "/dav/ü/", "/dav/~x"):
         assert quote_href(path) == quote(path, safe=HREF_SAFE)
+
+
+def _file_row(columns: tuple[str, ...], **values: object) -> tuple[object, ...]:
+    """A listing row as ``tree.file_rows`` returns it: name, name key, file key, columns."""
+    node = {"name_key": str(values["name"]).casefold(), "owner_id": 1, "protected": False,
+            "visibility": "shared", "min_degree": 0, "doc_type": None, **values}
+    return tuple(node[c] for c in ("name", "name_key", *tree.FILE_KEY_COLUMNS, *columns))
+
+
+def test_compiled_file_rows_write_what_the_templates_write() -> None:
+    """Rule: a listing's files are written exactly as ``Templates.render`` writes a file
+    (itself WsgiDAV's serialisation), for every property set, with and without an ETag,
+    whatever the name; the listing selects only the columns its properties need."""
+    sets = [
+        (ETAG, CONTENTLENGTH, LASTMODIFIED, "{DAV:}resourcetype"),
+        tuple(LIVE_PROPS),
+        ("{DAV:}ishidden", DISPLAYNAME),
+        (DISPLAYNAME, "{DAV:}ishidden"),
+        ("{DAV:}x{0}}{", CREATIONDATE, CONTENTTYPE),  # braces stay text, never a field
+        (),
+    ]
+    templates = Templates(HttpDates())
+    created = dt.datetime(2026, 1, 2, 3, 4, 5)
+    for names in sets:
+        for allprop in ((True, False) if names == () else (False,)):
+            props = ALLPROP_FILE if allprop else names
+            rows = templates.file_rows(props, allprop)
+            for name in ("plain.txt", "R&D <b>.txt", "a\rb", "{0}.txt", 'q"uote.txt',
+                         "it's (1)!.txt", "it's(1)!$~|*,-_.txt"):
+                for etag in ("ab" * 32, None):
+                    item = Item("/dav/x/" + quote_href(name), False, name,
+                                created.timestamp(), 1_700_000_000.25, 1024,
+                                "text/plain; x=<y>", etag)
+                    row = _file_row(rows.columns, name=name, mtime=item.mtime,
+                                    created_at=created, size=1024,
+                                    content_type=item.content_type, blob_sha256=etag)
+                    expected = templates.render(item, props, allprop=allprop)
+                    assert rows.render(item.href, row) == expected, (props, name, etag)
+                    if PLAIN_HREF(name):
+                        assert rows.render_plain(item.href, row) == expected, (props, name)
+    assert templates.file_rows(
+        (ETAG, CONTENTLENGTH, LASTMODIFIED, "{DAV:}resourcetype"), False
+    ).columns == ("mtime", "size", "blob_sha256")
+    assert templates.file_rows(("{DAV:}ishidden",), False).columns == ()
