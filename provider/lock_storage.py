@@ -260,11 +260,7 @@ class SqlLockStorage:
         session: Session, url: str, *, children: bool, any_depth: bool = False
     ) -> list[dict[str, Any]]:
         root = normalize_lock_root(url)
-        ancestors = []
-        parent = root
-        while parent != "/":
-            parent = parent.rsplit("/", 1)[0] or "/"
-            ancestors.append(parent)
+        ancestors = _ancestors(root)
         prefix = root.rstrip("/") + "/"
         # Every root below starts with prefix: a range on the index, no LIKE.
         params = {"root": root, "ancestors": ancestors, "now": time.time(),
@@ -294,11 +290,7 @@ class SqlLockStorage:
         """Live locks on ``url`` and the depth-infinity ones on its ancestors (whole
         lock dictionaries), in one indexed query."""
         root = normalize_lock_root(url)
-        ancestors = []
-        parent = root
-        while parent != "/":
-            parent = parent.rsplit("/", 1)[0] or "/"
-            ancestors.append(parent)
+        ancestors = _ancestors(root)
         condition = Lock.root == root
         if ancestors:
             condition = or_(condition, and_(Lock.root.in_(ancestors), Lock.depth == "infinity"))
@@ -317,3 +309,13 @@ class SqlLockStorage:
             ):
                 result.setdefault(row.root, []).append(_to_dict(row))
         return result
+
+
+def _ancestors(root: str) -> list[str]:
+    """The lock roots above ``root``, nearest first, ending with "/"."""
+    ancestors = []
+    parent = root
+    while parent != "/":
+        parent = parent.rsplit("/", 1)[0] or "/"
+        ancestors.append(parent)
+    return ancestors

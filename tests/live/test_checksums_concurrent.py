@@ -10,30 +10,14 @@ import threading
 
 import pytest
 import requests
-from sqlalchemy import select
 
-from davdrive.models import Blob
 from davdrive.server import DriveApp
 from tests.conftest import LiveServer, basic
+from tests.http.test_checksums_on_demand import CHECKSUMS, _expected, _row
 
 pytestmark = pytest.mark.live
 
 AUTH_TESTER = {"Authorization": basic("tester", "secret")}
-CHECKSUMS = ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
-             "<d:prop><oc:checksums/></d:prop></d:propfind>")
-
-
-def _expected(data: bytes) -> str:
-    return (f"SHA1:{hashlib.sha1(data, usedforsecurity=False).hexdigest()} "
-            f"MD5:{hashlib.md5(data, usedforsecurity=False).hexdigest()} "
-            f"SHA256:{hashlib.sha256(data).hexdigest()}")
-
-
-def _row(app: DriveApp, data: bytes) -> tuple[str | None, str | None]:
-    with app.runtime.sessions() as session:
-        blob = session.scalars(
-            select(Blob).where(Blob.sha256 == hashlib.sha256(data).hexdigest())).one()
-        return blob.sha1, blob.md5
 
 
 def test_concurrent_asks_all_answer_right(app: DriveApp, live: LiveServer) -> None:
