@@ -146,10 +146,16 @@ class BlobWriter:
 class BlobStore:
     """Local content-addressed store."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, collect_failed: bool = True) -> None:
+        """``collect_failed``: delete the blob of a failed commit when nothing in this
+        process still needs it. Only one process may do so: the pending counts are
+        per process, so with several server processes an identical upload in
+        another one could lose its blob between its placement and its commit.
+        Those leave such blobs to ``davdrive check --repair`` instead."""
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.collect_failed = collect_failed
         self._lock = threading.Lock()
         self._pending: dict[str, int] = {}  # digest -> writers finished, not yet settled
 
@@ -180,7 +186,7 @@ class BlobStore:
             return
         with self._lock:
             left = self._release(sha256)
-            if not (failed and left == 0):
+            if not (failed and left == 0 and self.collect_failed):
                 return
             try:
                 keep = referenced(sha256)

@@ -67,6 +67,8 @@ def open_runtime(settings: Settings, passwords: Passwords | None = None) -> Runt
         settings=settings,
         engine=engine,
         sessions=db.make_session_factory(engine),
-        blobs=BlobStore(settings.blob_dir),
+        # Several server processes: no process can tell whether another one is
+        # about to commit a blob, so none deletes one after a failed commit.
+        blobs=BlobStore(settings.blob_dir, collect_failed=settings["server.workers"] == 1),
         passwords=passwords or Passwords(),
     )

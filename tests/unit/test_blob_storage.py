@@ -15,7 +15,7 @@ from davdrive import tree
 from davdrive.blobs import BlobStore
 from davdrive.errors import DiskFull, DriveError
 from davdrive.policy import SYSTEM
-from davdrive.runtime import Runtime
+from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import create_app
 from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
@@ -129,6 +129,27 @@ def test_a_failed_writer_keeps_a_blob_another_writer_is_about_to_commit(
     store.settle(second, failed=True, referenced=lambda _: False)
     assert not store.exists(info.sha256)  # nobody left: collected
     assert store.temp_files() == []
+
+
+def test_with_several_processes_a_failed_commit_never_deletes_a_blob(tmp_path: Path) -> None:
+    """Rule (no data lost): pending counts are per process, so with ``server.workers``
+    above 1 an identical upload in another process may be between placing this blob
+    and committing its row; the failed commit here must leave the file (an orphan
+    for ``davdrive check --repair``), where a single process collects it."""
+    store = BlobStore(tmp_path / "blobs", collect_failed=False)
+    writer = store.writer()
+    writer.write(b"bytes another worker is about to commit")
+    info = writer.finish()
+    store.settle(writer, failed=True, referenced=lambda _: False)
+    assert store.exists(info.sha256)
+    single = load_settings(None, {}, {"data_dir": str(tmp_path / "one")})
+    several = load_settings(None, {}, {"data_dir": str(tmp_path / "two"), "server.workers": 2})
+    for settings, collects in ((single, True), (several, False)):
+        runtime = open_runtime(settings)
+        try:
+            assert runtime.blobs.collect_failed is collects
+        finally:
+            runtime.close()
 
 
 def test_new_blob_folders_are_made_durable_before_the_row_can_commit(
