@@ -263,8 +263,7 @@ class DriveBase:
         audited "name not available" (rule 4) when not; anything else is
         ``ChangedMeanwhile``.
         """
-        self.session.rollback()
-        self._forget()
+        self._undo()
         if not is_name_clash(exc):
             return ChangedMeanwhile(
                 "Another request changed the same item at the same time; nothing was "
@@ -282,8 +281,7 @@ class DriveBase:
         """Write-lock ``node`` as read; ``GoneMeanwhile`` (404, what a request coming
         just after would get) if another request moved, renamed or deleted it since."""
         if not claim(self.session, node):
-            self.session.rollback()
-            self._forget()
+            self._undo()
             raise GoneMeanwhile(
                 f"{node.name!r} was moved or deleted by another request at the same time; "
                 "nothing was changed."
@@ -301,8 +299,7 @@ class DriveBase:
             placement = self.placement(parent)
         take_write_lock(self.session, "drive")
         if not still_placed(self.session, placement):
-            self.session.rollback()
-            self._forget()
+            self._undo()
             raise ParentGone(
                 f"The folder {parent.name!r} was moved or deleted by another request at the "
                 "same time; nothing was changed."
@@ -320,11 +317,15 @@ class DriveBase:
             raise self.conflict_error(exc) from exc
         except BaseException:
             self._deferred = False
-            self.session.rollback()
-            self._forget()
+            self._undo()
             raise
         self._deferred = False
         self._commit()
+
+    def _undo(self) -> None:
+        """Roll the transaction back and forget what this unit of work read in it."""
+        self.session.rollback()
+        self._forget()
 
     def _forget(self) -> None:
         """Drop cached paths and facts: something changed."""

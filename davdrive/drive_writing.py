@@ -168,8 +168,7 @@ class DriveWriting(DriveReading):
         if holder is None:
             return None
         if holder.is_folder:
-            self.session.rollback()
-            self._forget()
+            self._undo()
             raise Conflict(
                 f"A folder named {upload.name!r} was created by another request at the same "
                 "time; nothing was stored."
@@ -178,8 +177,7 @@ class DriveWriting(DriveReading):
         if existing is not None and holder.id == existing.id:
             return holder
         if not self.decide(Action.SEE, holder) or not self.decide(Action.MODIFY, holder):
-            self.session.rollback()
-            self._forget()
+            self._undo()
             raise self._taken(upload.parent, upload.name, holder)
         return holder
 

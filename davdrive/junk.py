@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from fnmatch import translate
-from functools import lru_cache
 from typing import Any
 
 DEFAULT_JUNK_NAMES = ("._*", ".DS_Store", "Thumbs.db", "desktop.ini")
@@ -42,10 +41,10 @@ class JunkNames:
         return self._lines(text.casefold()) is not None
 
 
-@lru_cache(maxsize=8)
 def _compiled(patterns: tuple[str, ...]) -> tuple[Callable[..., Any] | None,
                                                    Callable[..., Any] | None]:
-    """(match of a name, search of lines) for casefolded patterns, built once."""
+    """(match of a name, search of lines) for casefolded patterns. Built once per
+    ``JunkNames``; the server builds one per set of options (``DriveOptions.is_junk``)."""
     # One regular expression for all patterns (what ``fnmatchcase`` does for each):
     # a listing asks this for every file.
     joined = "|".join(translate(p) for p in patterns)

@@ -131,9 +131,17 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         ):
             return self.storage.conflict_candidates(url, children=depth == "infinity")
         children = depth == "infinity"  # then url == target
+        return self._snapshot(ctx, target, children, ctx.session)
+
+    def _snapshot(
+        self, ctx: RequestContext | None, target: str, children: bool, session: Any = None
+    ) -> list[dict[str, Any]]:
+        """Read the locks a write of ``target`` needs (one query) and keep them as
+        ``ctx``'s snapshot, valid while this process's lock changes counter stays."""
         changes = self._changes  # read before the query: a change during it invalidates
-        locks = self.storage.write_candidates(target, children=children, session=ctx.session)
-        ctx.lock_snapshot = LockSnapshot(target, children, changes, locks)
+        locks = self.storage.write_candidates(target, children=children, session=session)
+        if ctx is not None:
+            ctx.lock_snapshot = LockSnapshot(target, children, changes, locks)
         return locks
 
     def acquire(
@@ -211,12 +219,10 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         ctx = self.current.ctx if self.current is not None else None
         self._lock.acquire_write()
         try:
-            changes = self._changes  # read before the query: a change during it invalidates
             # In a session of its own: the request's must hold no connection while
-            # the body is received (tests/http/test_connection_holding.py).
-            locks = self.storage.write_candidates(url, children=False)
-            if ctx is not None:  # WsgiDAV's checks reuse it if the write falls through
-                ctx.lock_snapshot = LockSnapshot(url, False, changes, locks)
+            # the body is received (tests/http/test_connection_holding.py). Kept as
+            # the snapshot: WsgiDAV's checks reuse it if the write falls through.
+            locks = self._snapshot(ctx, url, False)
             free = not any(
                 lock["root"] == url
                 or lock["depth"] == "infinity"

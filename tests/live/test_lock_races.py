@@ -79,11 +79,7 @@ def _race_storages(
         except Exception as exc:  # any other failure is a wrong answer
             outcome[i] = repr(exc)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    at_once(run)
     return Counter(outcome)
 
 
@@ -172,9 +168,14 @@ def test_per_user_lock_limit_holds_under_a_race_of_two_connections(
         except Exception as exc:  # any other failure is a wrong answer
             outcome[i] = repr(exc)
 
+    at_once(run)
+    assert Counter(outcome) == Counter({"granted": 3, "507": CLIENTS - 3})
+
+
+def at_once(run: Callable[[int], None]) -> None:
+    """``run(i)`` for each of the CLIENTS in its own thread; returns when all ended."""
     threads = [threading.Thread(target=run, args=(i,)) for i in range(CLIENTS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert Counter(outcome) == Counter({"granted": 3, "507": CLIENTS - 3})
