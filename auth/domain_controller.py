@@ -17,9 +17,9 @@ import base64
 import binascii
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 from wsgidav.dc.base_dc import BaseDomainController
 
@@ -76,7 +76,7 @@ class DriveDomainController(BaseDomainController):
         self, realm: str, user_name: str, password: str, environ: dict[str, Any]
     ) -> bool:
         ctx = context_of(environ)
-        row = self.sign_in(ctx.session, user_name, password, environ.get("REMOTE_ADDR", ""))
+        row = self.sign_in(ctx, user_name, password, environ.get("REMOTE_ADDR", ""))
         if row is None:
             return False
         ctx.actor = row.actor()
@@ -87,14 +87,14 @@ class DriveDomainController(BaseDomainController):
 
     def authenticate(self, session: Session, login: str, password: str, ip: str) -> Actor | None:
         """The signed-in actor, or None (see ``sign_in``)."""
-        row = self.sign_in(session, login, password, ip)
+        row = self.sign_in(_SessionOnly(session), login, password, ip)
         return row.actor() if row is not None else None
 
-    def sign_in(self, session: Session, login: str, password: str, ip: str) -> AccountRow | None:
+    def sign_in(self, db: Databases, login: str, password: str, ip: str) -> AccountRow | None:
         """The signed-in account, or None (the failure and its reason are audited).
 
         A cached password costs one Core SELECT of the account by primary key
-        (``signin.by_id``): the entry holds while the row keeps its
+        (``signin.by_id``) on ``db.reads``, no ORM session: the entry holds while the row keeps its
         ``auth_version`` and password hash, and the sign-in rule is applied to
         the row as it is now. Otherwise: one SELECT by login and one app
         password look-up, then argon2. Every refusal costs one password
@@ -106,11 +106,12 @@ class DriveDomainController(BaseDomainController):
         key = self.cache.key(login, password)
         cached = self.cache.get(key)
         if cached is not None:
-            row = signin.by_id(session, cached.user_id)
+            row = signin.by_id(db.reads, cached.user_id)
             if row is not None and cached.matches(row.user_id, row.auth_version, row.password_hash):
-                return self._admit_cached(session, row, key, password, ip)
+                return self._admit_cached(db, row, key, password, ip)
             self.cache.drop(key)
-        row = signin.by_login(session, login)
+        session = db.session
+        row = signin.by_login(session.connection(), login)
         app_id = self._app_password(session, row, password)
         release_connection(session)
         if app_id is not None and row is not None:
@@ -123,7 +124,7 @@ class DriveDomainController(BaseDomainController):
                 row.password_hash if row else None, password
             )
         if row is not None and cached_meanwhile:
-            return self._admit_cached(session, row, key, password, ip)
+            return self._admit_cached(db, row, key, password, ip)
         if row is None or not verified:
             self._fail(session, login, ip, "wrong login or password")
             return None
@@ -145,7 +146,7 @@ class DriveDomainController(BaseDomainController):
         return False
 
     def _admit_cached(
-        self, session: Session, row: AccountRow, key: bytes, password: str, ip: str
+        self, db: Databases, row: AccountRow, key: bytes, password: str, ip: str
     ) -> AccountRow | None:
         """A cached password: the sign-in rule is applied again on every hit."""
         decision = decide_login(row.login_facts(utcnow()))
@@ -153,7 +154,7 @@ class DriveDomainController(BaseDomainController):
             return row
         self.cache.drop(key)
         self._equalise(password)
-        self._fail(session, row.login, ip, decision.reason)
+        self._fail(db.session, row.login, ip, decision.reason)
         return None
 
     def _admit_app_password(
@@ -201,6 +202,28 @@ class DriveDomainController(BaseDomainController):
             session, user=login[:150], ip=ip, action="login", outcome="refused", detail=reason
         )
         session.commit()
+
+
+class Databases(Protocol):
+    """Where sign-in reads: ``reads`` for the cached check, ``session`` for the rest
+    (``provider.context.RequestContext`` is one)."""
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def reads(self) -> Connection: ...
+
+
+class _SessionOnly:
+    """``Databases`` over one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def reads(self) -> Connection:
+        return self.session.connection()
 
 
 class BasicAuthMiddleware:

@@ -59,6 +59,9 @@ def _in_memory(url: str) -> bool:
 
 
 _WROTE = "davdrive.wrote"  # session.info key: the open transaction has written
+# session.info key: a callable run when the session begins a transaction, before it
+# takes a pooled connection.
+ON_BEGIN = "davdrive.on_begin"
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -67,7 +70,15 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     event.listen(factory, "after_flush", _mark_wrote)
     event.listen(factory, "do_orm_execute", _mark_wrote_if_not_select)
     event.listen(factory, "after_transaction_end", _clear_wrote)
+    event.listen(factory, "after_transaction_create", _on_begin)
     return factory
+
+
+def _on_begin(session: Session, transaction: SessionTransaction) -> None:
+    """Runs as the session begins (before it takes a pooled connection)."""
+    callback = session.info.get(ON_BEGIN) if transaction.parent is None else None
+    if callback is not None:
+        callback()
 
 
 def _mark_wrote(session: Session, _context: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from davdrive import checksums, inline_blobs, tree
 from davdrive.drive_base import (
@@ -35,16 +35,20 @@ class DriveReading(DriveBase):
             self._settle(key, tree.walk(self.session, parts))
         return self._chains[key]
 
-    def readable_file_row(self, parts: list[str]) -> tuple[Any, NodeFacts] | None:
+    def readable_file_row(
+        self, parts: list[str], conn: Connection | None = None
+    ) -> tuple[Any, NodeFacts] | None:
         """For the read fast path: (row, facts) of the file at ``parts`` when the actor
         sees every node on the way and may read it, it is not junk and has content;
         else None, with the path settled as ``chain`` settles it (same SQL, and
         ``node_at`` then asks none). Decided by the same rules as ``chain``,
-        ``node_at`` and ``decide(READ)``, on Core rows instead of ORM objects."""
+        ``node_at`` and ``decide(READ)``, on Core rows instead of ORM objects.
+        The row is one of ``tree.walk_rows`` (with ``inline_data``), read on
+        ``conn`` (default: the session's connection)."""
         key = tuple(name_key(p) for p in parts)
         if key in self._chains:
             return None
-        rows = tree.walk_rows(self.session, parts)
+        rows = tree.walk_rows(conn if conn is not None else self.session.connection(), parts)
         views = [tree.NodeRow(r) for r in rows]
         facts = self.facts.chain(views)  # type: ignore[arg-type]
         last = views[-1]

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, select
 
 from davdrive.account_checks import login_key
 from davdrive.hours import parse_hours
@@ -96,7 +95,7 @@ _COLUMNS = (
     Category.may_delete, Category.excluded_doc_types,
 )
 # Built once (statements are immutable): a request pays for executing them only,
-# through the session's connection (Core, no ORM layer).
+# on a Core connection (no ORM layer).
 _BY_ID = (
     select(*_COLUMNS)
     .join(Category, Category.id == User.category_id)
@@ -116,12 +115,12 @@ def _row(values: Any) -> AccountRow | None:
     return AccountRow(*fields)
 
 
-def by_id(session: Session, user_id: int) -> AccountRow | None:
+def by_id(conn: Connection, user_id: int) -> AccountRow | None:
     """The account with primary key ``user_id``, or None (deleted)."""
-    return _row(session.connection().execute(_BY_ID, {"user_id": user_id}).first())
+    return _row(conn.execute(_BY_ID, {"user_id": user_id}).first())
 
 
-def by_login(session: Session, login: str) -> AccountRow | None:
+def by_login(conn: Connection, login: str) -> AccountRow | None:
     """The account whose login matches ``login`` case-insensitively, or None."""
-    result = session.connection().execute(_BY_LOGIN, {"login_key": login_key(login)})
+    result = conn.execute(_BY_LOGIN, {"login_key": login_key(login)})
     return _row(result.first())

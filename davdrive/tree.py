@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, case, literal, select
+from sqlalchemy import Connection, Row, Select, bindparam, case, literal, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from davdrive.models import Node
+from davdrive.models import BlobInline, Node
 from davdrive.paths import name_key
 
 
@@ -49,11 +49,16 @@ def walk(session: Session, parts: list[str]) -> list[Node]:
     return list(session.execute(_chain_query(len(parts)), keys).scalars().all())
 
 
-def walk_rows(session: Session, parts: list[str]) -> list[Row[Any]]:
-    """``walk`` as Core rows (every column of ``node``, same statement, no ORM objects):
-    for the read fast path, which needs values only."""
+def walk_rows(conn: Connection, parts: list[str]) -> list[Row[Any]]:
+    """``walk`` as Core rows on ``conn``, for the read fast path, which needs values
+    only: every column of ``node``, plus ``inline_data``, the bytes of the node's
+    content when the database keeps them (``davdrive.inline_blobs``), else None.
+    Same walk as ``walk``; the content costs one primary-key lookup per node."""
     keys = {f"key{depth}": name_key(p) for depth, p in enumerate(parts)}
-    return list(session.connection().execute(_chain_query(len(parts)), keys).all())
+    return list(conn.execute(_chain_query(len(parts), True), keys).all())
+
+
+_NODE_COLUMNS = tuple(c.key for c in Node.__table__.columns)
 
 
 def adopt(session: Session, rows: list[Row[Any]]) -> list[Node]:
@@ -61,7 +66,8 @@ def adopt(session: Session, rows: list[Row[Any]]) -> list[Node]:
     them (persistent in ``session``, no SQL)."""
     nodes = []
     for row in rows:
-        node = Node(**row._asdict())
+        values = row._mapping
+        node = Node(**{key: values[key] for key in _NODE_COLUMNS})
         make_transient_to_detached(node)
         nodes.append(session.merge(node, load=False))
     return nodes
@@ -83,10 +89,11 @@ class NodeRow:
         return bool(self.row.kind == "folder")
 
 
-@lru_cache(maxsize=64)
-def _chain_query(depth: int) -> Select[Node]:
+@lru_cache(maxsize=128)
+def _chain_query(depth: int, inline: bool = False) -> Select[Any]:
     """The statement of ``walk`` for paths of ``depth`` segments, built once (building
-    it cost more than running it); the name keys are the parameters key0, key1...."""
+    it cost more than running it); the name keys are the parameters key0, key1....
+    ``inline``: with the column ``inline_data`` (see ``walk_rows``)."""
     steps = (
         select(Node.id.label("id"), literal(0).label("depth"))
         .where(Node.parent_id.is_(None), Node.deleted_at.is_(None))
@@ -99,7 +106,14 @@ def _chain_query(depth: int) -> Select[Node]:
             Node.parent_id == steps.c.id, Node.name_key == wanted, Node.deleted_at.is_(None)
         )
         steps = steps.union_all(step)
-    return select(Node).join(steps, Node.id == steps.c.id).order_by(steps.c.depth)
+    if not inline:
+        return select(Node).join(steps, Node.id == steps.c.id).order_by(steps.c.depth)
+    return (
+        select(*Node.__table__.columns, BlobInline.data.label("inline_data"))
+        .join(steps, Node.id == steps.c.id)
+        .outerjoin(BlobInline, BlobInline.sha256 == Node.blob_sha256)
+        .order_by(steps.c.depth)
+    )
 
 
 def children(session: Session, folder_id: int) -> list[Node]:

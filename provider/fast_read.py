@@ -24,7 +24,6 @@ from typing import Any, BinaryIO
 
 from davdrive.backoffice import BRANCH
 from davdrive.errors import BadRequest
-from davdrive.inline_blobs import open_blob
 from davdrive.paths import name_key, split_path
 from provider.context import context_of
 from provider.fast_propfind import fast_propfind
@@ -93,7 +92,7 @@ class FastReads:
         drive = ctx.drive
         # The visible, readable, stored file as a Core row; else WsgiDAV answers, on the
         # chain this lookup settled (hidden and missing run the same SQL).
-        found = drive.readable_file_row(parts)
+        found = drive.readable_file_row(parts, ctx.reads)
         if found is None:
             return None
         node = found[0]
@@ -111,9 +110,13 @@ class FastReads:
             ctx.release()
             start_response("200 OK", headers)
             return []
+        if node.inline_data is not None:  # kept in the database: read with the path
+            ctx.release()
+            start_response("200 OK", headers)
+            return [node.inline_data]
         try:
-            stream = open_blob(drive.session, drive.blobs, node.blob_sha256)
-        except Exception:  # noqa: BLE001 - e.g. a missing blob: WsgiDAV answers it as usual
+            stream = drive.blobs.open(node.blob_sha256)
+        except OSError:  # e.g. a missing blob: WsgiDAV answers it as usual
             return None
         ctx.release()
         start_response("200 OK", headers)
