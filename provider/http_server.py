@@ -119,6 +119,35 @@ class GuardedReader(StreamReader):  # type: ignore[misc]
         del out[got:]
         return bytes(out)
 
+    def readline(self, size: int | None = -1) -> bytes:
+        """One line, ending with b"\\n" unless it is cut at ``size`` bytes or at the
+        end of the stream. A line already in the buffer (as the lines of a request
+        head nearly always are) is cut out with one search; the pure-Python reader
+        peeked and copied several times per line, and could return a byte more
+        than ``size`` when the line came in pieces."""
+        limit = -1 if size is None else size
+        buffered: Any = self  # _pyio.BufferedReader's read-ahead state
+        parts: list[bytes] = []
+        got = 0
+        with buffered._read_lock:
+            while True:
+                buf, pos = buffered._read_buf, buffered._read_pos
+                stop = len(buf) if limit < 0 else min(len(buf), pos + limit - got)
+                end = buf.find(b"\n", pos, stop)
+                if end >= 0:
+                    stop = end + 1
+                parts.append(buf[pos:stop])
+                got += stop - pos
+                buffered._read_pos = stop
+                if end >= 0 or got == limit:
+                    break
+                chunk = self.raw.read(buffered.buffer_size)
+                if not chunk:
+                    break
+                buffered._read_buf, buffered._read_pos = bytes(chunk), 0
+        self.bytes_read += got
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     @property
     def guard(self) -> GuardedSocketIO:
         raw = self.raw

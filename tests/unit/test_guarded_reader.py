@@ -1,0 +1,61 @@
+"""The server's socket reader gives the same lines and bytes as a plain buffered reader.
+
+``GuardedReader.readline`` cuts lines already in its buffer with one search (the
+request head's lines, issue 12: the pure-Python reader peeked and copied several
+times per line). Whatever the way the bytes arrive, lines, size limits and the
+reads that follow must be exactly those of ``io.BufferedReader``.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+
+import pytest
+
+from provider.http_server import GuardedReader
+
+HEAD = (
+    b"PUT /dav/a%20b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+    b"X-Long: " + b"v" * 300 + b"\r\n\r\nhello"
+)
+
+
+def _reader(pieces: list[bytes]) -> tuple[GuardedReader, threading.Thread]:
+    """A reader whose peer sends ``pieces`` one by one (each its own segment)."""
+    ours, theirs = socket.socketpair()
+
+    def send() -> None:
+        for piece in pieces:
+            theirs.sendall(piece)
+        theirs.close()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    return GuardedReader(ours, 5.0), sender
+
+
+def _script(reader: io.BufferedIOBase | GuardedReader) -> list[bytes]:
+    """Lines of the head (some with a size limit), then the body, then the end."""
+    got = [reader.readline(65536), reader.readline(), reader.readline(7)]
+    got += [reader.readline(7), reader.readline(65536), reader.readline(65536)]
+    got += [reader.readline(65536), reader.read(5), reader.readline()]
+    return got
+
+
+@pytest.mark.parametrize("cuts", [(), (3,), (20, 21, 60), tuple(range(1, len(HEAD)))])
+def test_lines_and_bytes_are_those_of_a_plain_reader(cuts: tuple[int, ...]) -> None:
+    bounds = [0, *cuts, len(HEAD)]
+    pieces = [HEAD[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    reader, sender = _reader(pieces)
+    try:
+        got = _script(reader)
+    finally:
+        sender.join()
+    expected = _script(io.BufferedReader(io.BytesIO(HEAD)))  # type: ignore[arg-type]
+    assert got == expected
+    assert got[0] == b"PUT /dav/a%20b.txt HTTP/1.1\r\n"
+    assert got[2] == b"Content" and got[3] == b"-Length"  # the size limit holds
+    assert got[7] == b"hello" and got[8] == b""
+    assert reader.bytes_read >= 5  # cheroot's count of body bytes still moves
