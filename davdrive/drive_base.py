@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -103,7 +103,7 @@ class DriveBase:
 
     def __init__(
         self,
-        session: Session,
+        session: Session | Callable[[], Session],
         blobs: BlobStore,
         actor: Actor,
         options: DriveOptions | None = None,
@@ -112,8 +112,10 @@ class DriveBase:
         rights_cache: RightsCache | None = None,
         rights_stamp: Stamp | None = None,
     ) -> None:
-        """``rights_cache``/``rights_stamp``: see ``FactBuilder``."""
-        self.session = session
+        """``session``: the unit of work's session, or a function giving it on first
+        use (a request that needs no ORM never opens one). ``rights_cache``/
+        ``rights_stamp``: see ``FactBuilder``."""
+        self._session_source = session
         self.blobs = blobs
         self.actor = actor
         self.options = options or DriveOptions()
@@ -124,6 +126,13 @@ class DriveBase:
         self._facts: dict[int, NodeFacts] = {}
         self._prop_plans: dict[tuple[int, bool], PropertyPlan] = {}
         self._deferred = False
+
+    @property
+    def session(self) -> Session:
+        source = self._session_source
+        if not isinstance(source, Session):
+            source = self._session_source = source()
+        return source
 
     def facts_of(self, node: Node) -> NodeFacts:
         """The policy's facts about ``node`` for this actor (cached per unit of work)."""

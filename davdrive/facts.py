@@ -13,7 +13,7 @@ No rule is decided here: visibility is asked of ``davdrive.policy``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from operator import attrgetter
 
@@ -30,19 +30,26 @@ class FactBuilder:
 
     def __init__(
         self,
-        session: Session,
+        session: Session | Callable[[], Session],
         actor: Actor,
         rights_cache: RightsCache | None = None,
         rights_stamp: Stamp | None = None,
     ) -> None:
         """``rights_cache`` and ``rights_stamp`` (the actor's category id and
         version, read at sign-in) let the rights come from the process's cache."""
-        self.session = session
+        self._session_source = session
         self.actor = actor
         self._rights_cache = rights_cache
         self._rights_stamp = rights_stamp
         self._rights: Mapping[int, str] | None = None
         self._leads: set[int] | None = None
+
+    @property
+    def session(self) -> Session:
+        source = self._session_source
+        if not isinstance(source, Session):
+            source = self._session_source = source()
+        return source
 
     def reset(self) -> None:
         """Forget cached rights and pass-through folders (after a change): the
@@ -60,7 +67,9 @@ class FactBuilder:
             if self.actor.is_system or not slug:
                 self._rights = EMPTY
             elif self._rights_cache is not None:
-                self._rights = self._rights_cache.rights(self.session, slug, self._rights_stamp)
+                self._rights = self._rights_cache.rights(
+                    lambda: self.session, slug, self._rights_stamp
+                )
             else:
                 self._rights = load_rights(self.session, slug)[1]
         return self._rights

@@ -13,7 +13,7 @@ therefore seen by the next request that signs in after its commit.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from sqlalchemy import bindparam, select
@@ -56,8 +56,11 @@ class RightsCache:
         with self._lock:
             return len(self._entries)
 
-    def rights(self, session: Session, slug: str, stamp: Stamp | None) -> Mapping[int, str]:
-        """The folder rights of ``slug``; no SQL when ``stamp`` matches the cached entry.
+    def rights(
+        self, session: Session | Callable[[], Session], slug: str, stamp: Stamp | None
+    ) -> Mapping[int, str]:
+        """The folder rights of ``slug``; no SQL when ``stamp`` matches the cached entry
+        (``session`` may be a function giving the session: then a hit opens none).
 
         ``stamp=None`` (unknown) always reads the database and refreshes the entry.
         """
@@ -66,7 +69,8 @@ class RightsCache:
                 entry = self._entries.get(slug)
             if entry is not None and entry[0] == stamp:
                 return entry[1]
-        read_stamp, rights = load_rights(session, slug)
+        read_stamp, rights = load_rights(session if isinstance(session, Session) else session(),
+                                         slug)
         with self._lock:
             self.loads += 1
             if read_stamp is not None:

@@ -85,7 +85,7 @@ class RequestContext:
             if self.actor is None:
                 raise RuntimeError("no signed-in actor for this request")
             self._drive = Drive(
-                self.session,
+                lambda: self.session,  # opened on first use: the fast paths need none
                 self.runtime.blobs,
                 self.actor,
                 self.runtime.drive_options,

@@ -14,8 +14,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from davdrive.server import DriveApp
 from tests.conftest import Dav
@@ -72,3 +74,28 @@ def test_each_request_holds_one_connection_at_a_time(app: DriveApp, dav: Dav) ->
         assert response.status_code == status, (method, path, response.data)
         assert seen[1] >= 1, (method, path)  # the request did use the database
         assert seen[0] == most, f"{method} {path} held {seen[0]} connections at once"
+
+
+def test_a_fast_get_opens_no_orm_session(app: DriveApp, dav: Dav) -> None:
+    """GET /dav/Docs/a.txt by a signed-in (cached) user: sign-in and the walk run on
+    the reads connection; the request makes no ORM session at all (making, beginning
+    and closing one cost more than both statements). A GET of a missing name does go
+    on to WsgiDAV, on a session."""
+    assert dav("MKCOL", "/dav/Docs").status_code == 201
+    assert dav("PUT", "/dav/Docs/a.txt", b"a").status_code == 201
+    factory = app.runtime.sessions
+    made: list[object] = []
+
+    def counting(**kwargs: Any) -> Session:
+        made.append(kwargs)
+        return factory(**kwargs)
+
+    app.runtime.sessions = counting  # type: ignore[assignment]
+    try:
+        response = dav("GET", "/dav/Docs/a.txt")
+        assert response.status_code == 200 and response.data == b"a"
+        assert made == []
+        assert dav("GET", "/dav/Docs/missing.txt").status_code == 404
+        assert made, "the WsgiDAV path runs on the request's session"
+    finally:
+        app.runtime.sessions = factory
