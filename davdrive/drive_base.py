@@ -115,7 +115,6 @@ class DriveBase:
         """``session``: the unit of work's session, or a function giving it on first
         use (a request that needs no ORM never opens one). ``rights_cache``/
         ``rights_stamp``: see ``FactBuilder``."""
-        self._session_source = session
         self.blobs = blobs
         self.actor = actor
         self.options = options or DriveOptions()
@@ -129,10 +128,7 @@ class DriveBase:
 
     @property
     def session(self) -> Session:
-        source = self._session_source
-        if not isinstance(source, Session):
-            source = self._session_source = source()
-        return source
+        return self.facts.session  # made on first use when given as a function
 
     def facts_of(self, node: Node) -> NodeFacts:
         """The policy's facts about ``node`` for this actor (cached per unit of work)."""

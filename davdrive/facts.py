@@ -46,6 +46,7 @@ class FactBuilder:
 
     @property
     def session(self) -> Session:
+        """The unit of work's session (made on first use when given as a function)."""
         source = self._session_source
         if not isinstance(source, Session):
             source = self._session_source = source()
