@@ -24,6 +24,7 @@ from davdrive.account_checks import login_key
 from davdrive.hours import parse_hours
 from davdrive.models import Category, User
 from davdrive.policy import Actor, LoginFacts
+from davdrive.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,12 @@ def _row(values: Any) -> AccountRow | None:
     return AccountRow(*fields)
 
 
+_BY_ID_PREPARED = Prepared(_BY_ID)  # run on every signed-in request
+
+
 def by_id(conn: Connection, user_id: int) -> AccountRow | None:
     """The account with primary key ``user_id``, or None (deleted)."""
-    return _row(conn.execute(_BY_ID, {"user_id": user_id}).first())
+    return _row(_BY_ID_PREPARED.first(conn, {"user_id": user_id}))
 
 
 def by_login(conn: Connection, login: str) -> AccountRow | None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from davdrive.models import BlobInline, Node
 from davdrive.paths import name_key
+from davdrive.prepared import Prepared
 
 
 def get_root(session: Session) -> Node:
@@ -50,12 +51,18 @@ def walk(session: Session, parts: list[str]) -> list[Node]:
 
 
 def walk_rows(conn: Connection, parts: list[str]) -> list[Row[Any]]:
-    """``walk`` as Core rows on ``conn``, for the read fast path, which needs values
-    only: every column of ``node``, plus ``inline_data``, the bytes of the node's
-    content when the database keeps them (``davdrive.inline_blobs``), else None.
-    Same walk as ``walk``; the content costs one primary-key lookup per node."""
+    """``walk`` as rows of values on ``conn`` (named tuples, ``davdrive.prepared``),
+    for the read fast path: every column of ``node``, plus ``inline_data``, the
+    bytes of the node's content when the database keeps them
+    (``davdrive.inline_blobs``), else None. Same walk as ``walk``; the content
+    costs one primary-key lookup per node."""
     keys = {f"key{depth}": name_key(p) for depth, p in enumerate(parts)}
-    return list(conn.execute(_chain_query(len(parts), True), keys).all())
+    return _walk_rows_prepared(len(parts)).rows(conn, keys)
+
+
+@lru_cache(maxsize=64)
+def _walk_rows_prepared(depth: int) -> Prepared:
+    return Prepared(_chain_query(depth, True))
 
 
 _NODE_COLUMNS = tuple(c.key for c in Node.__table__.columns)
@@ -66,8 +73,7 @@ def adopt(session: Session, rows: list[Row[Any]]) -> list[Node]:
     them (persistent in ``session``, no SQL)."""
     nodes = []
     for row in rows:
-        values = row._mapping
-        node = Node(**{key: values[key] for key in _NODE_COLUMNS})
+        node = Node(**{key: getattr(row, key) for key in _NODE_COLUMNS})
         make_transient_to_detached(node)
         nodes.append(session.merge(node, load=False))
     return nodes
