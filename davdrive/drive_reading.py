@@ -49,9 +49,8 @@ class DriveReading(DriveBase):
         if key in self._chains:
             return None
         rows = tree.walk_rows(conn if conn is not None else self.session.connection(), parts)
-        views = [tree.NodeRow(r) for r in rows]
-        facts = self.facts.chain(views)  # type: ignore[arg-type]
-        last = views[-1]
+        facts = self.facts.chain(rows)
+        last = rows[-1]
         if (
             len(rows) == len(parts) + 1
             and all(decide(self.actor, Action.SEE, f) for f in facts)

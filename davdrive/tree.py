@@ -50,9 +50,10 @@ def walk(session: Session, parts: list[str]) -> list[Node]:
     return list(session.execute(_chain_query(len(parts)), keys).scalars().all())
 
 
-def walk_rows(conn: Connection, parts: list[str]) -> list[Row[Any]]:
+def walk_rows(conn: Connection, parts: list[str]) -> list[Any]:
     """``walk`` as rows of values on ``conn`` (named tuples, ``davdrive.prepared``),
-    for the read fast path: every column of ``node``, plus ``inline_data``, the
+    for the read fast path: every column of ``node``, ``is_folder`` (read like
+    ``Node.is_folder``, so rules read a row as a node), and ``inline_data``, the
     bytes of the node's content when the database keeps them
     (``davdrive.inline_blobs``), else None. Same walk as ``walk``; the content
     costs one primary-key lookup per node."""
@@ -79,22 +80,6 @@ def adopt(session: Session, rows: list[Row[Any]]) -> list[Node]:
     return nodes
 
 
-class NodeRow:
-    """A Core row of ``node`` read like a ``Node`` (what the rights facts read)."""
-
-    __slots__ = ("row",)
-
-    def __init__(self, row: Row[Any]) -> None:
-        self.row = row
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.row, name)
-
-    @property
-    def is_folder(self) -> bool:
-        return bool(self.row.kind == "folder")
-
-
 @lru_cache(maxsize=128)
 def _chain_query(depth: int, inline: bool = False) -> Select[Any]:
     """The statement of ``walk`` for paths of ``depth`` segments, built once (building
@@ -115,7 +100,11 @@ def _chain_query(depth: int, inline: bool = False) -> Select[Any]:
     if not inline:
         return select(Node).join(steps, Node.id == steps.c.id).order_by(steps.c.depth)
     return (
-        select(*Node.__table__.columns, BlobInline.data.label("inline_data"))
+        select(
+            *Node.__table__.columns,
+            (Node.kind == "folder").label("is_folder"),  # read like ``Node.is_folder``
+            BlobInline.data.label("inline_data"),
+        )
         .join(steps, Node.id == steps.c.id)
         .outerjoin(BlobInline, BlobInline.sha256 == Node.blob_sha256)
         .order_by(steps.c.depth)
