@@ -17,6 +17,7 @@ import base64
 import binascii
 import datetime as dt
 import logging
+import re
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, update
@@ -38,6 +39,7 @@ from provider.errors import plain_response
 
 _log = logging.getLogger("davdrive.auth")
 MAX_CREDENTIAL_BYTES = 4096
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # no control character in a login or password
 RETRY_AFTER_SECONDS = 1
 # An app password's last use is stored at most this often (a write per request would
 # cost a durable commit each time).
@@ -288,6 +290,6 @@ def _decode_basic(value: str) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeError, ValueError):
         return None
     login, sep, password = text.partition(":")
-    if not sep or not login or any(ord(ch) < 32 or ord(ch) == 127 for ch in login + password):
+    if not sep or not login or _CONTROL.search(text):
         return None
     return login, password

@@ -420,6 +420,9 @@ MALFORMED_AUTH = {
     "basic_alone": "Basic",
     "empty_login": "Basic " + b64(b":secret"),
     "control_char_in_login": "Basic " + b64(b"tes\x01ter:secret"),
+    "nul_in_password": "Basic " + b64(b"tester:sec\x00ret"),
+    "del_in_password": "Basic " + b64(b"tester:secret\x7f"),
+    "newline_in_password": "Basic " + b64(b"tester:secret\n"),
     "extremely_long": "Basic " + "QUFB" * 5000,
 }
 
