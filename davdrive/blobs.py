@@ -7,11 +7,12 @@ aborted writer removes its temp file, so nothing half-written is ever
 addressable. While a writer fills its temp file it hands every ``WRITEBACK``
 bytes written to the kernel's writeback (``posix_fadvise(DONTNEED)`` on the
 range just written: its pages are dirty, so they are queued for the disk and
-stay cached), so the fsync in ``finish`` waits for the last few MiB only,
-not for the whole file. Once such a file is durable its pages are dropped
-from the cache: an upload of many MiB does not push out what is read (and on
-a virtual machine whose memory the host backs lazily, the next upload writes
-into pages already backed instead of new ones: four to twenty times faster
+stay cached) and drops the range handed one step before, written by then, from
+the cache; once the file is durable its last pages go too. So the fsync in
+``finish`` waits for the last few MiB only, and a large upload recycles a few
+MiB of page cache instead of holding all of it: it pushes out nothing that is
+read, and on a virtual machine whose memory the host backs lazily it writes
+into pages already backed instead of new ones (four to twenty times faster
 measured). ``BlobWriter.receive`` reads a body and stores it on
 two threads (``davdrive.blob_receive``).
 
@@ -77,6 +78,7 @@ class BlobWriter:
         self.size = 0  # bytes counted (and checked against the limit)
         self._written = 0  # bytes written to the temp file
         self._handed = 0  # bytes handed to the kernel's writeback
+        self._dropped = 0  # bytes before this are out of the page cache (mostly)
         self.sha256: str | None = None  # set by finish: the blob is addressable
 
     def also_compute(self, name: str) -> None:
@@ -109,7 +111,8 @@ class BlobWriter:
 
     def _put_block(self, data: bytes | memoryview) -> None:
         """Write ``data`` to the temp file and hash it; every ``WRITEBACK`` bytes, start
-        the disk writes of what came before (see the module)."""
+        the disk writes of the range just written and drop the range before it from
+        the cache (see the module)."""
         file = self._file
         assert file is not None, "writer already finished"
         with disk_full_as_error():
@@ -117,10 +120,13 @@ class BlobWriter:
             self._written += len(data)
             if _FADVISE is not None and self._written - self._handed >= WRITEBACK:
                 file.flush()
+                # [_dropped, _handed): handed over one step ago, written by now (clean
+                # pages go; any still being written stay until _leave_cache);
+                # [_handed, _written): dirty, so only queued for the disk.
                 with suppress(OSError):  # only a hint: the fsync in finish() decides
-                    _FADVISE(file.fileno(), self._handed, self._written - self._handed,
+                    _FADVISE(file.fileno(), self._dropped, self._written - self._dropped,
                              os.POSIX_FADV_DONTNEED)
-                self._handed = self._written
+                self._dropped, self._handed = self._handed, self._written
         self._hashes.update(data)
 
     def _leave_cache(self) -> None:
