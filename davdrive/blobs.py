@@ -4,7 +4,17 @@ A blob lives at ``<root>/<aa>/<bb>/<sha256>``. Writing goes to a temp file in
 ``<root>/tmp``; ``BlobWriter.finish`` fsyncs it and renames it into place, and
 only then may the caller commit the database row that refers to it. An
 aborted writer removes its temp file, so nothing half-written is ever
-addressable.
+addressable. While a writer fills its temp file it hands every ``WRITEBACK``
+bytes written to the kernel's writeback (``posix_fadvise(DONTNEED)`` on the
+range just written: its pages are dirty, so they are queued for the disk and
+stay cached) and drops the range handed one step before, written by then, from
+the cache; once the file is durable its last pages go too. So the fsync in
+``finish`` waits for the last few MiB only, and a large upload recycles a few
+MiB of page cache instead of holding all of it: it pushes out nothing that is
+read, and on a virtual machine whose memory the host backs lazily it writes
+into pages already backed instead of new ones (four to twenty times faster
+measured). ``BlobWriter.receive`` reads a body and stores it on
+two threads (``davdrive.blob_receive``).
 
 Storage never leaks: every failure (a full disk, a client gone, a refused
 commit, an error while closing) removes the temp file; ``remove_stale_temp``
@@ -29,10 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from davdrive import blob_receive
 from davdrive.errors import DiskFull, TooLarge
 from davdrive.hashing import ContentHashes
 
 READ_BLOCK = 1024 * 1024
+WRITEBACK = 8 << 20  # bytes written between two hand-overs to the kernel's writeback
+_FADVISE = getattr(os, "posix_fadvise", None)
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,10 @@ class BlobWriter:
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self._tmp = Path(name)
         self._hashes = ContentHashes()
-        self.size = 0
+        self.size = 0  # bytes counted (and checked against the limit)
+        self._written = 0  # bytes written to the temp file
+        self._handed = 0  # bytes handed to the kernel's writeback
+        self._dropped = 0  # bytes before this are out of the page cache (mostly)
         self.sha256: str | None = None  # set by finish: the blob is addressable
 
     def also_compute(self, name: str) -> None:
@@ -72,18 +88,52 @@ class BlobWriter:
             self._hashes.add(name)
 
     def write(self, data: bytes) -> int:
-        assert self._file is not None, "writer already finished"
-        self.size += len(data)
-        if self._max is not None and self.size > self._max:
-            raise TooLarge(f"The upload is larger than the limit of {self._max} bytes.")
+        self._count(len(data))
         try:
-            with disk_full_as_error():
-                self._file.write(data)
+            self._put_block(data)
         except BaseException:
             self.abort()
             raise
-        self._hashes.update(data)
         return len(data)
+
+    def receive(self, read_into: blob_receive.ReadInto, length: int) -> int:
+        """Read up to ``length`` bytes with ``read_into`` (fills a buffer, fewer bytes
+        only at the end of the source) and write them, reading the next block while
+        the previous one is written and hashed (``davdrive.blob_receive``); the bytes
+        read. On an error the caller aborts the writer, as after ``write``."""
+        return blob_receive.receive(read_into, length, self._count, self._put_block)
+
+    def _count(self, n: int) -> None:
+        assert self._file is not None, "writer already finished"
+        self.size += n
+        if self._max is not None and self.size > self._max:
+            raise TooLarge(f"The upload is larger than the limit of {self._max} bytes.")
+
+    def _put_block(self, data: bytes | memoryview) -> None:
+        """Write ``data`` to the temp file and hash it; every ``WRITEBACK`` bytes, start
+        the disk writes of the range just written and drop the range before it from
+        the cache (see the module)."""
+        file = self._file
+        assert file is not None, "writer already finished"
+        with disk_full_as_error():
+            file.write(data)
+            self._written += len(data)
+            if _FADVISE is not None and self._written - self._handed >= WRITEBACK:
+                file.flush()
+                # [_dropped, _handed): handed over one step ago, written by now (clean
+                # pages go; any still being written stay until _leave_cache);
+                # [_handed, _written): dirty, so only queued for the disk.
+                with suppress(OSError):  # only a hint: the fsync in finish() decides
+                    _FADVISE(file.fileno(), self._dropped, self._written - self._dropped,
+                             os.POSIX_FADV_DONTNEED)
+                self._dropped, self._handed = self._handed, self._written
+        self._hashes.update(data)
+
+    def _leave_cache(self) -> None:
+        """Once a large file is durable, drop its (now clean) pages from the cache."""
+        if _FADVISE is not None and self._handed and self._file is not None:
+            with suppress(OSError):
+                _FADVISE(self._file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
     def hexdigests(self) -> dict[str, str]:
         """Hex digests of the bytes written so far: ``sha256`` and any ``also_compute``d."""
@@ -100,6 +150,7 @@ class BlobWriter:
             with disk_full_as_error():
                 self._file.flush()
                 os.fsync(self._file.fileno())
+                self._leave_cache()
                 self._file.close()
                 self._file = None
                 digests = self._hashes.hexdigests()

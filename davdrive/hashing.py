@@ -51,8 +51,9 @@ class ContentHashes:
         if name not in self._extra:
             self._extra[name] = hashlib.new(name, usedforsecurity=False)
 
-    def update(self, data: bytes) -> None:
-        """Add ``data`` (it must not change afterwards: the helper may still read it)."""
+    def update(self, data: bytes | memoryview) -> None:
+        """Add ``data``; anything but ``bytes`` (a buffer its owner reuses) is copied
+        before a helper thread gets it."""
         self._seen += len(data)
         if (self._extra and not self._helpers and not self._closed
                 and self._seen > PARALLEL_FROM and len(data) >= MIN_BLOCK):

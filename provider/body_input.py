@@ -7,6 +7,11 @@ pauses longer than the body timeout (``TimeoutError``) or disconnects
 ``DAVError`` answered 400 (408 for a timeout) with ``Connection: close`` and
 one log line. ``QuietBodyErrors`` keeps WsgiDAV's PUT handler from logging a
 traceback for it (it logs every exception while copying the body).
+
+``GuardedInput.readinto`` fills a caller's buffer (``read_into``): straight
+from the socket when the body is cheroot's known-length body over the
+server's reader, so a large upload reads into buffers it reuses instead of
+allocating and copying a new ``bytes`` per block.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from cheroot.server import KnownLengthRFile
 from wsgidav.dav_error import DAVError
 
 _log = logging.getLogger("davdrive.http")
@@ -55,6 +61,13 @@ class GuardedInput:
         except (ValueError, OSError) as exc:
             raise body_error(exc, self._environ) from None
 
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` with body bytes; fewer only at the end of the body."""
+        try:
+            return read_into(self._stream, buffer)
+        except (ValueError, OSError) as exc:
+            raise body_error(exc, self._environ) from None
+
     def readline(self, size: int = -1) -> bytes:
         try:
             return self._stream.readline(size)  # type: ignore[no-any-return]
@@ -67,6 +80,25 @@ class GuardedInput:
             if not line:
                 return
             yield line
+
+
+def read_into(stream: Any, buffer: Any) -> int:
+    """Fill ``buffer`` from the request body ``stream``; the number of bytes, fewer
+    only at the end of the body. Without a copy when ``stream`` reads into buffers
+    itself, or is cheroot's known-length body over a reader that does; otherwise
+    through ``stream.read`` and one copy."""
+    with memoryview(buffer) as whole, whole.cast("B") as view:
+        readinto = getattr(stream, "readinto", None)
+        if readinto is not None:
+            return int(readinto(view))
+        rfile: Any = getattr(stream, "rfile", None)
+        if isinstance(stream, KnownLengthRFile) and hasattr(rfile, "readinto"):
+            n = int(rfile.readinto(view[: min(len(view), stream.remaining)]))
+            stream.remaining -= n
+            return n
+        data = stream.read(len(view))
+        view[: len(data)] = data
+        return len(data)
 
 
 class QuietBodyErrors(logging.Filter):

@@ -45,8 +45,6 @@ from provider.context import context_of
 from provider.errors import answerable_error, error_answer, quoted_etag
 from provider.uploads import UploadSink
 
-BLOCK_SIZE = 1024 * 1024  # as WsgiDAV's block_size (server.py)
-
 # Request headers that change nothing in a PUT's handling (WSGI environ keys).
 PLAIN_HEADERS = frozenset(
     "HTTP_" + h
@@ -186,16 +184,7 @@ class FastPut:
             # before the body streams (a slow client must not hold one).
             release_connection(drive.session)
             sink = UploadSink(upload, expected)
-            stream = environ["wsgi.input"]
-            left = expected
-            while left > 0:
-                block = stream.read(min(left, BLOCK_SIZE))
-                if not block:
-                    break
-                environ["wsgidav.some_input_read"] = 1
-                left -= len(block)
-                sink.write(block)
-            environ["wsgidav.all_input_read"] = 1
+            sink.receive(environ, expected)
             sink.close()
             node = drive.finish_upload(upload)
         assert node.etag is not None

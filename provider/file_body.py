@@ -2,9 +2,10 @@
 
 ``FileBody(file, block_size)`` iterates the file in blocks of ``block_size``
 bytes (1 MiB by default) and closes it in ``close()``, so any WSGI server can
-send it. ``provider.http_server`` recognises it and, on a plain-HTTP
-connection whose answer has a ``Content-Length`` equal to ``remaining()``,
-hands the file to ``socket.sendfile()`` instead.
+send it; ``send(write)`` gives the same blocks read into one reused buffer
+(what ``provider.wsgi_gateway`` uses). ``provider.http_server`` recognises it
+and, on a plain-HTTP connection whose answer has a ``Content-Length`` equal
+to ``remaining()``, hands the file to ``socket.sendfile()`` instead.
 
 Middlewares that wrap bodies keep the ``FileBody`` itself (so the server still
 sees it) and register their work on it: ``before_send`` callbacks run once,
@@ -93,6 +94,34 @@ class FileBody:
             if left is not None:
                 left -= len(block)
             yield block
+
+    def send(self, write: Callable[[Any], Any]) -> None:
+        """Hand the body to ``write`` block by block, as iterating it would, but each
+        file block read into one buffer reused for every block (a ``memoryview``; no
+        allocation per block): ``write`` must be done with a block when it returns.
+        A file that cannot ``readinto`` is sent as iterating gives it."""
+        readinto = getattr(self.file, "readinto", None)
+        if readinto is None:
+            for block in self:
+                write(block)
+            return
+        self.prepare()
+        if self.head:
+            write(self.head)
+        if self.offset is not None:
+            self.file.seek(self.offset)
+        left = self.length
+        with memoryview(bytearray(self.block_size)) as view:
+            while left is None or left > 0:
+                size = self.block_size if left is None else min(self.block_size, left)
+                with view[:size] as part:
+                    n = readinto(part)
+                if not n:
+                    return
+                if left is not None:
+                    left -= n
+                with view[:n] as chunk:
+                    write(chunk)
 
     def close(self) -> None:
         """Close the file, then run the ``on_close`` callbacks; safe to call twice."""

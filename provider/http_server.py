@@ -85,7 +85,9 @@ class GuardedSocketIO(socket.SocketIO):
             if remaining <= 0:
                 raise TimeoutError("timed out")
             timeout = min(timeout, remaining)
-        self._sock.settimeout(timeout)  # type: ignore[attr-defined]
+        sock: socket.socket = self._sock  # type: ignore[attr-defined]
+        if sock.gettimeout() != timeout:  # a body's reads: set once, not per read
+            sock.settimeout(timeout)
         return super().readinto(b)
 
 
@@ -102,9 +104,19 @@ class GuardedReader(StreamReader):  # type: ignore[misc]
         ``size`` buffer per socket read and copies each block four times."""
         if size is None or size < DIRECT_READ_MIN:
             return super().read(size)  # type: ignore[no-any-return]
-        buffered: Any = self  # _pyio.BufferedReader's read-ahead state (cheroot uses it too)
         out = bytearray(size)
-        with buffered._read_lock, memoryview(out) as view:
+        got = self.readinto(out)
+        del out[got:]
+        return bytes(out)
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer``; fewer bytes only at the end of the stream. The bytes
+        already read ahead come first, the rest straight from the socket into
+        ``buffer`` (no allocation, no copy: a large upload reads its body this way
+        into buffers it reuses)."""
+        buffered: Any = self  # _pyio.BufferedReader's read-ahead state (cheroot uses it too)
+        with buffered._read_lock, memoryview(buffer) as whole, whole.cast("B") as view:
+            size = len(view)
             got = max(0, min(len(buffered._read_buf) - buffered._read_pos, size))
             if got:
                 start = buffered._read_pos
@@ -116,8 +128,7 @@ class GuardedReader(StreamReader):  # type: ignore[misc]
                     break
                 got += n
         self.bytes_read += got
-        del out[got:]
-        return bytes(out)
+        return got
 
     def readline(self, size: int | None = -1) -> bytes:
         """One line, ending with b"\\n" unless it is cut at ``size`` bytes or at the

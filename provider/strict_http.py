@@ -38,6 +38,7 @@ from typing import Any
 
 from cheroot import server as cheroot_server
 
+from provider.body_input import read_into
 from provider.chunked import StrictChunkedReader
 
 _log = logging.getLogger("davdrive.http")
@@ -281,6 +282,10 @@ class _ContinueOnRead:
     def read(self, size: int | None = None) -> bytes:
         self._continue()
         return self._body.read(size)  # type: ignore[no-any-return]
+
+    def readinto(self, buffer: Any) -> int:
+        self._continue()
+        return read_into(self._body, buffer)
 
     def readline(self, size: int | None = None) -> bytes:
         self._continue()

@@ -1,5 +1,10 @@
 """PUT bodies: the sink WsgiDAV writes into, announced lengths, ``X-OC-Mtime`` and
-``OC-Checksum`` (checked once the body is in, before anything is stored)."""
+``OC-Checksum`` (checked once the body is in, before anything is stored).
+
+``UploadSink.receive`` reads a body itself (the fast PUT): one of at least
+``PIPELINED_FROM`` bytes is read into reused buffers while the previous block
+is written and hashed on a helper thread (``BlobWriter.receive``); a smaller
+one block by block, as WsgiDAV's own loop does."""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from provider.errors import dav_errors
 from provider.owncloud import check_oc_checksum
 
 MTIME_ACCEPTED = "davdrive.oc_mtime_accepted"
+BLOCK = 1024 * 1024  # as WsgiDAV's block_size (server.py)
+PIPELINED_FROM = 4 * BLOCK  # a body this large is received on two threads
 
 
 class UploadSink:
@@ -30,6 +37,26 @@ class UploadSink:
     def write(self, data: bytes) -> int:
         with dav_errors():
             return self.upload.writer.write(data)
+
+    def receive(self, environ: dict[str, Any], length: int) -> None:
+        """Read the body of ``length`` announced bytes from ``wsgi.input`` into the
+        upload, setting WsgiDAV's ``wsgidav.some_input_read``/``all_input_read`` as its
+        loop does. A body that ends early stops there (``close`` refuses it)."""
+        stream = environ["wsgi.input"]
+        if length >= PIPELINED_FROM and hasattr(stream, "readinto"):
+            environ["wsgidav.some_input_read"] = 1
+            with dav_errors():
+                self.upload.writer.receive(stream.readinto, length)
+        else:
+            left = length
+            while left > 0:
+                block = stream.read(min(left, BLOCK))
+                if not block:
+                    break
+                environ["wsgidav.some_input_read"] = 1
+                left -= len(block)
+                self.write(block)
+        environ["wsgidav.all_input_read"] = 1
 
     def close(self) -> None:
         size = self.upload.writer.size

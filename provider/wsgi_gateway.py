@@ -5,7 +5,8 @@
   plain HTTP (no TLS), the method is not HEAD and the answer's
   ``Content-Length`` equals the bytes the body will produce, the file goes out
   with ``socket.sendfile()`` (the kernel copies it; no Python loop). Anything
-  else is sent block by block (1 MiB), each block in one ``sendall``.
+  else is sent block by block (1 MiB), each block in one ``sendall``, read
+  into one buffer reused for the whole body (``FileBody.send``).
 - ``DirectWriteRequest.write``: a block of 64 KiB or more is handed straight
   to the socket (``sendall``) after the buffered header bytes, instead of
   through cheroot's pure-Python buffered writer, which copies every block
@@ -57,8 +58,11 @@ class DriveGateway(wsgi.Gateway_10):  # type: ignore[misc]
     def respond(self) -> None:
         response = self.req.server.wsgi_app(self.env, self.start_response)
         try:
-            if isinstance(response, FileBody) and self._can_sendfile(response):
-                self._sendfile(response)
+            if isinstance(response, FileBody):
+                if self._can_sendfile(response):
+                    self._sendfile(response)
+                else:
+                    response.send(self.write)
             else:
                 for chunk in response:
                     if not chunk:

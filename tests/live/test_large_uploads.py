@@ -3,7 +3,9 @@
 Rules (docs/large-files-and-workers.md, docs/durable-writes.md): a PUT stores
 exactly the bytes sent and records their sha256 as hashlib computes it; the
 ownCloud checksums (sha1, md5) are hashlib's too, computed when first shown and
-then stored, or while receiving for the algorithm of an ``OC-Checksum``; an
+then stored, or while receiving for the algorithm of an ``OC-Checksum``; a
+large body (read into reused buffers, stored on a helper thread) is stored whole
+after a 100 Continue and not at all when the client hangs up midway; an
 ``OC-Checksum`` (SHA1 or MD5) that does not match a large body is refused
 (400) and stores nothing, a matching one is accepted; the connection then serves
 the next request (no byte of the body is lost or left over).
@@ -11,8 +13,12 @@ the next request (no byte of the body is lost or left over).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import socket
+import threading
+import time
 
 import pytest
 import requests
@@ -82,3 +88,53 @@ def test_oc_checksum_of_a_large_body_is_checked(
     sha1, md5, _ = _row(app, hashlib.sha256(data).hexdigest())
     assert (sha1 if algorithm == "SHA1" else md5) == right
     assert (md5 if algorithm == "SHA1" else sha1) is None
+
+
+def _raw_put(live: LiveServer, path: str, announced: int, body: bytes, *,
+             expect: bool = False) -> bytes:
+    """PUT ``path`` on a raw socket announcing ``announced`` bytes, send ``body`` (after
+    the 100 Continue when ``expect``), half-close; everything the server answered."""
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
+        head = (f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['Authorization']}"
+                f"\r\nContent-Length: {announced}\r\nContent-Type: application/octet-stream\r\n"
+                + ("Expect: 100-continue\r\n" if expect else "") + "\r\n")
+        sock.sendall(head.encode())
+        answer = b""
+        if expect:
+            while b"\r\n\r\n" not in answer:
+                answer += sock.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        with contextlib.suppress(OSError):
+            sock.sendall(body)
+            sock.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    return answer
+
+
+def test_a_large_put_after_100_continue_stores_the_bytes_sent(live: LiveServer) -> None:
+    """PUT /dav/e.bin (9 MiB + 7) with Expect: 100-continue, the fast path's reads into
+    reused buffers: 100 Continue first, then 201, and GET returns the bytes."""
+    data = os.urandom(9 * MiB + 7)
+    answer = _raw_put(live, "/dav/e.bin", len(data), data, expect=True)
+    assert b"HTTP/1.1 201 Created\r\n" in answer
+    got = requests.get(f"{live.url}/dav/e.bin", headers=AUTH, timeout=60)
+    assert got.status_code == 200 and got.content == data
+
+
+def test_a_large_put_cut_short_stores_nothing_and_leaves_no_thread(
+    live: LiveServer,
+) -> None:
+    """PUT /dav/cut.bin announcing 16 MiB, 6 MiB sent, then the client hangs up: no
+    file, no temp file, no upload thread left behind; the server keeps answering."""
+    _raw_put(live, "/dav/cut.bin", 16 * MiB, os.urandom(6 * MiB))
+    deadline = time.monotonic() + 10
+    tmp = live.app.settings.data_dir / "blobs" / "tmp"
+    while time.monotonic() < deadline and (
+        list(tmp.iterdir()) or any(t.name == "upload-store" for t in threading.enumerate())
+    ):
+        time.sleep(0.05)
+    assert list(tmp.iterdir()) == []
+    assert not any(t.name == "upload-store" for t in threading.enumerate())
+    assert requests.get(f"{live.url}/dav/cut.bin", headers=AUTH, timeout=10).status_code == 404

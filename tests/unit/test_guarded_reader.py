@@ -9,11 +9,14 @@ reads that follow must be exactly those of ``io.BufferedReader``.
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 
 import pytest
+from cheroot.server import KnownLengthRFile
 
+from provider.body_input import GuardedInput
 from provider.http_server import GuardedReader
 
 HEAD = (
@@ -59,3 +62,26 @@ def test_lines_and_bytes_are_those_of_a_plain_reader(cuts: tuple[int, ...]) -> N
     assert got[2] == b"Content" and got[3] == b"-Length"  # the size limit holds
     assert got[7] == b"hello" and got[8] == b""
     assert reader.bytes_read >= 5  # cheroot's count of body bytes still moves
+
+
+@pytest.mark.parametrize("cuts", [(), (100,), (70_000, 70_001, 1_500_000)])
+def test_a_known_length_body_read_into_buffers_is_exact(cuts: tuple[int, ...]) -> None:
+    """A PUT body read with ``wsgi.input.readinto`` (issue 12: large uploads read into
+    reused buffers, straight from the socket): the bytes of the body, whatever the
+    pieces they arrive in, then the end of the body even though the next request's
+    bytes follow; those are still there for the next ``readline``."""
+    body = os.urandom(3 * 1024 * 1024 + 5)
+    wire = b"PUT /x HTTP/1.1\r\n\r\n" + body + b"GET /next HTTP/1.1\r\n"
+    bounds = [0, *cuts, len(wire)]
+    reader, sender = _reader([wire[a:b] for a, b in zip(bounds, bounds[1:], strict=False)])
+    try:
+        assert reader.readline() == b"PUT /x HTTP/1.1\r\n" and reader.readline() == b"\r\n"
+        stream = GuardedInput(KnownLengthRFile(reader, len(body)), {})
+        buffer = bytearray(1024 * 1024)
+        got = bytearray()
+        while n := stream.readinto(buffer):
+            got += buffer[:n]
+        assert bytes(got) == body
+        assert reader.readline() == b"GET /next HTTP/1.1\r\n"
+    finally:
+        sender.join()
