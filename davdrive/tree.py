@@ -49,13 +49,15 @@ def walk(session: Session, parts: list[str]) -> list[Node]:
     return list(session.execute(_chain_query(len(parts)), keys).scalars().all())
 
 
-def walk_rows(conn: Connection, parts: list[str]) -> list[Row[Any]]:
-    """``walk`` as Core rows on ``conn``, for the read fast path, which needs values
-    only: every column of ``node``, plus ``inline_data``, the bytes of the node's
-    content when the database keeps them (``davdrive.inline_blobs``), else None.
-    Same walk as ``walk``; the content costs one primary-key lookup per node."""
+def walk_rows(conn: Connection, parts: list[str], *, inline: bool = True) -> list[Row[Any]]:
+    """``walk`` as Core rows on ``conn``, for the fast paths, which need values
+    only: every column of ``node``, plus (``inline``) ``inline_data``, the bytes of
+    the node's content when the database keeps them (``davdrive.inline_blobs``),
+    else None. Same walk as ``walk``; the content costs one primary-key lookup per
+    node (a PUT, which does not read it, passes ``inline=False``)."""
     keys = {f"key{depth}": name_key(p) for depth, p in enumerate(parts)}
-    return list(conn.execute(_chain_query(len(parts), True), keys).all())
+    query = _chain_query(len(parts), True) if inline else _core_chain_query(len(parts))
+    return list(conn.execute(query, keys).all())
 
 
 _NODE_COLUMNS = tuple(c.key for c in Node.__table__.columns)
@@ -114,6 +116,12 @@ def _chain_query(depth: int, inline: bool = False) -> Select[Any]:
         .outerjoin(BlobInline, BlobInline.sha256 == Node.blob_sha256)
         .order_by(steps.c.depth)
     )
+
+
+@lru_cache(maxsize=128)
+def _core_chain_query(depth: int) -> Select[Any]:
+    """``_chain_query(depth)`` selecting the columns of ``node`` (Core rows)."""
+    return _chain_query(depth).with_only_columns(*Node.__table__.columns)
 
 
 def children(session: Session, folder_id: int) -> list[Node]:
