@@ -244,6 +244,11 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         finally:
             self._end_write_transaction(url)
 
+    def being_written(self, url: str) -> bool:
+        """True while a write of ``url`` (``plain_write``, ``write_transaction``) runs."""
+        return bool(self._active_writes.get(normalize_lock_root(url)))
+
+
 def _request_url(ctx: RequestContext) -> str | None:
     """The lock root of the request's own URL (as ``get_ref_url`` would give it)."""
     environ = ctx.environ
