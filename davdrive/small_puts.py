@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select
+from sqlalchemy import Connection, bindparam, insert, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from davdrive import audit, inline_blobs, tree
@@ -68,11 +68,10 @@ def plan(drive: DriveBase, rows: list[Any], parts: list[str], size: int) -> NewF
     views = [tree.NodeRow(r) for r in rows]
     facts = drive.facts.chain(views, with_leads=False)  # type: ignore[arg-type]
     parent = views[-1]
-    if not (
-        parent.is_folder
-        and all(decide(drive.actor, Action.SEE, f) for f in facts)
-        and decide(drive.actor, Action.CREATE, facts[-1])
-    ):
+    # CREATE is allowed only in a folder the actor sees itself (not a pass-through
+    # one), and every folder above a seen one is seen (visible, or pass-through as
+    # it leads to that one): the whole path is seen, as ``chain`` would find it.
+    if not (parent.is_folder and decide(drive.actor, Action.CREATE, facts[-1])):
         return None
     name = parts[-1]
     if parent.parent_id is None and reserved_key(name) in RESERVED_ROOT_KEYS:
@@ -126,12 +125,15 @@ def commit(conn: Connection, drive: DriveBase, new: NewFile, data: bytes) -> str
 
 
 # Built once. One re-read under the write lock: the folders of the chain still live
-# (their id, parent and name key), and any live node holding the new name's key.
-_PLACED_OR_HOLDER = select(Node.id, Node.parent_id, Node.name_key, Node.kind).where(
-    Node.deleted_at.is_(None),
-    or_(
-        Node.id.in_(bindparam("ids", expanding=True)),
-        and_(Node.parent_id == bindparam("folder"), Node.name_key == bindparam("key")),
+# (their id, parent and name key), and any live node holding the new name's key; two
+# index searches (primary key, then the live-name index), whatever the drive's size.
+_PLACED_OR_HOLDER = union_all(
+    select(Node.id, Node.parent_id, Node.name_key, Node.kind).where(
+        Node.id.in_(bindparam("ids", expanding=True)), Node.deleted_at.is_(None)
+    ),
+    select(Node.id, Node.parent_id, Node.name_key, Node.kind).where(
+        Node.parent_id == bindparam("folder"), Node.name_key == bindparam("key"),
+        Node.deleted_at.is_(None),
     ),
 )
 _NEW_NODE = insert(Base.metadata.tables["node"])

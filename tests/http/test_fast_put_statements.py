@@ -14,7 +14,8 @@ from werkzeug.test import Client
 
 from davdrive.server import DriveApp
 from provider.fast_put import ANSWERED
-from tests.conftest import Dav, recorded_statements
+from tests.conftest import Dav, basic, recorded_statements
+from tests.http.club import Club
 
 # After the sign-in, a PUT of a new name in a visible folder runs exactly these, on
 # Core connections (no ORM session), with ONE commit (its fsync makes the 201 durable):
@@ -71,11 +72,13 @@ def _put(app: DriveApp, path: str, body: bytes) -> tuple[int, bool, list[str]]:
     return status, fast, seen
 
 
-def _put_counting(app: DriveApp, path: str, body: bytes) -> tuple[int, bool, list[str], int]:
+def _put_counting(
+    app: DriveApp, path: str, body: bytes, auth: str = basic("tester", "secret")
+) -> tuple[int, bool, list[str], int]:
     """The PUT's status, whether the fast path answered, its statements and its commits
     (the engine's "commit" event: one per COMMIT sent to the database)."""
     recorder = Recorder(app)
-    dav = Dav(Client(recorder))
+    dav = Dav(Client(recorder), auth)
     commits: list[int] = []
 
     def count(_conn):  # type: ignore[no-untyped-def]
@@ -123,6 +126,19 @@ def test_a_fast_put_of_a_new_file_runs_exactly_the_derived_statements(app: Drive
     _check(seen, NEW_FILE)
     assert commits == 1, f"{commits} commits: one makes the 201 durable, more cost an fsync each"
     assert dav("GET", "/dav/Folder/new.txt").data == b"new content"
+
+
+def test_a_new_file_below_a_pass_through_folder_is_as_cheap(club: Club) -> None:
+    """PUT /dav/Club/new.txt by wendy, who may write in /Club and sees the root only as
+    a pass-through folder: the same statements (the folders above a folder one may
+    create in are seen, so no pass-through query) and one commit."""
+    wendy = club.as_("wendy")
+    assert wendy("PUT", "/dav/Club/warm.txt", "warm the caches").status_code == 201
+    status, fast, seen, commits = _put_counting(
+        club.app, "/dav/Club/new.txt", b"new content", auth=basic("wendy", "wendy-password")
+    )
+    assert (status, fast, commits) == (201, True, 1)
+    _check(seen, NEW_FILE)
 
 
 def test_a_fast_overwrite_commits_once(app: DriveApp) -> None:
