@@ -87,40 +87,49 @@ def plan(drive: DriveBase, rows: list[Any], parts: list[str], size: int) -> NewF
 
 
 def commit(conn: Connection, drive: DriveBase, new: NewFile, data: bytes) -> str | None:
-    """Store ``data`` as the new file, committed on ``conn``; its ETag (the sha256), or
-    None, with nothing stored, when the folder chain or the name changed since the
-    walk (or the database refused the row): the caller then takes the general way."""
-    parent = new.parent
-    key = name_key(new.name)
-    info = BlobInfo(hashlib.sha256(data).hexdigest(), None, None, len(data))
+    """Store ``data`` as the new file, committed on ``conn`` (alone); its ETag (the
+    sha256), or None, with nothing stored, when the folder chain or the name changed
+    since the walk (or the database refused the row): the caller then takes the
+    general way."""
     try:
         take_write_lock_on(conn, "drive")
-        ids = [node_id for node_id, _, _ in new.placement]
-        rows = conn.execute(
-            _PLACED_OR_HOLDER, {"ids": ids, "folder": parent.id, "key": key}
-        ).all()
-        now = {row[0]: (row[0], row[1], row[2]) for row in rows}
-        held = any(row[1] == parent.id and row[2] == key for row in rows)
-        if held or any(now.get(entry[0]) != entry for entry in new.placement):
-            conn.rollback()
-            return None
-        ensure_blob_row(conn, info)
-        inline_blobs.store(conn, info, data)
-        conn.execute(_NEW_NODE, {
-            "parent_id": parent.id, "name": new.name, "name_key": key, "kind": "file",
-            "owner_id": drive.actor.user_id, "doc_type": parent.doc_type,
-            "visibility": "private" if parent.new_files_private else "shared",
-            "mtime": time.time(), "blob_sha256": info.sha256, "size": info.size,
-            "content_type": guess_content_type(new.name),
-        })
-        audit.append(
-            conn, user=drive.actor.login, ip=drive.ip, action="create", path=new.path,
-            detail=f"{info.size} bytes sha256={info.sha256}",
-        )
-        conn.commit()
+        etag = store(conn, drive, new, data)
     except IntegrityError:
         conn.rollback()
         return None
+    if etag is None:
+        conn.rollback()
+        return None
+    conn.commit()
+    return etag
+
+
+def store(conn: Connection, drive: DriveBase, new: NewFile, data: bytes) -> str | None:
+    """``commit`` without the commit, in ``conn``'s transaction, which holds the write
+    lock: the re-read first, and nothing written when it returns None (so that the
+    transaction may go on with other work: ``davdrive.group_commit``)."""
+    parent = new.parent
+    key = name_key(new.name)
+    ids = [node_id for node_id, _, _ in new.placement]
+    rows = conn.execute(_PLACED_OR_HOLDER, {"ids": ids, "folder": parent.id, "key": key}).all()
+    now = {row[0]: (row[0], row[1], row[2]) for row in rows}
+    held = any(row[1] == parent.id and row[2] == key for row in rows)
+    if held or any(now.get(entry[0]) != entry for entry in new.placement):
+        return None
+    info = BlobInfo(hashlib.sha256(data).hexdigest(), None, None, len(data))
+    ensure_blob_row(conn, info)
+    inline_blobs.store(conn, info, data)
+    conn.execute(_NEW_NODE, {
+        "parent_id": parent.id, "name": new.name, "name_key": key, "kind": "file",
+        "owner_id": drive.actor.user_id, "doc_type": parent.doc_type,
+        "visibility": "private" if parent.new_files_private else "shared",
+        "mtime": time.time(), "blob_sha256": info.sha256, "size": info.size,
+        "content_type": guess_content_type(new.name),
+    })
+    audit.append(
+        conn, user=drive.actor.login, ip=drive.ip, action="create", path=new.path,
+        detail=f"{info.size} bytes sha256={info.sha256}",
+    )
     return info.sha256
 
 

@@ -31,8 +31,10 @@ text, 204 empty; both with the strong ETag).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from wsgidav import util
 
 from davdrive import small_puts, tree
@@ -45,6 +47,7 @@ from davdrive.errors import (
     InsufficientStorage,
     TooLarge,
 )
+from davdrive.group_commit import GroupCommit
 from davdrive.paths import join, name_key, reserved_key, split_path
 from davdrive.services import Drive, Upload
 from provider.context import RequestContext, context_of
@@ -106,11 +109,17 @@ def plain_put_parts(environ: dict[str, Any], mount: str) -> list[str] | None:
 class FastPut:
     """WSGI middleware: plain PUTs answered here, everything else passed to ``app``."""
 
-    def __init__(self, app: Any, mount: str, provider: Any, *, enabled: bool = True) -> None:
+    def __init__(
+        self, app: Any, mount: str, provider: Any, *, enabled: bool = True,
+        commits: GroupCommit | None = None,
+    ) -> None:
+        """``commits``: the new small files of concurrent requests share commits
+        (``davdrive.group_commit``); without it each commits alone."""
         self.app = app
         self.mount = mount
         self.provider = provider
         self.enabled = enabled
+        self.commits = commits
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         parts = plain_put_parts(environ, self.mount) if self.enabled else None
@@ -196,14 +205,25 @@ class FastPut:
             ctx.release()  # no connection is held while the body is received
             try:
                 data = _receive(environ, expected)
-                with ctx.runtime.engine.connect() as conn:
-                    etag = small_puts.commit(conn, drive, new, data)
+                etag = self._commit_small(ctx, new, data)
                 created = True
                 if etag is None:  # changed meanwhile: decided as a PUT coming now would be
                     created, etag = self._finish_general(drive, new, rows, data)
             except Exception as exc:
                 return self._refuse(exc, environ, start_response)
         return self._answer(start_response, created, etag)
+
+    def _commit_small(
+        self, ctx: RequestContext, new: small_puts.NewFile, data: bytes
+    ) -> str | None:
+        """The new file committed (its ETag), or None: changed meanwhile, nothing stored."""
+        if self.commits is None:
+            with ctx.runtime.engine.connect() as conn:
+                return small_puts.commit(conn, ctx.drive, new, data)
+        try:
+            return self.commits.run(partial(small_puts.store, drive=ctx.drive, new=new, data=data))
+        except IntegrityError:  # refused by the database when run alone: the general way
+            return None
 
     @staticmethod
     def _finish_general(
