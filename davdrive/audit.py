@@ -14,11 +14,11 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from davdrive.models import AuditEvent, Base, utcnow
-from davdrive.write_lock import take_write_lock
+from davdrive.write_lock import take_write_lock, take_write_lock_on
 
 _FIELDS = ("time", "user_login", "ip", "action", "path", "target_path", "outcome", "detail",
            "prev_hash")
@@ -58,14 +58,43 @@ def record(
     session.flush()
     take_write_lock(session, "audit")
     prev = session.scalars(_LAST_HASH).first()
+    values = _event(prev, user, action, path, target, outcome, detail, ip)
+    session.execute(_APPEND, values)
+    return str(values["hash"])
+
+
+def append(
+    conn: Connection,
+    *,
+    user: str,
+    action: str,
+    path: str = "",
+    target: str = "",
+    outcome: str = "ok",
+    detail: str = "",
+    ip: str = "",
+) -> str:
+    """``record`` on a Core connection, in its transaction (not committed; it holds
+    the write lock from here on): the same two statements. Returns the event's hash."""
+    take_write_lock_on(conn, "audit")
+    prev = conn.execute(_LAST_HASH).scalar()
+    values = _event(prev, user, action, path, target, outcome, detail, ip)
+    conn.execute(_APPEND, values)
+    return str(values["hash"])
+
+
+def _event(
+    prev: str | None, user: str, action: str, path: str, target: str, outcome: str,
+    detail: str, ip: str,
+) -> dict[str, Any]:
+    """The column values of the event that follows ``prev``, its hash included."""
     values: dict[str, Any] = {
         "time": utcnow().replace(microsecond=0), "user_login": user, "ip": ip,
         "action": action, "path": path, "target_path": target, "outcome": outcome,
         "detail": detail, "prev_hash": prev or "",
     }
     values["hash"] = _digest_values(values)
-    session.execute(_APPEND, values)
-    return str(values["hash"])
+    return values
 
 
 def verify(session: Session) -> int | None:

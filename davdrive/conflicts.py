@@ -21,7 +21,7 @@ by another transaction; the database then has the last word:
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
@@ -35,13 +35,14 @@ NAME_INDEX = "uq_node_live_name"
 _SQLITE_NAME_CLASH = "node.parent_id, node.name_key"
 
 
-def ensure_blob_row(session: Session, info: BlobInfo) -> None:
+def ensure_blob_row(session: Session | Connection, info: BlobInfo) -> None:
     """The row for a stored blob, inserted unless it is already there (raced or not):
     one statement either way. Checksums the upload computed (sha1/md5 are None
     unless asked for) fill those the existing row lacks; none is ever replaced."""
     values = {"sha256": info.sha256, "sha1": info.sha1, "md5": info.md5, "size": info.size,
               "created_at": utcnow()}
-    postgres = session.get_bind().dialect.name == "postgresql"
+    bind = session.get_bind() if isinstance(session, Session) else session
+    postgres = bind.dialect.name == "postgresql"
     if info.sha1 is None and info.md5 is None:
         session.execute(_PG_NEW_BLOB if postgres else _SQLITE_NEW_BLOB, values)
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -24,6 +25,7 @@ from davdrive.models import (
     NodeVersion,
     utcnow,
 )
+from davdrive.paths import name_key
 from davdrive.policy import Action
 from davdrive.quota import QuotaFigures
 
@@ -62,6 +64,14 @@ class DriveWriting(DriveReading):
             self._audit("create", node)
             self._commit()
         return node
+
+    def settle_walk(self, parts: list[str], rows: list[Any]) -> None:
+        """Take a walk of ``parts`` the caller ran on Core rows (``tree.walk_rows``) as
+        ``chain`` would have run it: ``node_at`` on the path or a prefix then asks
+        no SQL of its own."""
+        key = tuple(name_key(p) for p in parts)
+        if key not in self._chains:
+            self._settle(key, tree.adopt(self.session, rows))
 
     def begin_upload(
         self, parent: Node, name: str, existing: Node | None, *, expected: int | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,11 +23,12 @@ from davdrive.blobs import BlobInfo, BlobStore
 from davdrive.models import Base, BlobInline
 
 
-def store(session: Session, info: BlobInfo, data: bytes) -> None:
+def store(session: Session | Connection, info: BlobInfo, data: bytes) -> None:
     """Keep ``data`` as the bytes of blob ``info`` (the blob row must be in the same
     transaction); a row another upload of the same content stored stays."""
     values = {"sha256": info.sha256, "data": data}
-    postgres = session.get_bind().dialect.name == "postgresql"
+    bind = session.get_bind() if isinstance(session, Session) else session
+    postgres = bind.dialect.name == "postgresql"
     session.execute(_PG_STORE if postgres else _SQLITE_STORE, values)
 
 

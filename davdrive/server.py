@@ -40,6 +40,7 @@ from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
 from davdrive.folder_lock import serving
+from davdrive.group_commit import GroupCommit
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from davdrive.workers import supervise
@@ -145,7 +146,10 @@ class DriveApp:
             settings.data_dir / "chunks", self.provider, layout,
             settings["dav.max_upload_bytes"],
         )
-        signed_in = FastPut(layout, self.mount, self.provider, enabled=settings["dav.fast_put"])
+        signed_in = FastPut(
+            layout, self.mount, self.provider, enabled=settings["dav.fast_put"],
+            commits=GroupCommit(runtime.engine),
+        )
         self._dav = ContextMiddleware(
             BasicAuthMiddleware(signed_in, self.controller), runtime, current
         )

@@ -50,20 +50,21 @@ def walk(session: Session, parts: list[str]) -> list[Node]:
     return list(session.execute(_chain_query(len(parts)), keys).scalars().all())
 
 
-def walk_rows(conn: Connection, parts: list[str]) -> list[Any]:
+def walk_rows(conn: Connection, parts: list[str], *, inline: bool = True) -> list[Any]:
     """``walk`` as rows of values on ``conn`` (named tuples, ``davdrive.prepared``),
-    for the read fast path: every column of ``node``, ``is_folder`` (read like
-    ``Node.is_folder``, so rules read a row as a node), and ``inline_data``, the
-    bytes of the node's content when the database keeps them
-    (``davdrive.inline_blobs``), else None. Same walk as ``walk``; the content
-    costs one primary-key lookup per node."""
+    for the fast paths: every column of ``node``, ``is_folder`` (read like
+    ``Node.is_folder``, so rules read a row as a node), and (``inline``)
+    ``inline_data``, the bytes of the node's content when the database keeps them
+    (``davdrive.inline_blobs``), else None. Same walk as ``walk``; the content costs
+    one primary-key lookup per node (a PUT, which does not read it, passes
+    ``inline=False``)."""
     keys = {f"key{depth}": name_key(p) for depth, p in enumerate(parts)}
-    return _walk_rows_prepared(len(parts)).rows(conn, keys)
+    return _walk_rows_prepared(len(parts), inline).rows(conn, keys)
 
 
-@lru_cache(maxsize=64)
-def _walk_rows_prepared(depth: int) -> Prepared:
-    return Prepared(_chain_query(depth, True))
+@lru_cache(maxsize=128)
+def _walk_rows_prepared(depth: int, inline: bool) -> Prepared:
+    return Prepared(_chain_query(depth, True) if inline else _core_chain_query(depth))
 
 
 _NODE_COLUMNS = tuple(c.key for c in Node.__table__.columns)
@@ -108,6 +109,14 @@ def _chain_query(depth: int, inline: bool = False) -> Select[Any]:
         .join(steps, Node.id == steps.c.id)
         .outerjoin(BlobInline, BlobInline.sha256 == Node.blob_sha256)
         .order_by(steps.c.depth)
+    )
+
+
+@lru_cache(maxsize=128)
+def _core_chain_query(depth: int) -> Select[Any]:
+    """``_chain_query(depth)`` selecting the columns of ``node`` and ``is_folder``."""
+    return _chain_query(depth).with_only_columns(
+        *Node.__table__.columns, (Node.kind == "folder").label("is_folder")
     )
 
 

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import zlib
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 
 def take_write_lock(session: Session, purpose: str = "davdrive") -> None:
     """Hold the write lock in ``session``'s transaction (until it commits or rolls back)."""
-    conn = session.connection()
+    take_write_lock_on(session.connection(), purpose)
+
+
+def take_write_lock_on(conn: Connection, purpose: str = "davdrive") -> None:
+    """``take_write_lock`` for a Core connection's transaction."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         dbapi = conn.connection.dbapi_connection

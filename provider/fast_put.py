@@ -31,17 +31,26 @@ text, 204 empty; both with the strong ETag).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from wsgidav import util
 
+from davdrive import small_puts, tree
 from davdrive.backoffice import BRANCH
-from davdrive.db import release_connection
 from davdrive.drive_base import RESERVED_ROOT_KEYS
-from davdrive.errors import BadRequest, DriveError, InsufficientStorage, TooLarge
+from davdrive.errors import (
+    BadRequest,
+    DriveError,
+    IncompleteUpload,
+    InsufficientStorage,
+    TooLarge,
+)
+from davdrive.group_commit import GroupCommit
 from davdrive.paths import join, name_key, reserved_key, split_path
 from davdrive.services import Drive, Upload
-from provider.context import context_of
+from provider.context import RequestContext, context_of
 from provider.errors import answerable_error, error_answer, quoted_etag
 from provider.uploads import UploadSink
 
@@ -61,6 +70,8 @@ LAYOUT_ROOTS = frozenset({"files", "uploads"})
 
 CREATED_BODY = b"201 Created\n"
 ANSWERED = "davdrive.fast_put"  # environ: True when this middleware answered
+
+BLOCK_SIZE = 1024 * 1024  # reads of a small body held in memory (as WsgiDAV's block_size)
 
 
 class _FallThrough(Exception):
@@ -98,11 +109,17 @@ def plain_put_parts(environ: dict[str, Any], mount: str) -> list[str] | None:
 class FastPut:
     """WSGI middleware: plain PUTs answered here, everything else passed to ``app``."""
 
-    def __init__(self, app: Any, mount: str, provider: Any, *, enabled: bool = True) -> None:
+    def __init__(
+        self, app: Any, mount: str, provider: Any, *, enabled: bool = True,
+        commits: GroupCommit | None = None,
+    ) -> None:
+        """``commits``: the new small files of concurrent requests share commits
+        (``davdrive.group_commit``); without it each commits alone."""
         self.app = app
         self.mount = mount
         self.provider = provider
         self.enabled = enabled
+        self.commits = commits
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         parts = plain_put_parts(environ, self.mount) if self.enabled else None
@@ -118,16 +135,23 @@ class FastPut:
     def _put(
         self, environ: dict[str, Any], start_response: Any, parts: list[str]
     ) -> list[bytes]:
-        drive = context_of(environ).drive
+        ctx = context_of(environ)
+        drive = ctx.drive
         if drive.is_junk(parts[-1]):
             raise _FallThrough
-        existing = drive.node_at(parts)  # one walk: the parent's lookup is then cached
+        expected = int(environ["CONTENT_LENGTH"])
+        # One walk, on the request's Core connection: the parent and the name's holder.
+        rows = tree.walk_rows(ctx.reads, parts, inline=False)
+        new = small_puts.plan(drive, rows, parts, expected)
+        if new is not None:
+            return self._create_small(environ, start_response, ctx, parts, new, rows, expected)
+        drive.settle_walk(parts, rows)  # the general way asks no second walk
+        existing = drive.node_at(parts)
         if existing is not None and existing.is_folder:
             raise _FallThrough
         parent = drive.node_at(parts[:-1])
         if parent is None or not parent.is_folder:
             raise _FallThrough
-        expected = int(environ["CONTENT_LENGTH"])
         try:
             upload = self._begin(drive, parent, parts[-1], existing, expected)
         except DriveError as exc:
@@ -140,6 +164,10 @@ class FastPut:
         except Exception as exc:
             upload.writer.abort()
             return self._refuse(exc, environ, start_response)
+        return self._answer(start_response, created, etag)
+
+    @staticmethod
+    def _answer(start_response: Any, created: bool, etag: str) -> list[bytes]:
         if created:
             start_response("201 Created", [
                 ("Content-Type", "text/plain; charset=utf-8"),
@@ -155,6 +183,64 @@ class FastPut:
         ])
         return [b""]
 
+    def _create_small(
+        self, environ: dict[str, Any], start_response: Any, ctx: RequestContext,
+        parts: list[str], new: small_puts.NewFile, rows: list[Any], expected: int,
+    ) -> list[bytes]:
+        """A new small file (``davdrive.small_puts``): the checks of ``_begin`` and
+        ``_write`` in their order, the body received into memory, one commit. A
+        race seen at the commit goes the general way (``finish_upload``)."""
+        drive = ctx.drive
+        limit = drive.options.max_upload_bytes
+        if limit is not None and expected > limit:
+            raise _FallThrough
+        try:
+            drive.check_room(None, expected, on_disk=True)  # the disk only: no quotas here
+        except InsufficientStorage:
+            raise _FallThrough from None
+        url = util.quote(self.mount + join(parts))
+        with self.provider.lock_manager.plain_write(url, new=True) as free:
+            if not free:
+                raise _FallThrough
+            ctx.release()  # no connection is held while the body is received
+            try:
+                data = _receive(environ, expected)
+                etag = self._commit_small(ctx, new, data)
+                created = True
+                if etag is None:  # changed meanwhile: decided as a PUT coming now would be
+                    created, etag = self._finish_general(drive, new, rows, data)
+            except Exception as exc:
+                return self._refuse(exc, environ, start_response)
+        return self._answer(start_response, created, etag)
+
+    def _commit_small(
+        self, ctx: RequestContext, new: small_puts.NewFile, data: bytes
+    ) -> str | None:
+        """The new file committed (its ETag), or None: changed meanwhile, nothing stored."""
+        if self.commits is None:
+            with ctx.runtime.engine.connect() as conn:
+                return small_puts.commit(conn, ctx.drive, new, data)
+        try:
+            return self.commits.run(partial(small_puts.store, drive=ctx.drive, new=new, data=data))
+        except IntegrityError:  # refused by the database when run alone: the general way
+            return None
+
+    @staticmethod
+    def _finish_general(
+        drive: Drive, new: small_puts.NewFile, rows: list[Any], data: bytes
+    ) -> tuple[bool, str]:
+        """``finish_upload`` of ``data`` as the upload ``_begin`` would have opened."""
+        parent = tree.adopt(drive.session, rows)[-1]
+        writer = drive.blobs.writer(drive.options.max_upload_bytes)
+        try:
+            writer.write(data)
+        except BaseException:
+            writer.abort()
+            raise
+        upload = Upload(parent, new.name, None, writer, placement=new.placement)
+        node = drive.finish_upload(upload)
+        assert node.etag is not None
+        return upload.created, node.etag
     @staticmethod
     def _begin(
         drive: Drive, parent: Any, name: str, existing: Any, expected: int
@@ -180,9 +266,9 @@ class FastPut:
         with self.provider.lock_manager.plain_write(url, new=upload.existing is None) as free:
             if not free:
                 raise _FallThrough
-            # The lock query ran in the request's session: give its connection back
-            # before the body streams (a slow client must not hold one).
-            release_connection(drive.session)
+            # The lock query ran on the request's connection: give it back before
+            # the body streams (a slow client must not hold one).
+            context_of(environ).release()
             sink = UploadSink(upload, expected)
             sink.receive(environ, expected)
             sink.close()
@@ -199,3 +285,23 @@ class FastPut:
         if not environ.get("wsgidav.all_input_read"):
             error.add_headers = [*(error.add_headers or []), ("Connection", "close")]
         return error_answer(error, environ, start_response)
+
+
+def _receive(environ: dict[str, Any], expected: int) -> bytes:
+    """The request body of ``expected`` bytes; ``IncompleteUpload`` when it ends short."""
+    stream = environ["wsgi.input"]
+    chunks = []
+    left = expected
+    while left > 0:
+        block = stream.read(min(left, BLOCK_SIZE))
+        if not block:
+            break
+        environ["wsgidav.some_input_read"] = 1
+        left -= len(block)
+        chunks.append(block)
+    environ["wsgidav.all_input_read"] = 1
+    if left:
+        raise IncompleteUpload(
+            f"Received {expected - left} of {expected} announced bytes; nothing was stored."
+        )
+    return b"".join(chunks)

@@ -212,17 +212,20 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
         lock applies (on ``url``, a depth-infinity one above it, with ``new`` any on
         its parent folder: what WsgiDAV's PUT checks), else True, with ``url``
         marked as being written for the block (no lock is granted on it meanwhile,
-        as in ``write_transaction``). One query (``write_candidates``), kept as the
-        request's snapshot so that WsgiDAV's own checks need none when it falls through."""
+        as in ``write_transaction``). One query (``write_candidates``) on the
+        request's ``reads`` connection, which the caller must release before it
+        receives the body; kept as the request's snapshot so that WsgiDAV's own
+        checks need none when it falls through."""
         url = normalize_lock_root(url)
         parent = url.rsplit("/", 1)[0] or "/"
         ctx = self.current.ctx if self.current is not None else None
         self._lock.acquire_write()
         try:
-            # In a session of its own: the request's must hold no connection while
-            # the body is received (tests/http/test_connection_holding.py). Kept as
-            # the snapshot: WsgiDAV's checks reuse it if the write falls through.
-            locks = self._snapshot(ctx, url, False)
+            # On the request's read connection (a plain Core one), which the caller
+            # gives back before the body is received (tests/http/
+            # test_connection_holding.py). Kept as the snapshot: WsgiDAV's checks
+            # reuse it if the write falls through.
+            locks = self._snapshot(ctx, url, False, ctx.reads if ctx is not None else None)
             free = not any(
                 lock["root"] == url
                 or lock["depth"] == "infinity"
@@ -240,6 +243,11 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
             yield True
         finally:
             self._end_write_transaction(url)
+
+    def being_written(self, url: str) -> bool:
+        """True while a write of ``url`` (``plain_write``, ``write_transaction``) runs."""
+        return bool(self._active_writes.get(normalize_lock_root(url)))
+
 
 def _request_url(ctx: RequestContext) -> str | None:
     """The lock root of the request's own URL (as ``get_ref_url`` would give it)."""

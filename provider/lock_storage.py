@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -240,15 +240,17 @@ class SqlLockStorage:
             return self._candidates(session, url, children=children)
 
     def write_candidates(
-        self, url: str, *, children: bool, session: Session | None = None
+        self, url: str, *, children: bool, session: Session | Connection | None = None
     ) -> list[dict[str, Any]]:
         """Live locks on ``url`` and on each of its ancestors, whatever their depth
         (and, with ``children``, every lock below ``url``), in one indexed query.
 
         A superset of what any write check on ``url`` or one of its ancestors
         needs, so one request's checks share it (``DriveLockManager``). Runs
-        in ``session`` when given (without flushing it).
+        in ``session`` (or on a Core connection) when given (without flushing it).
         """
+        if isinstance(session, Connection):
+            return self._candidates(session, url, children=children, any_depth=True)
         if session is not None:
             with session.no_autoflush:
                 return self._candidates(session, url, children=children, any_depth=True)
@@ -257,7 +259,7 @@ class SqlLockStorage:
 
     @staticmethod
     def _candidates(
-        session: Session, url: str, *, children: bool, any_depth: bool = False
+        session: Session | Connection, url: str, *, children: bool, any_depth: bool = False
     ) -> list[dict[str, Any]]:
         root = normalize_lock_root(url)
         ancestors = _ancestors(root)
@@ -265,7 +267,8 @@ class SqlLockStorage:
         # Every root below starts with prefix: a range on the index, no LIKE.
         params = {"root": root, "ancestors": ancestors, "now": time.time(),
                   "lo": prefix, "hi": prefix[:-1] + "0"}
-        rows = session.connection().execute(_CANDIDATES[children, any_depth], params).all()
+        conn = session if isinstance(session, Connection) else session.connection()
+        rows = conn.execute(_CANDIDATES[children, any_depth], params).all()
         return [
             {"token": t, "root": r, "principal": p, "scope": sc, "depth": d}
             for t, r, p, sc, d in rows

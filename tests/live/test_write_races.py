@@ -47,7 +47,8 @@ def temp_files(live: LiveServer) -> list[Path]:
 
 class SlowPut:
     """A PUT whose body is held back halfway: the server has begun the upload (its
-    temporary blob file exists) when ``__init__`` returns; ``finish`` sends the rest."""
+    temporary blob file exists or, for content received into memory, its URL is
+    marked as being written) when ``__init__`` returns; ``finish`` sends the rest."""
 
     def __init__(
         self, live: LiveServer, path: str, body: bytes, auth: dict[str, str] = AUTH
@@ -62,7 +63,8 @@ class SlowPut:
         self.conn.endheaders()
         self.conn.send(body[: len(body) // 2])
         deadline = time.monotonic() + 10
-        while not set(temp_files(live)) - before:
+        writes = live.app.provider.lock_manager
+        while not set(temp_files(live)) - before and not writes.being_written(path):
             assert time.monotonic() < deadline, "the server never began the upload"
             time.sleep(0.01)
 
