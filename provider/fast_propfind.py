@@ -25,25 +25,26 @@ import time
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import chain
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from lxml import etree
-from sqlalchemy import Float, Select, and_, bindparam, exists, or_, select
+from sqlalchemy import Connection, Float, Select, and_, bindparam, exists, or_, select
 from wsgidav.lock_man.lock_manager import normalize_lock_root
 
 from davdrive import tree
 from davdrive.models import DeadProperty, Lock, Node
-from davdrive.paths import join
+from davdrive.paths import join, name_key
 from davdrive.policy import Action, NodeFacts, decide, visibility
 from davdrive.services import Drive
+from provider.context import RequestContext
 from provider.lock_storage import live_condition
 from provider.multistatus import (
     ALLPROP_FILE,
     ALLPROP_FOLDER,
     CLOSE,
     HEAD,
-    HREF_SAFE,
     LIVE_PROPS,
     LOCKDISCOVERY,
     PLAIN_HREF,
@@ -110,16 +111,16 @@ def lock_root(share_path: str, path: str) -> str:
 
 
 def _blocked(
-    drive: Drive, node: Any, root: str, *, listing: bool, locks: bool, dead: bool
+    conn: Connection, node_id: int, root: str, *, listing: bool, locks: bool, dead: bool
 ) -> bool:
     """One query: does a live lock (item or below) or a dead property (item or, for a
     listing, a child) keep the request from the fast path?"""
     if not (locks or dead):
         return False
     prefix = root.rstrip("/") + "/"
-    params = {"root": root, "low": prefix, "high": prefix[:-1] + "0", "node": node.id,
+    params = {"root": root, "low": prefix, "high": prefix[:-1] + "0", "node": node_id,
               "now": time.time()}
-    return any(drive.session.execute(_blocked_query(listing, locks, dead), params).one())
+    return any(conn.execute(_blocked_query(listing, locks, dead), params).one())
 
 
 @lru_cache(maxsize=8)
@@ -144,8 +145,8 @@ def _blocked_query(listing: bool, locks: bool, dead: bool) -> Select[Any]:
 
 
 def fast_propfind(
-    environ: dict[str, Any], drive: Drive, parts: list[str], prefixes: tuple[str, str],
-    templates: Templates,
+    environ: dict[str, Any], ctx: RequestContext, parts: list[str],
+    prefixes: tuple[str, str], templates: Templates,
 ) -> Iterator[str] | None:
     """The answer's text chunks, or None to let WsgiDAV answer (see module doc)."""
     depth = environ.get("HTTP_DEPTH", "1").strip()
@@ -154,26 +155,54 @@ def fast_propfind(
     names = requested_props(environ)
     if names is None:
         return None
-    node = drive.node_at(parts)
-    if node is None or not visibility(drive.actor, drive.facts_of(node)):
+    drive = ctx.drive
+    target = _target(drive, ctx.reads, parts)
+    if target is None:
         return None  # missing, hidden or pass-through: WsgiDAV's answer
+    node = target.chain[-1]
     listing = depth == "1" and node.is_folder
-    if listing and node.parent_id is None:
-        return None  # the root lists the back-office branch
     allprop = names == ()
     locks = allprop or LOCKDISCOVERY in names
     # ``prefixes``: (mount path + share path) for hrefs, share path for lock roots.
     item_path = join(parts) + ("/" if node.is_folder and parts else "")
-    if _blocked(drive, node, lock_root(prefixes[1], item_path), listing=listing,
-                locks=locks, dead=allprop):
+    if (listing and node.parent_id is None) or _blocked(  # the root lists the back office
+        ctx.reads, node.id, lock_root(prefixes[1], item_path), listing=listing,
+        locks=locks, dead=allprop,
+    ):
+        drive.settle_rows(parts, [row.row for row in target.chain])
         return None
-    return _answer(drive, node, quote_href(prefixes[0] + item_path), names, listing,
+    return _answer(ctx, node, target.facts, quote_href(prefixes[0] + item_path), names, listing,
                    templates)
 
 
+class _Target(NamedTuple):
+    chain: list[tree.NodeRow]  # root first
+    facts: NodeFacts  # of the target
+
+
+def _target(drive: Drive, conn: Connection, parts: list[str]) -> _Target | None:
+    """The item at ``parts`` when the actor sees it (itself, not as a pass-through
+    folder) and every folder on the way, as ``Drive.node_at`` and ``visibility``
+    decide, from Core rows of ``tree.walk_rows`` on ``conn``; else None, with the
+    path settled for WsgiDAV (``Drive.settle_rows``)."""
+    rows = tree.walk_rows(conn, parts)
+    chain = [tree.NodeRow(row) for row in rows]
+    if len(rows) == len(parts) + 1:
+        facts = drive.facts.chain(chain)  # type: ignore[arg-type]
+        node = chain[-1]
+        if (
+            all(decide(drive.actor, Action.SEE, f) for f in facts)
+            and (node.is_folder or not drive.is_junk(node.name))
+            and visibility(drive.actor, facts[-1])
+        ):
+            return _Target(chain, facts[-1])
+    drive.settle_rows(parts, rows)
+    return None
+
+
 def _answer(
-    drive: Drive, node: Node, base: str, names: tuple[str, ...], listing: bool,
-    templates: Templates,
+    ctx: RequestContext, node: tree.NodeRow, facts: NodeFacts, base: str,
+    names: tuple[str, ...], listing: bool, templates: Templates,
 ) -> Iterator[str]:
     allprop = names == ()
     folder_props = ALLPROP_FOLDER if allprop else names
@@ -184,10 +213,10 @@ def _answer(
     if not listing:
         yield head + CLOSE
         return
-    seen = _Seen(drive, drive.facts_of(node), node.id)
+    seen = _Seen(ctx.drive, facts, node.id)
     pages = chain(
-        _folders(drive, node.id, base, folder_props, allprop, templates, seen),
-        _files(drive, node.id, base, templates.file_rows(file_props, allprop), seen),
+        _folders(ctx, node.id, base, folder_props, allprop, templates, seen),
+        _files(ctx, node.id, base, templates.file_rows(file_props, allprop), seen),
     )
     # Fewer, larger chunks: each one is a write to the socket and, before it, the
     # release of the DB connection that the next page takes again. A chunk is sent
@@ -220,11 +249,14 @@ class _Seen:
     def folder(self, row: Any) -> bool:
         return decide(self.actor, Action.SEE, self.facts.child(self.parent, row)).allowed
 
-    def file(self, key: tuple[object, ...]) -> bool:
-        """``key``: the values of ``tree.FILE_KEY_COLUMNS`` of a file of the folder."""
+    def file(self, key: tuple[object, ...], convert: tuple[Any, ...]) -> bool:
+        """``key``: the driver's values of ``tree.FILE_KEY_COLUMNS`` of a file of the
+        folder, ``convert`` their conversions (``tree.FilePage``)."""
         seen = self.files.get(key)
         if seen is None:
-            node = _FileFacts(self.parent_id, *key)  # type: ignore[arg-type]
+            values: list[Any] = [v if f is None else f(v)
+                                 for v, f in zip(key, convert, strict=True)]
+            node = _FileFacts(self.parent_id, *values)
             child = self.facts.child(self.parent, node)  # type: ignore[arg-type]
             seen = self.files[key] = decide(self.actor, Action.SEE, child).allowed
         return seen
@@ -244,7 +276,7 @@ class _FileFacts(NamedTuple):
 
 
 def _folders(
-    drive: Drive, folder_id: int, base: str, props: tuple[str, ...], allprop: bool,
+    ctx: RequestContext, folder_id: int, base: str, props: tuple[str, ...], allprop: bool,
     templates: Templates, seen: _Seen,
 ) -> Iterator[tuple[str, bool]]:
     template, dates = templates.template, templates.dates
@@ -252,7 +284,8 @@ def _folders(
     text = template(props, True, False, allprop)  # fields: multistatus.FIELDS
     after: str | None = None
     while True:
-        rows = tree.children_rows(drive.session, folder_id, "folder", after, PAGE)
+        # ``ctx.reads`` each time: deciding may have used the session meanwhile
+        rows = tree.children_rows(ctx.reads, folder_id, "folder", after, PAGE)
         chunk: list[str] = []
         for row in rows:
             if seen.folder(row):
@@ -269,35 +302,34 @@ def _folders(
         after = rows[-1].name_key
 
 
+_NAME = itemgetter(0)
+_KEY = itemgetter(1, 2, 3, 4, 5)  # ``tree.FILE_KEY_COLUMNS`` of a ``tree.file_rows`` row
+
+
 def _files(
-    drive: Drive, folder_id: int, base: str, files: FileRows, seen: _Seen
+    ctx: RequestContext, folder_id: int, base: str, files: FileRows, seen: _Seen
 ) -> Iterator[tuple[str, bool]]:
     """The visible files' responses, one text per page (``tree.file_rows``), each with
     whether it is the last page."""
-    columns, junk, visible = files.columns, drive.is_junk, seen.file
+    columns, junk, visible = files.columns, ctx.drive.is_junk, seen.file
     after: str | None = None
     while True:
-        rows = tree.file_rows(drive.session, folder_id, columns, after, PAGE)
-        names = [row[0] for row in rows]
-        # hrefs are quoted (nothing to escape); one match tells a page of plain names
-        # (and plain names need no XML escaping either)
-        if PLAIN_HREF("/".join(names)):
-            hrefs, render = [base + name for name in names], files.render_plain
-        else:
-            hrefs = [base + quote(name, safe=HREF_SAFE) for name in names]
-            render = files.render
-        # A page's files have few distinct facts keys (``row[2:7]``): decided per key.
-        hidden = {key for key in {row[2:7] for row in rows} if not visible(key)}
+        page = tree.file_rows(ctx.reads, folder_id, columns, after, PAGE)
+        rows, convert = page.rows, page.convert
+        names = list(map(_NAME, rows))
+        # one match tells a page of plain names (nothing to quote in an href, nothing
+        # to escape in XML text)
+        plain = PLAIN_HREF("/".join(names)) is not None
+        # A page's files have few distinct facts keys: decided per key.
+        hidden = {key for key in set(map(_KEY, rows)) if not visible(key, convert[1:6])}
         junk_names = {name for name in names if junk(name)} if junk.any_in(names) else None
+        shown = rows
         if hidden or junk_names:
             skip = junk_names or set()
-            chunk = [render(href, row) for href, row in zip(hrefs, rows, strict=True)
-                     if row[2:7] not in hidden and row[0] not in skip]
-        else:
-            chunk = list(map(render, hrefs, rows))
+            shown = [row for row in rows if row[1:6] not in hidden and row[0] not in skip]
         last = len(rows) < PAGE
-        if chunk or last:
-            yield "".join(chunk), last
+        if shown or last:
+            yield files.page(base, shown, convert, plain), last
         if last:
             return
-        after = rows[-1].name_key
+        after = name_key(rows[-1][0])

@@ -131,7 +131,7 @@ class FastReads:
         provider = self.provider
         share = provider.share_path or ""
         chunks = fast_propfind(
-            environ, context_of(environ).drive, parts,
+            environ, context_of(environ), parts,
             ((provider.mount_path or "") + share, share), self.templates,
         )
         if chunks is None:

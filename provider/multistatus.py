@@ -244,55 +244,113 @@ class Templates:
 
 
 # The ``Node`` column behind each field of ``FIELDS`` but the href and the name (a
-# listing row starts with name and name key: ``tree.file_rows``).
+# listing row starts with the name and the file key: ``tree.file_rows``).
 _FIELD_COLUMNS = {1: "mtime", 2: "created_at", 4: "size", 5: "content_type", 6: "blob_sha256"}
-_ROW_START = 7  # name, name_key, then the five ``tree.FILE_KEY_COLUMNS``
+_ROW_START = 6  # name, then the five ``tree.FILE_KEY_COLUMNS``
+_MEMO = 16384  # dates remembered per raw value, per page function
 
 
 class FileRows:
     """The files of a listing for one property set: ``columns`` are the ``Node`` columns
-    to select after the file key (``tree.file_rows``), and ``render(href, row)``
-    writes a row's ``<D:response>``, the same text as ``Templates.render``;
-    ``render_plain`` does the same for a name that ``PLAIN_HREF`` matches.
+    to select after the file key (``tree.file_rows``), and ``page(base, rows,
+    convert, plain)`` writes the ``<D:response>`` of each row, the same text as
+    ``Templates.render`` for the file at ``base`` + its name.
 
-    ``render`` is compiled from the two templates (with and without an ETag) into
-    one f-string function: filling a format string costs ten times more. Its
-    source holds only generated names and numbers; the templates' text (which
-    may hold property names from the request) is bound as values.
+    A page is written by one function compiled from the two templates (with and
+    without an ETag) into a list comprehension of f-strings over unpacked rows:
+    a format string or a call per row costs several times more. Dates are
+    remembered by the raw value of the row (most files of a folder keep their
+    date across listings). Its source holds only generated names and numbers;
+    the templates' text (which may hold property names from the request) is
+    bound as values.
     """
 
     def __init__(self, templates: Templates, names: tuple[str, ...], allprop: bool) -> None:
-        with_etag = _pieces(templates.template(names, False, True, allprop))
-        without_etag = _pieces(templates.template(names, False, False, allprop))
-        used = {f for _, f in with_etag + without_etag if f is not None}
+        self._with_etag = _pieces(templates.template(names, False, True, allprop))
+        self._without_etag = _pieces(templates.template(names, False, False, allprop))
+        used = {f for _, f in self._with_etag + self._without_etag if f is not None}
         self.columns = tuple(_FIELD_COLUMNS[f] for f in sorted(used) if f in _FIELD_COLUMNS)
-        place = {f: _ROW_START + self.columns.index(c) for f, c in _FIELD_COLUMNS.items()
-                 if c in self.columns}
-        values: dict[str, object] = {
-            "rfc1123": templates.dates.rfc1123, "rfc3339": templates.dates.rfc3339,
-            "escape_text": escape_text, "content_type": templates.content_type,
-        }
-        self.render = _compile(with_etag, without_etag, place, values, "escape_text(row[0])")
-        # For a page of plain names (``PLAIN_HREF``: nothing to escape in XML text).
-        self.render_plain = _compile(with_etag, without_etag, place, values, "row[0]")
+        self._templates = templates
+        self._pages: dict[tuple[bool, tuple[Any, ...]], Callable[[str, Any], str]] = {}
+
+    def page(self, base: str, rows: list[tuple[Any, ...]], convert: tuple[Any, ...],
+             plain: bool) -> str:
+        """The responses of ``rows`` (``tree.file_rows``, raw values converted by
+        ``convert``, see ``tree.FilePage``); ``plain``: every name matches
+        ``PLAIN_HREF`` (nothing to quote or escape)."""
+        key = (plain, convert)
+        write = self._pages.get(key)
+        if write is None:
+            if len(self._pages) >= 8:
+                self._pages.clear()
+            write = self._pages[key] = _compile_page(
+                self._with_etag, self._without_etag, self.columns, convert, plain,
+                self._templates,
+            )
+        return write(base, rows)
 
 
 Pieces = list[tuple[str, int | None]]
 
 
-def _compile(with_etag: Pieces, without_etag: Pieces, place: dict[int, int],
-             values: dict[str, object], name: str) -> Callable[[str, Any], str]:
-    """``render(href, row)`` of ``FileRows``, ``name`` the code of the displayed name."""
-    with_text = _fstring(with_etag, place, values, name)
+def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, ...],
+                  convert: tuple[Any, ...], plain: bool,
+                  templates: Templates) -> Callable[[str, Any], str]:
+    """``write(base, rows)`` of ``FileRows.page``."""
+    width = _ROW_START + len(columns)
+    place = {f: _ROW_START + columns.index(c) for f, c in _FIELD_COLUMNS.items()
+             if c in columns}
+    values: dict[str, object] = {"escape_text": escape_text, "quote": quote,
+                                 "HREF_SAFE": HREF_SAFE}
+    dates = templates.dates
+    code: dict[int, str] = {
+        0: "base + c0" if plain else "base + quote(c0, safe=HREF_SAFE)",
+        3: "c0" if plain else "escape_text(c0)",
+    }
+    for field, at in place.items():
+        cell, conv = f"c{at}", convert[at]
+        if field in (1, 2):  # dates: remembered by raw value
+            if field == 1:
+                def text(raw: Any, conv: Any = conv) -> str:
+                    return dates.rfc1123(raw if conv is None else conv(raw))
+            else:
+                def text(raw: Any, conv: Any = conv) -> str:
+                    return dates.rfc3339((raw if conv is None else conv(raw)).timestamp())
+            memo: dict[Any, str] = {}
+            values[f"get{field}"] = memo.get
+            values[f"date{field}"] = _remembering(memo, text)
+            code[field] = f"get{field}({cell}) or date{field}({cell})"
+            continue
+        if conv is not None:
+            values[f"conv{field}"] = conv
+            cell = f"conv{field}({cell})"
+        code[field] = f"content_type({cell})" if field == 5 else cell
+    values["content_type"] = templates.content_type
+    with_text = _fstring(with_etag, code, values)
     if 6 in place:  # the ETag is asked for: a file without content has none
-        body = (f"    if row[{place[6]}] is None:\n"
-                f"        return {_fstring(without_etag, place, values, name)}\n"
-                f"    return {with_text}\n")
+        without_text = _fstring(without_etag, code, values)
+        item = f"({without_text} if c{place[6]} is None else {with_text})"
     else:
-        body = f"    return {with_text}\n"
-    code: dict[str, Any] = dict(values)
-    exec(compile(f"def render(href, row):\n{body}", "<FileRows>", "exec"), code)  # noqa: S102
-    return code["render"]  # type: ignore[no-any-return]
+        item = with_text
+    cells = ", ".join(f"c{i}" for i in range(width))
+    source = (f"def write(base, rows):\n"
+              f"    return ''.join([{item} for ({cells},) in rows])\n")
+    namespace: dict[str, Any] = dict(values)
+    exec(compile(source, "<FileRows>", "exec"), namespace)  # noqa: S102
+    return namespace["write"]  # type: ignore[no-any-return]
+
+
+def _remembering(memo: dict[Any, str], text: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``text(raw)``, kept in ``memo`` (bounded: emptied when full)."""
+
+    def remember(raw: Any) -> str:
+        value = text(raw)
+        if len(memo) >= _MEMO:
+            memo.clear()
+        memo[raw] = value
+        return value
+
+    return remember
 
 
 def _pieces(template: str) -> list[tuple[str, int | None]]:
@@ -304,15 +362,9 @@ def _pieces(template: str) -> list[tuple[str, int | None]]:
     return pieces
 
 
-def _fstring(pieces: list[tuple[str, int | None]], place: dict[int, int],
-             values: dict[str, object], name: str) -> str:
+def _fstring(pieces: list[tuple[str, int | None]], code: dict[int, str],
+             values: dict[str, object]) -> str:
     """An f-string expression of ``pieces``; literal text is bound in ``values``."""
-    field_code = {
-        0: "href", 3: name,
-        1: f"rfc1123(row[{place.get(1)}])", 2: f"rfc3339(row[{place.get(2)}].timestamp())",
-        4: f"row[{place.get(4)}]", 5: f"content_type(row[{place.get(5)}])",
-        6: f"row[{place.get(6)}]",
-    }
     parts = []
     for literal, field in pieces:
         if literal:
@@ -320,5 +372,5 @@ def _fstring(pieces: list[tuple[str, int | None]], place: dict[int, int],
             values[name] = literal
             parts.append(f"{{{name}}}")
         if field is not None:
-            parts.append(f"{{{field_code[field]}}}")
+            parts.append(f"{{{code[field]}}}")
     return 'f"' + "".join(parts) + '"'

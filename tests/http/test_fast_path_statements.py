@@ -112,13 +112,15 @@ def test_a_fast_depth_0_allprop_costs_three_statements(app: DriveApp) -> None:
 
 def test_a_listing_selects_only_the_columns_its_properties_need(drive_app: DriveApp) -> None:
     """PROPFIND Depth 1 of /thousand/ with rclone's property set reads, per file, the
-    name, its key, the facts of the rights and the three values asked (no creation date,
-    content type or other columns: every column costs on every row); allprop reads the
-    creation date and the content type too."""
+    name, the facts of the rights and the three values asked (no name key: the next
+    page starts after the key of the last name; no creation date, content type or
+    other columns: every column costs on every row); allprop reads the creation
+    date and the content type too."""
     fast = FastReads(_not_reached, drive_app.mount, drive_app.provider)
     for body, wanted, unwanted in (
-        (NAMED, ("mtime", "size", "blob_sha256"), ("created_at", "content_type", "id")),
-        ("", ("created_at", "content_type", "blob_sha256"), ("id",)),
+        (NAMED, ("name", "mtime", "size", "blob_sha256"),
+         ("created_at", "content_type", "id", "name_key")),
+        ("", ("created_at", "content_type", "blob_sha256"), ("id", "name_key")),
     ):
         environ = EnvironBuilder(path="/dav/thousand/", method="PROPFIND", data=body,
                                  headers={"Depth": "1"}).get_environ()

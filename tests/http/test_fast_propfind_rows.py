@@ -1,0 +1,102 @@
+"""The fast PROPFIND works on Core rows over the request's plain read connection.
+
+Issue 12 (propfind1k): an ORM session costs more to open, begin and close than
+the statements it runs, and ORM ``Node`` objects for the target more than the
+walk. The listed folder is resolved with ``tree.walk_rows`` on
+``RequestContext.reads`` and decided by the same rules as ``Drive.node_at``;
+the listing's pages run on the same connection. When the fast path does not
+answer (missing, hidden, a lock), the path is settled as ``Drive.chain``
+settles it, so WsgiDAV's lookup that follows asks no SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from werkzeug.test import EnvironBuilder
+
+from davdrive.models import User
+from davdrive.server import DriveApp
+from davdrive.users import actor_for
+from provider.context import ENV_KEY, RequestContext
+from provider.fast_read import FastReads
+from tests.conftest import Dav, recorded_statements
+from tests.http.test_fast_path_statements import NAMED, make_folder
+
+
+def _fast_propfind(
+    app: DriveApp, path: str, body: str = NAMED, depth: str = "1"
+) -> tuple[RequestContext, list[str], bytes | None]:
+    """PROPFIND ``path`` through ``FastReads`` alone, as user tester; (context left
+    open, statements, body or None when it went on to WsgiDAV)."""
+    passed: list[bool] = []
+
+    def wsgidav(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        passed.append(True)
+        return []
+
+    environ = EnvironBuilder(path=path, method="PROPFIND", data=body,
+                             headers={"Depth": depth}).get_environ()
+    ctx = RequestContext(app.runtime, environ)
+    with app.runtime.sessions() as session:
+        ctx.actor = actor_for(session.query(User).filter_by(login="tester").one())
+    environ[ENV_KEY] = ctx
+    with recorded_statements(app.runtime.engine) as seen:
+        answer = FastReads(wsgidav, app.mount, app.provider)(environ, lambda *a: None)
+        data = b"".join(answer)
+    return ctx, seen, None if passed else data
+
+
+def test_a_fast_listing_begins_no_orm_transaction(app: DriveApp, dav: Dav) -> None:
+    """PROPFIND /dav/docs/ Depth 1 (rclone's properties) by a signed-in user whose
+    sign-in and rights are cached: answered with no ORM session ever beginning a
+    transaction (sign-in, walk and pages all on the plain read connection)."""
+    make_folder(app.runtime, "docs", 5)
+    assert dav("PROPFIND", "/dav/docs/", NAMED, Depth="1").status_code == 207  # warm
+    begun: list[object] = []
+
+    def _begun(session: object, transaction: Any) -> None:
+        begun.append(session)
+
+    event.listen(app.runtime.sessions, "after_transaction_create", _begun)
+    try:
+        response = dav("PROPFIND", "/dav/docs/", NAMED, Depth="1")
+    finally:
+        event.remove(app.runtime.sessions, "after_transaction_create", _begun)
+    assert response.status_code == 207
+    assert response.data.count(b"<D:href>") == 6
+    assert begun == []
+
+
+def test_a_missing_target_leaves_the_chain_settled_for_wsgidav(app: DriveApp) -> None:
+    """PROPFIND /dav/docs/nothing/ goes on to WsgiDAV; its lookup of the same path
+    (and of the folder) then runs no statement, and finds what the walk found."""
+    make_folder(app.runtime, "docs", 5)
+    ctx, seen, data = _fast_propfind(app, "/dav/docs/nothing/")
+    try:
+        assert data is None
+        assert sum(s.startswith("WITH RECURSIVE walk") for s in seen) == 1
+        with recorded_statements(app.runtime.engine) as again:
+            assert ctx.drive.node_at(["docs", "nothing"]) is None
+            folder = ctx.drive.node_at(["docs"])
+        assert again == []
+        assert folder is not None and folder.name == "docs" and folder.is_folder
+        assert folder in ctx.drive.session
+    finally:
+        ctx.close()
+
+
+def test_a_root_listing_leaves_the_chain_settled_for_wsgidav(app: DriveApp) -> None:
+    """PROPFIND /dav/ Depth 1 (the root lists the back-office branch) goes on to
+    WsgiDAV after the walk; WsgiDAV's lookup of the root then runs no statement."""
+    ctx, seen, data = _fast_propfind(app, "/dav/")
+    try:
+        assert data is None
+        assert sum(s.startswith("WITH RECURSIVE walk") for s in seen) == 1
+        with recorded_statements(app.runtime.engine) as again:
+            root = ctx.drive.node_at([])
+        assert again == []
+        assert root is not None and root.parent_id is None
+    finally:
+        ctx.close()
