@@ -11,15 +11,20 @@ settles it, so WsgiDAV's lookup that follows asks no SQL.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import event
 from werkzeug.test import EnvironBuilder
 
-from davdrive.models import User
+from davdrive import tree
+from davdrive.models import Node, User
+from davdrive.paths import name_key
 from davdrive.server import DriveApp
 from davdrive.users import actor_for
 from provider.context import ENV_KEY, RequestContext
+from provider.fast_propfind import PAGE
 from provider.fast_read import FastReads
 from tests.conftest import Dav, recorded_statements
 from tests.http.test_fast_path_statements import NAMED, make_folder
@@ -100,3 +105,27 @@ def test_a_root_listing_leaves_the_chain_settled_for_wsgidav(app: DriveApp) -> N
         assert root is not None and root.parent_id is None
     finally:
         ctx.close()
+
+
+def test_pages_follow_the_name_keys_of_mixed_case_and_accented_names(app: DriveApp) -> None:
+    """PROPFIND /dav/mixed/ Depth 1 over ``PAGE`` + 3 files whose names differ from their
+    keys (upper case, decomposed accents): the next page starts after the key of the
+    last name of a page (not fetched), so every file is listed exactly once, in the
+    order of the keys."""
+    names = [f"{'É' if i % 3 == 0 else 'e'}\u0301-{'F' if i % 2 else 'f'}{i:05d}.TXT"
+             for i in range(PAGE + 3)]
+    with app.runtime.sessions() as session:
+        folder = Node(parent_id=tree.get_root(session).id, name="mixed", name_key="mixed",
+                      kind="folder", mtime=0)
+        session.add(folder)
+        session.flush()
+        session.add_all(Node(parent_id=folder.id, name=n, name_key=name_key(n), kind="file",
+                             size=0, content_type="text/plain", mtime=0) for n in names)
+        session.commit()
+    ctx, seen, data = _fast_propfind(app, "/dav/mixed/")
+    ctx.close()
+    assert data is not None
+    listed = [unquote(h) for h in re.findall(r"<D:href>/dav/mixed/([^<]+)</D:href>",
+                                              data.decode())]
+    assert listed == sorted(names, key=name_key)
+    assert sum("FROM node" in s and "ORDER BY node.name_key" in s for s in seen) == 3
