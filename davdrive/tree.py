@@ -302,7 +302,7 @@ class FilePage(NamedTuple):
 
 def file_rows(
     conn: Connection, folder_id: int, columns: tuple[str, ...], after: str | None,
-    limit: int,
+    limit: int, *, folders: bool = False,
 ) -> FilePage:
     """Up to ``limit`` live files of a folder by name key after the key ``after`` (the
     order and index of ``children_page``), on ``conn``, as plain tuples of ``name``,
@@ -310,10 +310,14 @@ def file_rows(
     listing reads only what it will write. The next page starts after
     ``name_key(name)`` of the last row (the key stored is that of the name).
 
+    ``folders``: the folders too, in the same order, each row ending with whether
+    it is a folder (true) or a file (false): one pass over the children where a
+    query per kind reads every child twice (the kind is not in the index).
+
     The values are the driver's, not converted (a SQLAlchemy ``Row`` per entry
     cost a fifth of a listing): ``FilePage.convert`` says where they need it."""
     params = {"folder": folder_id, "after": after, "limit": limit}
-    result = conn.execute(_file_query(columns, after is not None), params)
+    result = conn.execute(_file_query(columns, after is not None, folders), params)
     try:
         cursor = result.cursor
         codes = tuple(d[1] for d in cursor.description)
@@ -324,16 +328,19 @@ def file_rows(
 
 
 @lru_cache(maxsize=32)
-def _file_query(columns: tuple[str, ...], paged: bool) -> Select[Any]:
+def _file_query(columns: tuple[str, ...], paged: bool, folders: bool = False) -> Select[Any]:
     """The statement of ``file_rows``, built once per column set (parameters: folder,
     after, limit)."""
-    query = select(*(getattr(Node, n) for n in _file_columns(columns))).where(
-        Node.parent_id == bindparam("folder"), Node.deleted_at.is_(None),
-        Node.kind == "file",
-    )
+    selected: list[Any] = [getattr(Node, n) for n in _file_columns(columns)]
+    where = [Node.parent_id == bindparam("folder"), Node.deleted_at.is_(None)]
+    if folders:
+        selected.append(Node.kind == "folder")
+    else:
+        where.append(Node.kind == "file")
     if paged:
-        query = query.where(Node.name_key > bindparam("after"))
-    return query.order_by(Node.name_key).limit(bindparam("limit"))  # type: ignore[return-value]
+        where.append(Node.name_key > bindparam("after"))
+    query = select(*selected).where(*where).order_by(Node.name_key)
+    return query.limit(bindparam("limit"))  # type: ignore[return-value]
 
 
 def _file_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
@@ -345,9 +352,11 @@ def _converters(
     dialect: Dialect, columns: tuple[str, ...], codes: tuple[Any, ...]
 ) -> tuple[Any, ...]:
     """What SQLAlchemy applies to each column of a ``file_rows`` result (``codes``: the
-    driver's type codes of its cursor description)."""
+    driver's type codes of its cursor description); the folder flag is read as is
+    (true or false on every database)."""
     table = Node.__table__
+    names = _file_columns(columns)
     return tuple(
         table.c[c].type.dialect_impl(dialect).result_processor(dialect, code)
-        for c, code in zip(_file_columns(columns), codes, strict=True)
-    )
+        for c, code in zip(names, codes, strict=False)
+    ) + (None,) * (len(codes) - len(names))

@@ -24,7 +24,6 @@ import io
 import time
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -214,10 +213,8 @@ def _answer(
         yield head + CLOSE
         return
     seen = _Seen(ctx.drive, facts, node.id)
-    pages = chain(
-        _folders(ctx, node.id, base, folder_props, allprop, templates, seen),
-        _files(ctx, node.id, base, templates.file_rows(file_props, allprop), seen),
-    )
+    pages = _pages(ctx, node.id, base, folder_props, allprop, templates, seen,
+                   templates.file_rows(file_props, allprop))
     # Fewer, larger chunks: each one is a write to the socket and, before it, the
     # release of the DB connection that the next page takes again. A chunk is sent
     # once it holds ``CHUNK`` characters (a page of 2,000 files is about 660,000) or
@@ -304,17 +301,38 @@ def _folders(
 
 _NAME = itemgetter(0)
 _KEY = itemgetter(1, 2, 3, 4, 5)  # ``tree.FILE_KEY_COLUMNS`` of a ``tree.file_rows`` row
+_FOLDER = itemgetter(-1)  # the folder flag of a row of ``file_rows(folders=True)``
+
+
+def _pages(
+    ctx: RequestContext, folder_id: int, base: str, folder_props: tuple[str, ...],
+    allprop: bool, templates: Templates, seen: _Seen, files: FileRows,
+) -> Iterator[tuple[str, bool]]:
+    """The visible children's responses, folders first, then files, each by name key:
+    one text per page, each with whether it is the last page.
+
+    The first page holds children of both kinds (the kind is not in the index:
+    a query for the folders reads every child); the folders' own query runs only
+    when that page holds a folder or is full (more folders may follow)."""
+    first = tree.file_rows(ctx.reads, folder_id, files.columns, None, PAGE, folders=True)
+    rows = first.rows
+    if len(rows) == PAGE or any(map(_FOLDER, rows)):
+        yield from _folders(ctx, folder_id, base, folder_props, allprop, templates, seen)
+        rows = [row for row in rows if not row[-1]]
+    yield from _files(ctx, folder_id, base, files, seen,
+                      tree.FilePage(rows, first.convert), len(first.rows) < PAGE,
+                      first.rows[-1][0] if first.rows else None)
 
 
 def _files(
-    ctx: RequestContext, folder_id: int, base: str, files: FileRows, seen: _Seen
+    ctx: RequestContext, folder_id: int, base: str, files: FileRows, seen: _Seen,
+    page: tree.FilePage, last: bool, name: str | None,
 ) -> Iterator[tuple[str, bool]]:
-    """The visible files' responses, one text per page (``tree.file_rows``), each with
-    whether it is the last page."""
+    """The visible files' responses from ``page`` on (``last``: whether it is the last
+    one, ``name`` the name of its last child), one text per page (``tree.file_rows``),
+    each with whether it is the last page."""
     columns, junk, visible = files.columns, ctx.drive.is_junk, seen.file
-    after: str | None = None
     while True:
-        page = tree.file_rows(ctx.reads, folder_id, columns, after, PAGE)
         rows, convert = page.rows, page.convert
         names = list(map(_NAME, rows))
         # one match tells a page of plain names (nothing to quote in an href, nothing
@@ -323,13 +341,13 @@ def _files(
         # A page's files have few distinct facts keys: decided per key.
         hidden = {key for key in set(map(_KEY, rows)) if not visible(key, convert[1:6])}
         junk_names = {name for name in names if junk(name)} if junk.any_in(names) else None
-        shown = rows
         if hidden or junk_names:
             skip = junk_names or set()
-            shown = [row for row in rows if row[1:6] not in hidden and row[0] not in skip]
-        last = len(rows) < PAGE
-        if shown or last:
-            yield files.page(base, shown, convert, plain), last
-        if last:
+            rows = [row for row in rows if row[1:6] not in hidden and row[0] not in skip]
+        if rows or last:
+            yield files.page(base, rows, convert, plain), last
+        if last or name is None:
             return
-        after = name_key(rows[-1][0])
+        page = tree.file_rows(ctx.reads, folder_id, columns, name_key(name), PAGE)
+        last = len(page.rows) < PAGE
+        name = page.rows[-1][0] if page.rows else None

@@ -297,7 +297,7 @@ def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, .
                   convert: tuple[Any, ...], plain: bool,
                   templates: Templates) -> Callable[[str, Any], str]:
     """``write(base, rows)`` of ``FileRows.page``."""
-    width = _ROW_START + len(columns)
+    width = len(convert)  # a row may hold more cells than the writer reads
     place = {f: _ROW_START + columns.index(c) for f, c in _FIELD_COLUMNS.items()
              if c in columns}
     values: dict[str, object] = {"escape_text": escape_text, "quote": quote,
