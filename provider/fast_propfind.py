@@ -146,8 +146,9 @@ def _blocked_query(listing: bool, locks: bool, dead: bool) -> Select[Any]:
 def fast_propfind(
     environ: dict[str, Any], ctx: RequestContext, parts: list[str],
     prefixes: tuple[str, str], templates: Templates,
-) -> Iterator[str] | None:
-    """The answer's text chunks, or None to let WsgiDAV answer (see module doc)."""
+) -> Iterator[tuple[str, bool]] | None:
+    """The answer's text chunks, each with whether it is the last, or None to let
+    WsgiDAV answer (see module doc)."""
     depth = environ.get("HTTP_DEPTH", "1").strip()
     if depth not in ("0", "1"):
         return None
@@ -202,7 +203,7 @@ def _target(drive: Drive, conn: Connection, parts: list[str]) -> _Target | None:
 def _answer(
     ctx: RequestContext, node: tree.NodeRow, facts: NodeFacts, base: str,
     names: tuple[str, ...], listing: bool, templates: Templates,
-) -> Iterator[str]:
+) -> Iterator[tuple[str, bool]]:
     allprop = names == ()
     folder_props = ALLPROP_FOLDER if allprop else names
     file_props = ALLPROP_FILE if allprop else names
@@ -210,7 +211,7 @@ def _answer(
         Item.of(base, node), folder_props if node.is_folder else file_props, allprop=allprop
     )
     if not listing:
-        yield head + CLOSE
+        yield head + CLOSE, True
         return
     seen = _Seen(ctx.drive, facts, node.id)
     pages = _pages(ctx, node.id, base, folder_props, allprop, templates, seen,
@@ -227,10 +228,10 @@ def _answer(
         if last:
             break
         if size >= CHUNK:
-            yield "".join(pending)
+            yield "".join(pending), False
             pending, size = [], 0
     pending.append(CLOSE)
-    yield "".join(pending)
+    yield "".join(pending), True
 
 
 class _Seen:

@@ -136,12 +136,18 @@ class FastReads:
         )
         if chunks is None:
             return None
-        first = next(chunks)  # the item and a first page: errors before any byte is sent
-        start_response("207 Multi-Status", [
+        first, last = next(chunks)  # the item and a first page: errors before any byte
+        data = first.encode("utf-8")
+        headers = [
             ("Content-Type", "application/xml; charset=utf-8"),
             ("Date", self.dates.now()),
-        ])
-        return _encoded(first, chunks)
+        ]
+        if last:  # the whole answer: its length is known (no chunked framing)
+            headers.append(("Content-Length", str(len(data))))
+            start_response("207 Multi-Status", headers)
+            return [data]
+        start_response("207 Multi-Status", headers)
+        return _encoded(data, chunks)
 
 
 def _blocks(stream: BinaryIO) -> Iterator[bytes]:
@@ -155,7 +161,7 @@ def _blocks(stream: BinaryIO) -> Iterator[bytes]:
         stream.close()
 
 
-def _encoded(first: str, rest: Iterator[str]) -> Iterator[bytes]:
-    yield first.encode("utf-8")
-    for chunk in rest:
+def _encoded(first: bytes, rest: Iterator[tuple[str, bool]]) -> Iterator[bytes]:
+    yield first
+    for chunk, _last in rest:
         yield chunk.encode("utf-8")

@@ -129,3 +129,42 @@ def test_pages_follow_the_name_keys_of_mixed_case_and_accented_names(app: DriveA
                                               data.decode())]
     assert listed == sorted(names, key=name_key)
     assert sum("FROM node" in s and "ORDER BY node.name_key" in s for s in seen) == 3
+
+
+def _answer(app: DriveApp, path: str) -> tuple[dict[str, str], list[bytes]]:
+    """(headers, chunks) of PROPFIND ``path`` Depth 1 answered by ``FastReads``."""
+    environ = EnvironBuilder(path=path, method="PROPFIND", data=NAMED,
+                             headers={"Depth": "1"}).get_environ()
+    ctx = RequestContext(app.runtime, environ)
+    with app.runtime.sessions() as session:
+        ctx.actor = actor_for(session.query(User).filter_by(login="tester").one())
+    environ[ENV_KEY] = ctx
+    headers: dict[str, str] = {}
+
+    def start_response(status: str, sent: list[tuple[str, str]], exc: Any = None) -> None:
+        assert status.startswith("207")
+        headers.update(sent)
+
+    def wsgidav(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise AssertionError("left the fast path")
+
+    try:
+        chunks = list(FastReads(wsgidav, app.mount, app.provider)(environ, start_response))
+    finally:
+        ctx.close()
+    return headers, chunks
+
+
+def test_a_listing_in_one_chunk_declares_its_length(app: DriveApp) -> None:
+    """PROPFIND /dav/thousand/ Depth 1 is complete in its first chunk: it carries
+    ``Content-Length`` (as WsgiDAV's answer does), so the server sends it as is,
+    without chunked framing; PROPFIND /dav/more/ (past one page, streamed) has none."""
+    make_folder(app.runtime, "thousand", 1000)
+    make_folder(app.runtime, "more", PAGE + 10)
+    headers, chunks = _answer(app, "/dav/thousand/")
+    assert len(chunks) == 1
+    assert headers.get("Content-Length") == str(len(chunks[0]))
+    assert chunks[0].count(b"<D:href>") == 1001
+    headers, chunks = _answer(app, "/dav/more/")
+    assert len(chunks) == 2 and "Content-Length" not in headers
+    assert b"".join(chunks).count(b"<D:href>") == PAGE + 11
