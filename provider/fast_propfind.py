@@ -146,9 +146,9 @@ def _blocked_query(listing: bool, locks: bool, dead: bool) -> Select[Any]:
 def fast_propfind(
     environ: dict[str, Any], ctx: RequestContext, parts: list[str],
     prefixes: tuple[str, str], templates: Templates,
-) -> Iterator[tuple[str, bool]] | None:
-    """The answer's text chunks, each with whether it is the last, or None to let
-    WsgiDAV answer (see module doc)."""
+) -> Iterator[tuple[bytes, bool]] | None:
+    """The answer's chunks, each with whether it is the last, or None to let WsgiDAV
+    answer (see module doc)."""
     depth = environ.get("HTTP_DEPTH", "1").strip()
     if depth not in ("0", "1"):
         return None
@@ -203,7 +203,7 @@ def _target(drive: Drive, conn: Connection, parts: list[str]) -> _Target | None:
 def _answer(
     ctx: RequestContext, node: tree.NodeRow, facts: NodeFacts, base: str,
     names: tuple[str, ...], listing: bool, templates: Templates,
-) -> Iterator[tuple[str, bool]]:
+) -> Iterator[tuple[bytes, bool]]:
     allprop = names == ()
     folder_props = ALLPROP_FOLDER if allprop else names
     file_props = ALLPROP_FILE if allprop else names
@@ -211,7 +211,7 @@ def _answer(
         Item.of(base, node), folder_props if node.is_folder else file_props, allprop=allprop
     )
     if not listing:
-        yield head + CLOSE, True
+        yield (head + CLOSE).encode("utf-8"), True
         return
     seen = _Seen(ctx.drive, facts, node.id)
     pages = _pages(ctx, node.id, base, folder_props, allprop, templates, seen,
@@ -222,16 +222,25 @@ def _answer(
     # the last page: a listing of a thousand entries is one chunk, and the first byte
     # of a long one waits for its first page only.
     pending, size = [head], len(head)
-    for page, last in pages:
-        pending.append(page)
-        size += len(page)
+    for texts, last in pages:
+        pending += texts
+        size += sum(map(len, texts))
         if last:
             break
         if size >= CHUNK:
-            yield "".join(pending), False
+            yield _encoded(pending), False
             pending, size = [], 0
     pending.append(CLOSE)
-    yield "".join(pending), True
+    yield _encoded(pending), True
+
+
+def _encoded(texts: list[str]) -> bytes:
+    """The UTF-8 bytes of ``texts`` joined, made with one large block of memory: the
+    entries are encoded one by one (small blocks), then joined. Joining them as text
+    first, then encoding, needs a second large block while the first is held, and
+    each such block comes fresh from the system (page faults): a third of the time
+    of a 1,000-file listing went there."""
+    return b"".join([text.encode("utf-8") for text in texts])
 
 
 class _Seen:
@@ -276,7 +285,7 @@ class _FileFacts(NamedTuple):
 def _folders(
     ctx: RequestContext, folder_id: int, base: str, props: tuple[str, ...], allprop: bool,
     templates: Templates, seen: _Seen,
-) -> Iterator[tuple[str, bool]]:
+) -> Iterator[tuple[list[str], bool]]:
     template, dates = templates.template, templates.dates
     rfc1123, rfc3339 = dates.rfc1123, dates.rfc3339
     text = template(props, True, False, allprop)  # fields: multistatus.FIELDS
@@ -294,7 +303,7 @@ def _folders(
                     "", None,
                 ))
         if chunk:
-            yield "".join(chunk), False  # the files come after
+            yield chunk, False  # the files come after
         if len(rows) < PAGE:
             return
         after = rows[-1].name_key
@@ -308,9 +317,9 @@ _FOLDER = itemgetter(-1)  # the folder flag of a row of ``file_rows(folders=True
 def _pages(
     ctx: RequestContext, folder_id: int, base: str, folder_props: tuple[str, ...],
     allprop: bool, templates: Templates, seen: _Seen, files: FileRows,
-) -> Iterator[tuple[str, bool]]:
+) -> Iterator[tuple[list[str], bool]]:
     """The visible children's responses, folders first, then files, each by name key:
-    one text per page, each with whether it is the last page.
+    the texts of each page, each with whether it is the last page.
 
     The first page holds children of both kinds (the kind is not in the index:
     a query for the folders reads every child); the folders' own query runs only
@@ -328,10 +337,10 @@ def _pages(
 def _files(
     ctx: RequestContext, folder_id: int, base: str, files: FileRows, seen: _Seen,
     page: tree.FilePage, last: bool, name: str | None,
-) -> Iterator[tuple[str, bool]]:
+) -> Iterator[tuple[list[str], bool]]:
     """The visible files' responses from ``page`` on (``last``: whether it is the last
-    one, ``name`` the name of its last child), one text per page (``tree.file_rows``),
-    each with whether it is the last page."""
+    one, ``name`` the name of its last child), the texts of each page
+    (``tree.file_rows``), each with whether it is the last page."""
     columns, junk, visible = files.columns, ctx.drive.is_junk, seen.file
     while True:
         rows, convert = page.rows, page.convert

@@ -136,8 +136,7 @@ class FastReads:
         )
         if chunks is None:
             return None
-        first, last = next(chunks)  # the item and a first page: errors before any byte
-        data = first.encode("utf-8")
+        data, last = next(chunks)  # the item and a first page: errors before any byte
         headers = [
             ("Content-Type", "application/xml; charset=utf-8"),
             ("Date", self.dates.now()),
@@ -161,7 +160,7 @@ def _blocks(stream: BinaryIO) -> Iterator[bytes]:
         stream.close()
 
 
-def _encoded(first: bytes, rest: Iterator[tuple[str, bool]]) -> Iterator[bytes]:
+def _encoded(first: bytes, rest: Iterator[tuple[bytes, bool]]) -> Iterator[bytes]:
     yield first
     for chunk, _last in rest:
-        yield chunk.encode("utf-8")
+        yield chunk

@@ -271,11 +271,11 @@ class FileRows:
         used = {f for _, f in self._with_etag + self._without_etag if f is not None}
         self.columns = tuple(_FIELD_COLUMNS[f] for f in sorted(used) if f in _FIELD_COLUMNS)
         self._templates = templates
-        self._pages: dict[tuple[bool, tuple[Any, ...]], Callable[[str, Any], str]] = {}
+        self._pages: dict[tuple[bool, tuple[Any, ...]], Callable[[str, Any], list[str]]] = {}
 
     def page(self, base: str, rows: list[tuple[Any, ...]], convert: tuple[Any, ...],
-             plain: bool) -> str:
-        """The responses of ``rows`` (``tree.file_rows``, raw values converted by
+             plain: bool) -> list[str]:
+        """The responses of ``rows``, one text each (``tree.file_rows``, raw values converted by
         ``convert``, see ``tree.FilePage``); ``plain``: every name matches
         ``PLAIN_HREF`` (nothing to quote or escape)."""
         key = (plain, convert)
@@ -295,7 +295,7 @@ Pieces = list[tuple[str, int | None]]
 
 def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, ...],
                   convert: tuple[Any, ...], plain: bool,
-                  templates: Templates) -> Callable[[str, Any], str]:
+                  templates: Templates) -> Callable[[str, Any], list[str]]:
     """``write(base, rows)`` of ``FileRows.page``."""
     width = len(convert)  # a row may hold more cells than the writer reads
     place = {f: _ROW_START + columns.index(c) for f, c in _FIELD_COLUMNS.items()
@@ -334,7 +334,7 @@ def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, .
         item = with_text
     cells = ", ".join(f"c{i}" for i in range(width))
     source = (f"def write(base, rows):\n"
-              f"    return ''.join([{item} for ({cells},) in rows])\n")
+              f"    return [{item} for ({cells},) in rows]\n")
     namespace: dict[str, Any] = dict(values)
     exec(compile(source, "<FileRows>", "exec"), namespace)  # noqa: S102
     return namespace["write"]  # type: ignore[no-any-return]

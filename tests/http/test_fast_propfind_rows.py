@@ -168,3 +168,4 @@ def test_a_listing_in_one_chunk_declares_its_length(app: DriveApp) -> None:
     headers, chunks = _answer(app, "/dav/more/")
     assert len(chunks) == 2 and "Content-Length" not in headers
     assert b"".join(chunks).count(b"<D:href>") == PAGE + 11
+
