@@ -254,7 +254,8 @@ class FileRows:
     """The files of a listing for one property set: ``columns`` are the ``Node`` columns
     to select after the file key (``tree.file_rows``), and ``page(base, rows,
     convert, plain)`` writes the ``<D:response>`` of each row, the same text as
-    ``Templates.render`` for the file at ``base`` + its name.
+    ``Templates.render`` for the file at ``base`` + its name, as UTF-8 bytes
+    (each entry encoded on its own: see ``fast_propfind._answer``).
 
     A page is written by one function compiled from the two templates (with and
     without an ETag) into a list comprehension of f-strings over unpacked rows:
@@ -271,13 +272,13 @@ class FileRows:
         used = {f for _, f in self._with_etag + self._without_etag if f is not None}
         self.columns = tuple(_FIELD_COLUMNS[f] for f in sorted(used) if f in _FIELD_COLUMNS)
         self._templates = templates
-        self._pages: dict[tuple[bool, tuple[Any, ...]], Callable[[str, Any], list[str]]] = {}
+        self._pages: dict[tuple[bool, tuple[Any, ...]], Callable[[str, Any], list[bytes]]] = {}
 
     def page(self, base: str, rows: list[tuple[Any, ...]], convert: tuple[Any, ...],
-             plain: bool) -> list[str]:
-        """The responses of ``rows``, one text each (``tree.file_rows``, raw values converted by
-        ``convert``, see ``tree.FilePage``); ``plain``: every name matches
-        ``PLAIN_HREF`` (nothing to quote or escape)."""
+             plain: bool) -> list[bytes]:
+        """The UTF-8 bytes of the response of each row of ``rows`` (``tree.file_rows``,
+        raw values converted by ``convert``, see ``tree.FilePage``); ``plain``: every
+        name matches ``PLAIN_HREF`` (nothing to quote or escape)."""
         key = (plain, convert)
         write = self._pages.get(key)
         if write is None:
@@ -295,7 +296,7 @@ Pieces = list[tuple[str, int | None]]
 
 def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, ...],
                   convert: tuple[Any, ...], plain: bool,
-                  templates: Templates) -> Callable[[str, Any], list[str]]:
+                  templates: Templates) -> Callable[[str, Any], list[bytes]]:
     """``write(base, rows)`` of ``FileRows.page``."""
     width = len(convert)  # a row may hold more cells than the writer reads
     place = {f: _ROW_START + columns.index(c) for f, c in _FIELD_COLUMNS.items()
@@ -334,7 +335,7 @@ def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, .
         item = with_text
     cells = ", ".join(f"c{i}" for i in range(width))
     source = (f"def write(base, rows):\n"
-              f"    return [{item} for ({cells},) in rows]\n")
+              f"    return [({item}).encode() for ({cells},) in rows]\n")
     namespace: dict[str, Any] = dict(values)
     exec(compile(source, "<FileRows>", "exec"), namespace)  # noqa: S102
     return namespace["write"]  # type: ignore[no-any-return]
