@@ -201,6 +201,8 @@ class Templates:
         self._cache: dict[tuple[tuple[str, ...], bool, bool, bool], str] = {}
         self._types: dict[str, str] = {}
         self._rows: dict[tuple[tuple[str, ...], bool], FileRows] = {}
+        # ``raw_dates``: (kind of date, driver conversion) -> texts by raw value
+        self._raw: dict[tuple[int, Any], dict[Any, str]] = {}
 
     def render(self, item: Item, names: tuple[str, ...], *, allprop: bool = False) -> str:
         """One ``<D:response>``; ``names`` are live or other ``{DAV:}`` properties (the
@@ -233,6 +235,33 @@ class Templates:
             rows = self._rows[key] = FileRows(self, names, allprop)
         return rows
 
+    def raw_dates(self, field: int, convert: Any) -> tuple[Callable[[Any], str | None],
+                                                          Callable[[Any], str]]:
+        """(get, make) of the text of a date field (1: last modified, 2: creation) by the
+        driver's raw value of its column, ``convert`` turning that into the column's
+        value (None: as is); ``get(raw) or make(raw)`` is the text. One memo per field
+        and conversion for the whole app, bounded (``_MEMO`` entries, emptied when
+        full), whatever the number of property sets."""
+        memo = self._raw.get((field, convert))
+        if memo is None:
+            memo = self._raw[(field, convert)] = {}
+        dates = self.dates
+
+        def make(raw: Any) -> str:
+            value = raw if convert is None else convert(raw)
+            text = (dates.rfc1123(value) if field == 1
+                    else dates.rfc3339(value.timestamp()))
+            if len(memo) >= _MEMO:
+                memo.clear()
+            memo[raw] = text
+            return text
+
+        return memo.get, make
+
+    def remembered_dates(self) -> int:
+        """How many date texts ``raw_dates`` holds (all fields and conversions)."""
+        return sum(len(memo) for memo in self._raw.values())
+
     def content_type(self, value: str) -> str:
         """``escape_text(value)``, memoised (a listing has few content types)."""
         text = self._types.get(value)
@@ -247,7 +276,7 @@ class Templates:
 # listing row starts with the name and the file key: ``tree.file_rows``).
 _FIELD_COLUMNS = {1: "mtime", 2: "created_at", 4: "size", 5: "content_type", 6: "blob_sha256"}
 _ROW_START = 6  # name, then the five ``tree.FILE_KEY_COLUMNS``
-_MEMO = 16384  # dates remembered per raw value, per page function
+_MEMO = 16384  # date texts remembered by raw value, per date field (``raw_dates``)
 
 
 class FileRows:
@@ -303,7 +332,6 @@ def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, .
              if c in columns}
     values: dict[str, object] = {"escape_text": escape_text, "quote": quote,
                                  "HREF_SAFE": HREF_SAFE}
-    dates = templates.dates
     code: dict[int, str] = {
         0: "base + c0" if plain else "base + quote(c0, safe=HREF_SAFE)",
         3: "c0" if plain else "escape_text(c0)",
@@ -311,15 +339,7 @@ def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, .
     for field, at in place.items():
         cell, conv = f"c{at}", convert[at]
         if field in (1, 2):  # dates: remembered by raw value
-            if field == 1:
-                def text(raw: Any, conv: Any = conv) -> str:
-                    return dates.rfc1123(raw if conv is None else conv(raw))
-            else:
-                def text(raw: Any, conv: Any = conv) -> str:
-                    return dates.rfc3339((raw if conv is None else conv(raw)).timestamp())
-            memo: dict[Any, str] = {}
-            values[f"get{field}"] = memo.get
-            values[f"date{field}"] = _remembering(memo, text)
+            values[f"get{field}"], values[f"date{field}"] = templates.raw_dates(field, conv)
             code[field] = f"get{field}({cell}) or date{field}({cell})"
             continue
         if conv is not None:
@@ -339,19 +359,6 @@ def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, .
     namespace: dict[str, Any] = dict(values)
     exec(compile(source, "<FileRows>", "exec"), namespace)  # noqa: S102
     return namespace["write"]  # type: ignore[no-any-return]
-
-
-def _remembering(memo: dict[Any, str], text: Callable[[Any], str]) -> Callable[[Any], str]:
-    """``text(raw)``, kept in ``memo`` (bounded: emptied when full)."""
-
-    def remember(raw: Any) -> str:
-        value = text(raw)
-        if len(memo) >= _MEMO:
-            memo.clear()
-        memo[raw] = value
-        return value
-
-    return remember
 
 
 def _pieces(template: str) -> list[tuple[str, int | None]]:

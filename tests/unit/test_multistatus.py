@@ -10,6 +10,7 @@ from wsgidav import util
 from davdrive import tree
 from davdrive.models import Node
 from provider.multistatus import (
+    _MEMO,
     ALLPROP_FILE,
     CONTENTLENGTH,
     CONTENTTYPE,
@@ -126,3 +127,21 @@ def test_compiled_file_rows_write_what_the_templates_write() -> None:
         (ETAG, CONTENTLENGTH, LASTMODIFIED, "{DAV:}resourcetype"), False
     ).columns == ("mtime", "size", "blob_sha256")
     assert templates.file_rows(("{DAV:}ishidden",), False).columns == ()
+
+
+def test_dates_remembered_by_raw_value_are_bounded_per_app() -> None:
+    """Rule (memory stays flat): the date texts a listing remembers by raw value are
+    shared by every property set and bounded, whatever property sets clients ask
+    for: 300 sets over 20,000 distinct dates hold at most ``_MEMO`` per date field."""
+    templates = Templates(HttpDates())
+    rows = [_file_row(("mtime", "created_at"), name=f"f{i}.txt", mtime=1_700_000_000.5 + i,
+                      created_at=dt.datetime(2026, 1, 2) + dt.timedelta(seconds=i))
+            for i in range(20_000)]
+    for n in range(300):
+        props = (LASTMODIFIED, CREATIONDATE, f"{{DAV:}}x{n}")
+        files = templates.file_rows(props, False)
+        convert = (None,) * (6 + len(files.columns))
+        texts = files.page("/dav/x/", rows[n * 60:n * 60 + 100], convert, True)
+        assert len(texts) == 100
+    files.page("/dav/x/", rows, convert, True)
+    assert 0 < templates.remembered_dates() <= 2 * _MEMO
