@@ -11,11 +11,16 @@ it when ``lockdiscovery`` is asked for, and, for allprop, no dead property on
 the item or its children. What it answers is what WsgiDAV answers for such a
 request; ``tests/http/test_fast_path_differential.py`` compares both.
 
-Visibility of each child is decided by ``davdrive.policy.decide`` on the facts
-``FactBuilder.child`` gathers, exactly as ``Drive.children_batches`` does, but
-on Core rows instead of ORM objects: folders from ``tree.children_rows``,
-files from ``tree.file_rows`` with only the columns the property set needs,
-written by the compiled ``multistatus.FileRows`` renderer.
+The target is read with ``tree.walk_rows`` and every page with the request's
+plain read connection (``RequestContext.reads``: no ORM session) and decided
+as ``Drive.node_at`` decides; when the fast path does not answer, the path is
+settled for WsgiDAV (``Drive.settle_rows``). Visibility of each child is
+decided by ``davdrive.policy.decide`` on the facts ``FactBuilder.child``
+gathers, exactly as ``Drive.children_batches`` does, but on Core rows instead
+of ORM objects: a first page of both kinds and further pages of files from
+``tree.file_rows`` (driver tuples, only the columns the property set needs),
+folders from ``tree.children_rows``, written by the compiled
+``multistatus.FileRows`` page writer.
 """
 
 from __future__ import annotations
