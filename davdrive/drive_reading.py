@@ -63,6 +63,14 @@ class DriveReading(DriveBase):
         self._settle(key, tree.adopt(self.session, rows))
         return None
 
+    def settle_rows(self, parts: list[str], rows: list[Any]) -> None:
+        """Settle ``parts`` from ``tree.walk_rows`` rows of it, as ``chain`` settles it
+        (no SQL but what ``chain`` runs for a hidden or missing path), for a fast path
+        that read the walk and leaves the request to WsgiDAV."""
+        key = tuple(name_key(p) for p in parts)
+        if key not in self._chains:
+            self._settle(key, tree.adopt(self.session, rows))
+
     def _settle(self, key: tuple[str, ...], rows: list[Node]) -> None:
         """Record the chains of ``key`` and its prefixes from the walk's ``rows``."""
         for n, f in zip(rows, self.facts.chain(rows), strict=True):

@@ -11,11 +11,16 @@ it when ``lockdiscovery`` is asked for, and, for allprop, no dead property on
 the item or its children. What it answers is what WsgiDAV answers for such a
 request; ``tests/http/test_fast_path_differential.py`` compares both.
 
-Visibility of each child is decided by ``davdrive.policy.decide`` on the facts
-``FactBuilder.child`` gathers, exactly as ``Drive.children_batches`` does, but
-on Core rows instead of ORM objects: folders from ``tree.children_rows``,
-files from ``tree.file_rows`` with only the columns the property set needs,
-written by the compiled ``multistatus.FileRows`` renderer.
+The target is read with ``tree.walk_rows`` and every page with the request's
+plain read connection (``RequestContext.reads``: no ORM session) and decided
+as ``Drive.node_at`` decides; when the fast path does not answer, the path is
+settled for WsgiDAV (``Drive.settle_rows``). Visibility of each child is
+decided by ``davdrive.policy.decide`` on the facts ``FactBuilder.child``
+gathers, exactly as ``Drive.children_batches`` does, but on Core rows instead
+of ORM objects: a first page of both kinds and further pages of files from
+``tree.file_rows`` (driver tuples, only the columns the property set needs),
+folders from ``tree.children_rows``, written by the compiled
+``multistatus.FileRows`` page writer.
 """
 
 from __future__ import annotations
@@ -24,26 +29,26 @@ import io
 import time
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import chain
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from lxml import etree
-from sqlalchemy import Float, Select, and_, bindparam, exists, or_, select
+from sqlalchemy import Connection, Float, Select, and_, bindparam, exists, or_, select
 from wsgidav.lock_man.lock_manager import normalize_lock_root
 
 from davdrive import tree
 from davdrive.models import DeadProperty, Lock, Node
-from davdrive.paths import join
+from davdrive.paths import join, name_key
 from davdrive.policy import Action, NodeFacts, decide, visibility
 from davdrive.services import Drive
+from provider.context import RequestContext
 from provider.lock_storage import live_condition
 from provider.multistatus import (
     ALLPROP_FILE,
     ALLPROP_FOLDER,
     CLOSE,
     HEAD,
-    HREF_SAFE,
     LIVE_PROPS,
     LOCKDISCOVERY,
     PLAIN_HREF,
@@ -110,16 +115,16 @@ def lock_root(share_path: str, path: str) -> str:
 
 
 def _blocked(
-    drive: Drive, node: Any, root: str, *, listing: bool, locks: bool, dead: bool
+    conn: Connection, node_id: int, root: str, *, listing: bool, locks: bool, dead: bool
 ) -> bool:
     """One query: does a live lock (item or below) or a dead property (item or, for a
     listing, a child) keep the request from the fast path?"""
     if not (locks or dead):
         return False
     prefix = root.rstrip("/") + "/"
-    params = {"root": root, "low": prefix, "high": prefix[:-1] + "0", "node": node.id,
+    params = {"root": root, "low": prefix, "high": prefix[:-1] + "0", "node": node_id,
               "now": time.time()}
-    return any(drive.session.execute(_blocked_query(listing, locks, dead), params).one())
+    return any(conn.execute(_blocked_query(listing, locks, dead), params).one())
 
 
 @lru_cache(maxsize=8)
@@ -144,37 +149,66 @@ def _blocked_query(listing: bool, locks: bool, dead: bool) -> Select[Any]:
 
 
 def fast_propfind(
-    environ: dict[str, Any], drive: Drive, parts: list[str], prefixes: tuple[str, str],
-    templates: Templates,
-) -> Iterator[str] | None:
-    """The answer's text chunks, or None to let WsgiDAV answer (see module doc)."""
+    environ: dict[str, Any], ctx: RequestContext, parts: list[str],
+    prefixes: tuple[str, str], templates: Templates,
+) -> Iterator[tuple[bytes, bool]] | None:
+    """The answer's chunks, each with whether it is the last, or None to let WsgiDAV
+    answer (see module doc)."""
     depth = environ.get("HTTP_DEPTH", "1").strip()
     if depth not in ("0", "1"):
         return None
     names = requested_props(environ)
     if names is None:
         return None
-    node = drive.node_at(parts)
-    if node is None or not visibility(drive.actor, drive.facts_of(node)):
+    drive = ctx.drive
+    target = _target(drive, ctx.reads, parts)
+    if target is None:
         return None  # missing, hidden or pass-through: WsgiDAV's answer
+    node = target.chain[-1]
     listing = depth == "1" and node.is_folder
-    if listing and node.parent_id is None:
-        return None  # the root lists the back-office branch
     allprop = names == ()
     locks = allprop or LOCKDISCOVERY in names
     # ``prefixes``: (mount path + share path) for hrefs, share path for lock roots.
     item_path = join(parts) + ("/" if node.is_folder and parts else "")
-    if _blocked(drive, node, lock_root(prefixes[1], item_path), listing=listing,
-                locks=locks, dead=allprop):
+    if (listing and node.parent_id is None) or _blocked(  # the root lists the back office
+        ctx.reads, node.id, lock_root(prefixes[1], item_path), listing=listing,
+        locks=locks, dead=allprop,
+    ):
+        drive.settle_rows(parts, [row.row for row in target.chain])
         return None
-    return _answer(drive, node, quote_href(prefixes[0] + item_path), names, listing,
+    return _answer(ctx, node, target.facts, quote_href(prefixes[0] + item_path), names, listing,
                    templates)
 
 
+class _Target(NamedTuple):
+    chain: list[tree.NodeRow]  # root first
+    facts: NodeFacts  # of the target
+
+
+def _target(drive: Drive, conn: Connection, parts: list[str]) -> _Target | None:
+    """The item at ``parts`` when the actor sees it (itself, not as a pass-through
+    folder) and every folder on the way, as ``Drive.node_at`` and ``visibility``
+    decide, from Core rows of ``tree.walk_rows`` on ``conn``; else None, with the
+    path settled for WsgiDAV (``Drive.settle_rows``)."""
+    rows = tree.walk_rows(conn, parts)
+    chain = [tree.NodeRow(row) for row in rows]
+    if len(rows) == len(parts) + 1:
+        facts = drive.facts.chain(chain)  # type: ignore[arg-type]
+        node = chain[-1]
+        if (
+            all(decide(drive.actor, Action.SEE, f) for f in facts)
+            and (node.is_folder or not drive.is_junk(node.name))
+            and visibility(drive.actor, facts[-1])
+        ):
+            return _Target(chain, facts[-1])
+    drive.settle_rows(parts, rows)
+    return None
+
+
 def _answer(
-    drive: Drive, node: Node, base: str, names: tuple[str, ...], listing: bool,
-    templates: Templates,
-) -> Iterator[str]:
+    ctx: RequestContext, node: tree.NodeRow, facts: NodeFacts, base: str,
+    names: tuple[str, ...], listing: bool, templates: Templates,
+) -> Iterator[tuple[bytes, bool]]:
     allprop = names == ()
     folder_props = ALLPROP_FOLDER if allprop else names
     file_props = ALLPROP_FILE if allprop else names
@@ -182,29 +216,33 @@ def _answer(
         Item.of(base, node), folder_props if node.is_folder else file_props, allprop=allprop
     )
     if not listing:
-        yield head + CLOSE
+        yield (head + CLOSE).encode("utf-8"), True
         return
-    seen = _Seen(drive, drive.facts_of(node), node.id)
-    pages = chain(
-        _folders(drive, node.id, base, folder_props, allprop, templates, seen),
-        _files(drive, node.id, base, templates.file_rows(file_props, allprop), seen),
-    )
+    seen = _Seen(ctx.drive, facts, node.id)
+    pages = _pages(ctx, node.id, base, folder_props, allprop, templates, seen,
+                   templates.file_rows(file_props, allprop))
     # Fewer, larger chunks: each one is a write to the socket and, before it, the
     # release of the DB connection that the next page takes again. A chunk is sent
     # once it holds ``CHUNK`` characters (a page of 2,000 files is about 660,000) or
     # the last page: a listing of a thousand entries is one chunk, and the first byte
     # of a long one waits for its first page only.
-    pending, size = [head], len(head)
-    for page, last in pages:
-        pending.append(page)
-        size += len(page)
+    # A chunk is made of the UTF-8 bytes of each entry, joined: one large block of
+    # memory. Joining texts, then encoding, needs a second large block while the
+    # first is held, and each such block came fresh from the system (page faults).
+    pending, size = [head.encode("utf-8")], len(head)
+    for entries, last in pages:
+        pending += entries
+        size += sum(map(len, entries))
         if last:
             break
         if size >= CHUNK:
-            yield "".join(pending)
+            yield b"".join(pending), False
             pending, size = [], 0
-    pending.append(CLOSE)
-    yield "".join(pending)
+    pending.append(_CLOSE)
+    yield b"".join(pending), True
+
+
+_CLOSE = CLOSE.encode("utf-8")
 
 
 class _Seen:
@@ -220,11 +258,14 @@ class _Seen:
     def folder(self, row: Any) -> bool:
         return decide(self.actor, Action.SEE, self.facts.child(self.parent, row)).allowed
 
-    def file(self, key: tuple[object, ...]) -> bool:
-        """``key``: the values of ``tree.FILE_KEY_COLUMNS`` of a file of the folder."""
+    def file(self, key: tuple[object, ...], convert: tuple[Any, ...]) -> bool:
+        """``key``: the driver's values of ``tree.FILE_KEY_COLUMNS`` of a file of the
+        folder, ``convert`` their conversions (``tree.FilePage``)."""
         seen = self.files.get(key)
         if seen is None:
-            node = _FileFacts(self.parent_id, *key)  # type: ignore[arg-type]
+            values: list[Any] = [v if f is None else f(v)
+                                 for v, f in zip(key, convert, strict=True)]
+            node = _FileFacts(self.parent_id, *values)
             child = self.facts.child(self.parent, node)  # type: ignore[arg-type]
             seen = self.files[key] = decide(self.actor, Action.SEE, child).allowed
         return seen
@@ -244,15 +285,16 @@ class _FileFacts(NamedTuple):
 
 
 def _folders(
-    drive: Drive, folder_id: int, base: str, props: tuple[str, ...], allprop: bool,
+    ctx: RequestContext, folder_id: int, base: str, props: tuple[str, ...], allprop: bool,
     templates: Templates, seen: _Seen,
-) -> Iterator[tuple[str, bool]]:
+) -> Iterator[tuple[list[bytes], bool]]:
     template, dates = templates.template, templates.dates
     rfc1123, rfc3339 = dates.rfc1123, dates.rfc3339
     text = template(props, True, False, allprop)  # fields: multistatus.FIELDS
     after: str | None = None
     while True:
-        rows = tree.children_rows(drive.session, folder_id, "folder", after, PAGE)
+        # ``ctx.reads`` each time: deciding may have used the session meanwhile
+        rows = tree.children_rows(ctx.reads, folder_id, "folder", after, PAGE)
         chunk: list[str] = []
         for row in rows:
             if seen.folder(row):
@@ -263,41 +305,61 @@ def _folders(
                     "", None,
                 ))
         if chunk:
-            yield "".join(chunk), False  # the files come after
+            yield [text.encode("utf-8") for text in chunk], False  # the files come after
         if len(rows) < PAGE:
             return
         after = rows[-1].name_key
 
 
+_NAME = itemgetter(0)
+_KEY = itemgetter(1, 2, 3, 4, 5)  # ``tree.FILE_KEY_COLUMNS`` of a ``tree.file_rows`` row
+_FOLDER = itemgetter(-1)  # the folder flag of a row of ``file_rows(folders=True)``
+
+
+def _pages(
+    ctx: RequestContext, folder_id: int, base: str, folder_props: tuple[str, ...],
+    allprop: bool, templates: Templates, seen: _Seen, files: FileRows,
+) -> Iterator[tuple[list[bytes], bool]]:
+    """The visible children's responses, folders first, then files, each by name key:
+    the texts of each page, each with whether it is the last page.
+
+    The first page holds children of both kinds (the kind is not in the index:
+    a query for the folders reads every child); the folders' own query runs only
+    when that page holds a folder or is full (more folders may follow)."""
+    first = tree.file_rows(ctx.reads, folder_id, files.columns, None, PAGE, folders=True)
+    rows = first.rows
+    if len(rows) == PAGE or any(map(_FOLDER, rows)):
+        yield from _folders(ctx, folder_id, base, folder_props, allprop, templates, seen)
+        rows = [row for row in rows if not row[-1]]
+    yield from _files(ctx, folder_id, base, files, seen,
+                      tree.FilePage(rows, first.convert), len(first.rows) < PAGE,
+                      first.rows[-1][0] if first.rows else None)
+
+
 def _files(
-    drive: Drive, folder_id: int, base: str, files: FileRows, seen: _Seen
-) -> Iterator[tuple[str, bool]]:
-    """The visible files' responses, one text per page (``tree.file_rows``), each with
-    whether it is the last page."""
-    columns, junk, visible = files.columns, drive.is_junk, seen.file
-    after: str | None = None
+    ctx: RequestContext, folder_id: int, base: str, files: FileRows, seen: _Seen,
+    page: tree.FilePage, last: bool, name: str | None,
+) -> Iterator[tuple[list[bytes], bool]]:
+    """The visible files' responses from ``page`` on (``last``: whether it is the last
+    one, ``name`` the name of its last child), the texts of each page
+    (``tree.file_rows``), each with whether it is the last page."""
+    columns, junk, visible = files.columns, ctx.drive.is_junk, seen.file
     while True:
-        rows = tree.file_rows(drive.session, folder_id, columns, after, PAGE)
-        names = [row[0] for row in rows]
-        # hrefs are quoted (nothing to escape); one match tells a page of plain names
-        # (and plain names need no XML escaping either)
-        if PLAIN_HREF("/".join(names)):
-            hrefs, render = [base + name for name in names], files.render_plain
-        else:
-            hrefs = [base + quote(name, safe=HREF_SAFE) for name in names]
-            render = files.render
-        # A page's files have few distinct facts keys (``row[2:7]``): decided per key.
-        hidden = {key for key in {row[2:7] for row in rows} if not visible(key)}
+        rows, convert = page.rows, page.convert
+        names = list(map(_NAME, rows))
+        # one match tells a page of plain names (nothing to quote in an href, nothing
+        # to escape in XML text)
+        plain = PLAIN_HREF("/".join(names)) is not None
+        # A page's files have few distinct facts keys: decided per key.
+        hidden = {key for key in set(map(_KEY, rows)) if not visible(key, convert[1:6])}
         junk_names = {name for name in names if junk(name)} if junk.any_in(names) else None
         if hidden or junk_names:
             skip = junk_names or set()
-            chunk = [render(href, row) for href, row in zip(hrefs, rows, strict=True)
-                     if row[2:7] not in hidden and row[0] not in skip]
-        else:
-            chunk = list(map(render, hrefs, rows))
-        last = len(rows) < PAGE
-        if chunk or last:
-            yield "".join(chunk), last
-        if last:
+            rows = [row for row in rows if row[1:6] not in hidden and row[0] not in skip]
+        if rows or last:
+            yield files.page(base, rows, convert, plain), last
+        if last or name is None:
             return
-        after = rows[-1].name_key
+        page = tree.file_rows(ctx.reads, folder_id, columns, name_key(name), PAGE)
+        last = len(page.rows) < PAGE
+        name = page.rows[-1][0] if page.rows else None

@@ -131,17 +131,22 @@ class FastReads:
         provider = self.provider
         share = provider.share_path or ""
         chunks = fast_propfind(
-            environ, context_of(environ).drive, parts,
+            environ, context_of(environ), parts,
             ((provider.mount_path or "") + share, share), self.templates,
         )
         if chunks is None:
             return None
-        first = next(chunks)  # the item and a first page: errors before any byte is sent
-        start_response("207 Multi-Status", [
+        data, last = next(chunks)  # the item and a first page: errors before any byte
+        headers = [
             ("Content-Type", "application/xml; charset=utf-8"),
             ("Date", self.dates.now()),
-        ])
-        return _encoded(first, chunks)
+        ]
+        if last:  # the whole answer: its length is known (no chunked framing)
+            headers.append(("Content-Length", str(len(data))))
+            start_response("207 Multi-Status", headers)
+            return [data]
+        start_response("207 Multi-Status", headers)
+        return _encoded(data, chunks)
 
 
 def _blocks(stream: BinaryIO) -> Iterator[bytes]:
@@ -155,7 +160,7 @@ def _blocks(stream: BinaryIO) -> Iterator[bytes]:
         stream.close()
 
 
-def _encoded(first: str, rest: Iterator[str]) -> Iterator[bytes]:
-    yield first.encode("utf-8")
-    for chunk in rest:
-        yield chunk.encode("utf-8")
+def _encoded(first: bytes, rest: Iterator[tuple[bytes, bool]]) -> Iterator[bytes]:
+    yield first
+    for chunk, _last in rest:
+        yield chunk

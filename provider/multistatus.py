@@ -201,6 +201,8 @@ class Templates:
         self._cache: dict[tuple[tuple[str, ...], bool, bool, bool], str] = {}
         self._types: dict[str, str] = {}
         self._rows: dict[tuple[tuple[str, ...], bool], FileRows] = {}
+        # ``raw_dates``: (kind of date, driver conversion) -> texts by raw value
+        self._raw: dict[tuple[int, Any], dict[Any, str]] = {}
 
     def render(self, item: Item, names: tuple[str, ...], *, allprop: bool = False) -> str:
         """One ``<D:response>``; ``names`` are live or other ``{DAV:}`` properties (the
@@ -233,6 +235,33 @@ class Templates:
             rows = self._rows[key] = FileRows(self, names, allprop)
         return rows
 
+    def raw_dates(self, field: int, convert: Any) -> tuple[Callable[[Any], str | None],
+                                                          Callable[[Any], str]]:
+        """(get, make) of the text of a date field (1: last modified, 2: creation) by the
+        driver's raw value of its column, ``convert`` turning that into the column's
+        value (None: as is); ``get(raw) or make(raw)`` is the text. One memo per field
+        and conversion for the whole app, bounded (``_MEMO`` entries, emptied when
+        full), whatever the number of property sets."""
+        memo = self._raw.get((field, convert))
+        if memo is None:
+            memo = self._raw[(field, convert)] = {}
+        dates = self.dates
+
+        def make(raw: Any) -> str:
+            value = raw if convert is None else convert(raw)
+            text = (dates.rfc1123(value) if field == 1
+                    else dates.rfc3339(value.timestamp()))
+            if len(memo) >= _MEMO:
+                memo.clear()
+            memo[raw] = text
+            return text
+
+        return memo.get, make
+
+    def remembered_dates(self) -> int:
+        """How many date texts ``raw_dates`` holds (all fields and conversions)."""
+        return sum(len(memo) for memo in self._raw.values())
+
     def content_type(self, value: str) -> str:
         """``escape_text(value)``, memoised (a listing has few content types)."""
         text = self._types.get(value)
@@ -244,55 +273,92 @@ class Templates:
 
 
 # The ``Node`` column behind each field of ``FIELDS`` but the href and the name (a
-# listing row starts with name and name key: ``tree.file_rows``).
+# listing row starts with the name and the file key: ``tree.file_rows``).
 _FIELD_COLUMNS = {1: "mtime", 2: "created_at", 4: "size", 5: "content_type", 6: "blob_sha256"}
-_ROW_START = 7  # name, name_key, then the five ``tree.FILE_KEY_COLUMNS``
+_ROW_START = 6  # name, then the five ``tree.FILE_KEY_COLUMNS``
+_MEMO = 16384  # date texts remembered by raw value, per date field (``raw_dates``)
 
 
 class FileRows:
     """The files of a listing for one property set: ``columns`` are the ``Node`` columns
-    to select after the file key (``tree.file_rows``), and ``render(href, row)``
-    writes a row's ``<D:response>``, the same text as ``Templates.render``;
-    ``render_plain`` does the same for a name that ``PLAIN_HREF`` matches.
+    to select after the file key (``tree.file_rows``), and ``page(base, rows,
+    convert, plain)`` writes the ``<D:response>`` of each row, the same text as
+    ``Templates.render`` for the file at ``base`` + its name, as UTF-8 bytes
+    (each entry encoded on its own: see ``fast_propfind._answer``).
 
-    ``render`` is compiled from the two templates (with and without an ETag) into
-    one f-string function: filling a format string costs ten times more. Its
-    source holds only generated names and numbers; the templates' text (which
-    may hold property names from the request) is bound as values.
+    A page is written by one function compiled from the two templates (with and
+    without an ETag) into a list comprehension of f-strings over unpacked rows:
+    a format string or a call per row costs several times more. Dates are
+    remembered by the raw value of the row (most files of a folder keep their
+    date across listings). Its source holds only generated names and numbers;
+    the templates' text (which may hold property names from the request) is
+    bound as values.
     """
 
     def __init__(self, templates: Templates, names: tuple[str, ...], allprop: bool) -> None:
-        with_etag = _pieces(templates.template(names, False, True, allprop))
-        without_etag = _pieces(templates.template(names, False, False, allprop))
-        used = {f for _, f in with_etag + without_etag if f is not None}
+        self._with_etag = _pieces(templates.template(names, False, True, allprop))
+        self._without_etag = _pieces(templates.template(names, False, False, allprop))
+        used = {f for _, f in self._with_etag + self._without_etag if f is not None}
         self.columns = tuple(_FIELD_COLUMNS[f] for f in sorted(used) if f in _FIELD_COLUMNS)
-        place = {f: _ROW_START + self.columns.index(c) for f, c in _FIELD_COLUMNS.items()
-                 if c in self.columns}
-        values: dict[str, object] = {
-            "rfc1123": templates.dates.rfc1123, "rfc3339": templates.dates.rfc3339,
-            "escape_text": escape_text, "content_type": templates.content_type,
-        }
-        self.render = _compile(with_etag, without_etag, place, values, "escape_text(row[0])")
-        # For a page of plain names (``PLAIN_HREF``: nothing to escape in XML text).
-        self.render_plain = _compile(with_etag, without_etag, place, values, "row[0]")
+        self._templates = templates
+        self._pages: dict[tuple[bool, tuple[Any, ...]], Callable[[str, Any], list[bytes]]] = {}
+
+    def page(self, base: str, rows: list[tuple[Any, ...]], convert: tuple[Any, ...],
+             plain: bool) -> list[bytes]:
+        """The UTF-8 bytes of the response of each row of ``rows`` (``tree.file_rows``,
+        raw values converted by ``convert``, see ``tree.FilePage``); ``plain``: every
+        name matches ``PLAIN_HREF`` (nothing to quote or escape)."""
+        key = (plain, convert)
+        write = self._pages.get(key)
+        if write is None:
+            if len(self._pages) >= 8:
+                self._pages.clear()
+            write = self._pages[key] = _compile_page(
+                self._with_etag, self._without_etag, self.columns, convert, plain,
+                self._templates,
+            )
+        return write(base, rows)
 
 
 Pieces = list[tuple[str, int | None]]
 
 
-def _compile(with_etag: Pieces, without_etag: Pieces, place: dict[int, int],
-             values: dict[str, object], name: str) -> Callable[[str, Any], str]:
-    """``render(href, row)`` of ``FileRows``, ``name`` the code of the displayed name."""
-    with_text = _fstring(with_etag, place, values, name)
+def _compile_page(with_etag: Pieces, without_etag: Pieces, columns: tuple[str, ...],
+                  convert: tuple[Any, ...], plain: bool,
+                  templates: Templates) -> Callable[[str, Any], list[bytes]]:
+    """``write(base, rows)`` of ``FileRows.page``."""
+    width = len(convert)  # a row may hold more cells than the writer reads
+    place = {f: _ROW_START + columns.index(c) for f, c in _FIELD_COLUMNS.items()
+             if c in columns}
+    values: dict[str, object] = {"escape_text": escape_text, "quote": quote,
+                                 "HREF_SAFE": HREF_SAFE}
+    code: dict[int, str] = {
+        0: "base + c0" if plain else "base + quote(c0, safe=HREF_SAFE)",
+        3: "c0" if plain else "escape_text(c0)",
+    }
+    for field, at in place.items():
+        cell, conv = f"c{at}", convert[at]
+        if field in (1, 2):  # dates: remembered by raw value
+            values[f"get{field}"], values[f"date{field}"] = templates.raw_dates(field, conv)
+            code[field] = f"get{field}({cell}) or date{field}({cell})"
+            continue
+        if conv is not None:
+            values[f"conv{field}"] = conv
+            cell = f"conv{field}({cell})"
+        code[field] = f"content_type({cell})" if field == 5 else cell
+    values["content_type"] = templates.content_type
+    with_text = _fstring(with_etag, code, values)
     if 6 in place:  # the ETag is asked for: a file without content has none
-        body = (f"    if row[{place[6]}] is None:\n"
-                f"        return {_fstring(without_etag, place, values, name)}\n"
-                f"    return {with_text}\n")
+        without_text = _fstring(without_etag, code, values)
+        item = f"({without_text} if c{place[6]} is None else {with_text})"
     else:
-        body = f"    return {with_text}\n"
-    code: dict[str, Any] = dict(values)
-    exec(compile(f"def render(href, row):\n{body}", "<FileRows>", "exec"), code)  # noqa: S102
-    return code["render"]  # type: ignore[no-any-return]
+        item = with_text
+    cells = ", ".join(f"c{i}" for i in range(width))
+    source = (f"def write(base, rows):\n"
+              f"    return [({item}).encode() for ({cells},) in rows]\n")
+    namespace: dict[str, Any] = dict(values)
+    exec(compile(source, "<FileRows>", "exec"), namespace)  # noqa: S102
+    return namespace["write"]  # type: ignore[no-any-return]
 
 
 def _pieces(template: str) -> list[tuple[str, int | None]]:
@@ -304,15 +370,9 @@ def _pieces(template: str) -> list[tuple[str, int | None]]:
     return pieces
 
 
-def _fstring(pieces: list[tuple[str, int | None]], place: dict[int, int],
-             values: dict[str, object], name: str) -> str:
+def _fstring(pieces: list[tuple[str, int | None]], code: dict[int, str],
+             values: dict[str, object]) -> str:
     """An f-string expression of ``pieces``; literal text is bound in ``values``."""
-    field_code = {
-        0: "href", 3: name,
-        1: f"rfc1123(row[{place.get(1)}])", 2: f"rfc3339(row[{place.get(2)}].timestamp())",
-        4: f"row[{place.get(4)}]", 5: f"content_type(row[{place.get(5)}])",
-        6: f"row[{place.get(6)}]",
-    }
     parts = []
     for literal, field in pieces:
         if literal:
@@ -320,5 +380,5 @@ def _fstring(pieces: list[tuple[str, int | None]], place: dict[int, int],
             values[name] = literal
             parts.append(f"{{{name}}}")
         if field is not None:
-            parts.append(f"{{{field_code[field]}}}")
+            parts.append(f"{{{code[field]}}}")
     return 'f"' + "".join(parts) + '"'

@@ -6,8 +6,11 @@ sign-in costs is counted by the authentication tests), on a real drive:
 - GET or HEAD of a file: 2 statements, the path's chain (one recursive query,
   ``tree.resolve_chain``) and the category's folder rights (``FactBuilder``);
 - PROPFIND Depth 1 with a named set of live properties: those 2, then one
-  page query per kind of child (folders, then files) and one more per further
-  page of ``PAGE`` rows: 4 for 10 or 1,000 files, 5 for ``PAGE`` + 500;
+  first page of children of both kinds (the kind is not in the index: a query
+  per kind read every child twice), the folders' own query only when that page
+  holds a folder or is full, and one more per further page of ``PAGE`` files:
+  3 for 10 or 1,000 files, 5 for ``PAGE`` + 500 (first page, folders, second
+  page); 4 for a few files and a subfolder;
 - with allprop (or ``lockdiscovery`` asked for): one more, the check that no
   lock or dead property sends the request to WsgiDAV.
 """
@@ -81,6 +84,12 @@ def drive_app(app: DriveApp) -> DriveApp:
     make_folder(app.runtime, "ten", 10)
     make_folder(app.runtime, "thousand", 1000)
     make_folder(app.runtime, "more", PAGE + 500)
+    make_folder(app.runtime, "mixed", 3)
+    with app.runtime.sessions() as session:
+        mixed = session.query(Node).filter_by(name="mixed").one()
+        session.add(Node(parent_id=mixed.id, name="sub", name_key="sub", kind="folder",
+                         mtime=0))
+        session.commit()
     return app
 
 
@@ -92,8 +101,8 @@ def test_a_fast_get_or_head_costs_two_statements(drive_app: DriveApp) -> None:
 
 
 def test_a_fast_listing_costs_the_same_for_10_and_1000_entries(drive_app: DriveApp) -> None:
-    for folder, files, statements in (("ten", 10, 4), ("thousand", 1000, 4),
-                                      ("more", PAGE + 500, 5)):
+    for folder, files, statements in (("ten", 10, 3), ("thousand", 1000, 3),
+                                      ("more", PAGE + 500, 5), ("mixed", 4, 4)):
         count, data = fast_statements(drive_app, "PROPFIND", f"/dav/{folder}/", NAMED,
                                       Depth="1")
         assert data.count(b"<D:href>") == files + 1
@@ -112,13 +121,15 @@ def test_a_fast_depth_0_allprop_costs_three_statements(app: DriveApp) -> None:
 
 def test_a_listing_selects_only_the_columns_its_properties_need(drive_app: DriveApp) -> None:
     """PROPFIND Depth 1 of /thousand/ with rclone's property set reads, per file, the
-    name, its key, the facts of the rights and the three values asked (no creation date,
-    content type or other columns: every column costs on every row); allprop reads the
-    creation date and the content type too."""
+    name, the facts of the rights and the three values asked (no name key: the next
+    page starts after the key of the last name; no creation date, content type or
+    other columns: every column costs on every row); allprop reads the creation
+    date and the content type too."""
     fast = FastReads(_not_reached, drive_app.mount, drive_app.provider)
     for body, wanted, unwanted in (
-        (NAMED, ("mtime", "size", "blob_sha256"), ("created_at", "content_type", "id")),
-        ("", ("created_at", "content_type", "blob_sha256"), ("id",)),
+        (NAMED, ("name", "mtime", "size", "blob_sha256"),
+         ("created_at", "content_type", "id", "name_key")),
+        ("", ("created_at", "content_type", "blob_sha256"), ("id", "name_key")),
     ):
         environ = EnvironBuilder(path="/dav/thousand/", method="PROPFIND", data=body,
                                  headers={"Depth": "1"}).get_environ()

@@ -153,7 +153,7 @@ def test_the_listing_row_unpacks_into_the_file_key(session: Session) -> None:
                      owner_id=None, protected=True, visibility="private", min_degree=2,
                      doc_type="minutes"))
     session.flush()
-    (row,) = tree.children_rows(session, root.id, "file", None, 10)
+    (row,) = tree.children_rows(session.connection(), root.id, "file", None, 10)
     (_, _, _, _, _, _, owner, protected, degree, doc_type, shown, *_rest) = row
     assert (owner, protected, shown, degree, doc_type) == FactBuilder.file_key(row)
     assert [c.key for c in tree.ROW_COLUMNS][6:11] == [
@@ -161,13 +161,19 @@ def test_the_listing_row_unpacks_into_the_file_key(session: Session) -> None:
 
 
 def test_a_file_listing_row_holds_the_file_key_in_order(session: Session) -> None:
-    """The read fast path takes a file's facts key as ``row[2:7]`` of ``tree.file_rows``:
-    it must be ``FactBuilder.file_key`` of the row (all that ``child`` reads of a file)."""
+    """The read fast path takes a file's facts key as ``row[1:6]`` of ``tree.file_rows``
+    (the driver's values, converted by ``convert[1:6]``): converted, it must be
+    ``FactBuilder.file_key`` of the node (all that ``child`` reads of a file)."""
     root = tree.get_root(session)
-    session.add(Node(parent_id=root.id, name="k.txt", name_key="k.txt", kind="file", mtime=0,
-                     owner_id=None, protected=True, visibility="private", min_degree=2,
-                     doc_type="minutes"))
+    node = Node(parent_id=root.id, name="k.txt", name_key="k.txt", kind="file", mtime=0,
+                owner_id=None, protected=True, visibility="private", min_degree=2,
+                doc_type="minutes")
+    session.add(node)
     session.flush()
-    (row,) = tree.file_rows(session, root.id, ("size",), None, 10)
-    assert row[:2] == ("k.txt", "k.txt")
-    assert row[2:7] == FactBuilder.file_key(row) == (None, True, "private", 2, "minutes")
+    page = tree.file_rows(session.connection(), root.id, ("size",), None, 10)
+    (row,) = page.rows
+    assert row[0] == "k.txt" and len(row) == 7
+    key = tuple(v if f is None else f(v) for v, f in zip(row[1:6], page.convert[1:6],
+                                                         strict=True))
+    assert key == FactBuilder.file_key(node) == (None, True, "private", 2, "minutes")
+    assert type(key[1]) is bool
