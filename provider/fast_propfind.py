@@ -174,14 +174,14 @@ def fast_propfind(
         ctx.reads, node.id, lock_root(prefixes[1], item_path), listing=listing,
         locks=locks, dead=allprop,
     ):
-        drive.settle_rows(parts, [row.row for row in target.chain])
+        drive.settle_rows(parts, target.chain)
         return None
     return _answer(ctx, node, target.facts, quote_href(prefixes[0] + item_path), names, listing,
                    templates)
 
 
 class _Target(NamedTuple):
-    chain: list[tree.NodeRow]  # root first
+    chain: list[Any]  # root first: rows of ``tree.walk_rows`` (read as nodes)
     facts: NodeFacts  # of the target
 
 
@@ -190,10 +190,9 @@ def _target(drive: Drive, conn: Connection, parts: list[str]) -> _Target | None:
     folder) and every folder on the way, as ``Drive.node_at`` and ``visibility``
     decide, from Core rows of ``tree.walk_rows`` on ``conn``; else None, with the
     path settled for WsgiDAV (``Drive.settle_rows``)."""
-    rows = tree.walk_rows(conn, parts)
-    chain = [tree.NodeRow(row) for row in rows]
+    rows = chain = tree.walk_rows(conn, parts)
     if len(rows) == len(parts) + 1:
-        facts = drive.facts.chain(chain)  # type: ignore[arg-type]
+        facts = drive.facts.chain(chain)
         node = chain[-1]
         if (
             all(decide(drive.actor, Action.SEE, f) for f in facts)
@@ -206,7 +205,7 @@ def _target(drive: Drive, conn: Connection, parts: list[str]) -> _Target | None:
 
 
 def _answer(
-    ctx: RequestContext, node: tree.NodeRow, facts: NodeFacts, base: str,
+    ctx: RequestContext, node: Any, facts: NodeFacts, base: str,
     names: tuple[str, ...], listing: bool, templates: Templates,
 ) -> Iterator[tuple[bytes, bool]]:
     allprop = names == ()
