@@ -33,7 +33,8 @@ def pool_options(threads: int) -> dict[str, int]:
 
 def make_engine(url: str, threads: int = 16) -> Engine:
     """Create an engine sized for ``threads``; SQLite gets WAL, foreign keys, a busy timeout."""
-    pool = pool_options(threads)
+    # LIFO: the connection given back last (its SQLite page cache warm) serves next.
+    pool: dict[str, Any] = {**pool_options(threads), "pool_use_lifo": True}
     if url.startswith("sqlite"):
         if _in_memory(url):  # one shared connection (SingletonThreadPool): no sizes
             pool = {}

@@ -51,3 +51,20 @@ def test_bulk_statements_count_as_writes(runtime: Runtime) -> None:
 def test_pool_is_sized_from_the_thread_count() -> None:
     assert db.pool_options(4) == {"pool_size": 4, "max_overflow": 4}
     assert db.pool_options(0)["pool_size"] == 1
+
+
+def test_the_pool_hands_out_the_connection_given_back_last(runtime: Runtime) -> None:
+    """Issue 12 (PROPFIND of 1,000 files, requests arriving one after another): each
+    SQLite connection keeps its own page cache, so the one used last is the warm one.
+    The pool is LIFO: a request gets the connection the previous request gave back,
+    not the one idle the longest."""
+    engine = runtime.engine
+    first, second = engine.raw_connection(), engine.raw_connection()
+    ids = id(first.dbapi_connection), id(second.dbapi_connection)
+    first.close()
+    second.close()  # given back last
+    again = engine.raw_connection()
+    try:
+        assert id(again.dbapi_connection) == ids[1]
+    finally:
+        again.close()
