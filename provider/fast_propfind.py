@@ -42,6 +42,7 @@ from davdrive.models import DeadProperty, Lock, Node
 from davdrive.paths import join, name_key
 from davdrive.policy import Action, NodeFacts, decide, visibility
 from davdrive.services import Drive
+from provider.body_memo import MISSING, BodyMemo
 from provider.context import RequestContext
 from provider.lock_storage import live_condition
 from provider.multistatus import (
@@ -65,10 +66,12 @@ CHUNK = 64 * 1024  # characters of a chunk of the answer before it is sent
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
-def requested_props(environ: dict[str, Any]) -> tuple[str, ...] | None:
+def requested_props(
+    environ: dict[str, Any], memo: BodyMemo | None = None
+) -> tuple[str, ...] | None:
     """The property names asked for (``()`` for allprop), or None when the body is not
     on the whitelist. The body (already read and checked by ``XmlBodyMiddleware``) is
-    put back for WsgiDAV either way."""
+    put back for WsgiDAV either way. ``memo``: answers remembered by body."""
     raw = (environ.get("CONTENT_LENGTH") or "").strip()
     if raw in ("", "0"):
         return () if "HTTP_TRANSFER_ENCODING" not in environ else None
@@ -80,6 +83,17 @@ def requested_props(environ: dict[str, Any]) -> tuple[str, ...] | None:
         return None
     if not body.strip():
         return ()
+    if memo is None:
+        return _names(body)
+    names = memo.get(body)
+    if names is MISSING:
+        names = _names(body)
+        memo.put(body, names)
+    return names  # type: ignore[no-any-return]
+
+
+def _names(body: bytes) -> tuple[str, ...] | None:
+    """``requested_props`` of a non-empty body."""
     try:
         root = etree.fromstring(body, parser=_PARSER)
     except etree.XMLSyntaxError:
@@ -150,14 +164,14 @@ def _blocked_query(listing: bool, locks: bool, dead: bool) -> Select[Any]:
 
 def fast_propfind(
     environ: dict[str, Any], ctx: RequestContext, parts: list[str],
-    prefixes: tuple[str, str], templates: Templates,
+    prefixes: tuple[str, str], templates: Templates, memo: BodyMemo | None = None,
 ) -> Iterator[tuple[bytes, bool]] | None:
     """The answer's chunks, each with whether it is the last, or None to let WsgiDAV
     answer (see module doc)."""
     depth = environ.get("HTTP_DEPTH", "1").strip()
     if depth not in ("0", "1"):
         return None
-    names = requested_props(environ)
+    names = requested_props(environ, memo)
     if names is None:
         return None
     drive = ctx.drive

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from davdrive.backoffice import BRANCH
 from davdrive.errors import BadRequest
 from davdrive.paths import name_key, split_path
+from provider.body_memo import BodyMemo
 from provider.context import context_of
 from provider.fast_propfind import fast_propfind
 from provider.multistatus import HttpDates, Templates
@@ -45,6 +46,7 @@ class FastReads:
         self.provider = provider
         self.dates = HttpDates()
         self.templates = Templates(self.dates)
+        self.props = BodyMemo()  # the property names asked for, by PROPFIND body
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -132,7 +134,7 @@ class FastReads:
         share = provider.share_path or ""
         chunks = fast_propfind(
             environ, context_of(environ), parts,
-            ((provider.mount_path or "") + share, share), self.templates,
+            ((provider.mount_path or "") + share, share), self.templates, self.props,
         )
         if chunks is None:
             return None

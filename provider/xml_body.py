@@ -21,6 +21,7 @@ from defusedxml import ElementTree as SafeET
 from lxml import etree
 
 from provider.body_input import BodyReadError, GuardedInput
+from provider.body_memo import MISSING, BodyMemo
 from provider.errors import plain_response
 
 _log = logging.getLogger("davdrive.http")
@@ -72,6 +73,7 @@ class XmlBodyMiddleware:
     def __init__(self, app: Any, max_xml_bytes: int) -> None:
         self.app = app
         self.max_xml_bytes = max_xml_bytes
+        self.accepted = BodyMemo()  # bodies ``check_xml`` accepted
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") in XML_METHODS:
@@ -106,8 +108,9 @@ class XmlBodyMiddleware:
             raise BadXml("413 Content Too Large", f"XML bodies are limited to {limit} bytes.")
         if length is not None and len(body) != length:
             raise BadXml("400 Bad Request", "The request body is shorter than announced.")
-        if body.strip():
+        if body.strip() and self.accepted.get(body) is MISSING:
             check_xml(body)
+            self.accepted.put(body, True)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
