@@ -12,6 +12,7 @@ here; format characters (category Cf) come from ``unicodedata``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Explicit directional formatting (UAX #9): they reorder what a name shows,
@@ -41,6 +42,9 @@ _IGNORABLE_RANGES = (
 # ideographs); after anything else they only hide a difference.
 _VARIATION_SELECTORS = ((0x180B, 0x180D), (0x180F, 0x180F), (0xFE00, 0xFE0F),
                         (0xE0100, 0xE01EF))
+
+
+_PRINTABLE_ASCII = re.compile("[\x20-\x7e]*")
 
 
 def _in(ranges: tuple[tuple[int, int], ...], char: str) -> bool:
@@ -105,7 +109,10 @@ def refused_character(name: str) -> str | None:
     invisible (default-ignorable) character: zero-width space, joiners and
     non-joiner, word joiner, BOM, soft hyphen, tags, Hangul fillers... except
     a variation selector right after a symbol or a non-Latin letter.
+    Printable ASCII is never refused (the usual name is checked with one match).
     """
+    if _PRINTABLE_ASCII.fullmatch(name):
+        return None
     previous = ""
     for char in name:
         reason = _reason(char, previous)

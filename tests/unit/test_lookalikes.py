@@ -85,3 +85,16 @@ def test_characters_are_named_by_code_point_and_unicode_name() -> None:
     assert invisible.describe("\u202e") == "U+202E RIGHT-TO-LEFT OVERRIDE"
     assert invisible.describe("\ufffe") == "U+FFFE"
     assert invisible.describe("\U000e0001") == "U+E0001 LANGUAGE TAG"
+
+
+def test_printable_ascii_is_never_refused_and_its_neighbours_are() -> None:
+    """``refused_character`` answers printable ASCII with one match (issue 12: the
+    per-character rules cost a PUT tens of microseconds); the characters each side of
+    that range are still judged by the rules."""
+    for code in range(0x20, 0x7F):
+        char = chr(code)
+        assert invisible._reason(char, "a") is None, hex(code)  # the rules agree
+        assert invisible.refused_character(f"a{char}b") is None
+    for char in ("\x1f", "\x7f", "\x85", "\u200b", "\u202e"):
+        assert invisible.refused_character(f"report{char}.pdf") is not None, repr(char)
+    assert invisible.refused_character("plain name (2).txt") is None
