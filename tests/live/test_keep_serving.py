@@ -77,12 +77,20 @@ def test_back_to_back_requests_are_answered_by_the_same_worker(
     server: CountingServer,
 ) -> None:
     """GET /r0 ... /r19 on one connection, each sent as soon as the previous answer
-    is read: the connection is handed to the server once (when it opened)."""
+    is read: the connection is handed to the server once (when it opened), plus once
+    for each request this client was too slow to send within the window (a loaded
+    machine can pause it; without keeping the connection, every request is handed)."""
+    late = 0  # requests that may have come after the window (bounded from above)
     with socket.create_connection(server.bind_addr[:2], timeout=5) as sock:
+        sent = time.monotonic()
         for i in range(20):
+            now = time.monotonic()
+            late += i > 0 and now - sent > KEEP_SERVING / 2
+            sent = now
             sock.sendall(_request(f"/r{i}"))
             _answer(sock, f"/r{i}")
-    assert server.handed == 1
+    assert late < 10, "the client was too slow for the test to tell anything"
+    assert server.handed <= 1 + late
 
 
 def test_a_late_or_split_head_takes_the_usual_way(server: CountingServer) -> None:
