@@ -134,8 +134,8 @@ class GuardedReader(StreamReader):  # type: ignore[misc]
         """One line, ending with b"\\n" unless it is cut at ``size`` bytes or at the
         end of the stream. A line already in the buffer (as the lines of a request
         head nearly always are) is cut out with one search; the pure-Python reader
-        peeked and copied several times per line, and could return a byte more
-        than ``size`` when the line came in pieces."""
+        peeked and copied several times per line, and could return more than
+        ``size`` bytes when the line came in pieces."""
         limit = -1 if size is None else size
         buffered: Any = self  # _pyio.BufferedReader's read-ahead state
         parts: list[bytes] = []
