@@ -9,7 +9,7 @@ checks that davdrive's memory stays flat over a large upload, download and a
 10,000-entry listing; runs bench/scaling.py (1,000 against 100,000 nodes) and
 bench/hidden_missing.py; writes the markdown report (bench/report.py).
 
-    python bench/run.py [--quick] [--workloads a,b] [--reps N] [--out FILE]
+    python bench/run.py [--quick] [--workloads a,b] [--reps N] [--out FILE] [--workers N]
 
 Exit status 0 when every workload ran without error, even if a target is missed
 (the report says NOT met); 1 when a workload or a check failed to run.
@@ -18,6 +18,7 @@ Exit status 0 when every workload ran without error, even if a target is missed
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,13 +38,14 @@ HERE = Path(__file__).resolve().parent
 
 def flatness(params: Params, server: servers.Server, t: Target, flat_mib: int,
              say: harness.Log) -> list[tuple[str, int, int]]:
-    """VmRSS before and after: a ``flat_mib`` upload, its download, the 10k listing."""
+    """Memory (PSS of the server's processes) before and after: a ``flat_mib`` upload,
+    its download, the 10k listing."""
     big = Params(prefix=params.prefix, large_mib=flat_mib, block=params.block)
     rel = f"{params.prefix}/flat.bin"
     steps = []
 
     def rss() -> int:
-        return servers.memory(server.pid)["VmRSS"]
+        return servers.memory(server.pid)["Pss"]
 
     before = rss()
     status, _ = put_large(big, t, rel, tag=f"flat:{time.time_ns()}:")
@@ -84,6 +86,8 @@ def main() -> int:
     parser.add_argument("--workloads", default=",".join(harness.WORKLOAD_NAMES))
     parser.add_argument("--reps", type=int, help="repetitions of every workload")
     parser.add_argument("--out", default=str(HERE / "results.md"))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="davdrive's server processes (default: one per core)")
     args = parser.parse_args()
     names = harness.pick_workloads(args.workloads)
     params = Params()
@@ -97,6 +101,9 @@ def main() -> int:
         "bare WsgiDAV: fixtures written to its folder on disk; davdrive: fixtures created "
         "through the server by MKCOL and PUT on 8 connections (real blobs, rows and audit "
         "records, exactly what clients produce).",
+        f"davdrive runs as deployed on this machine: {args.workers} server process"
+        f"{'es' if args.workers > 1 else ''} (`serve --workers {args.workers}`, one per core, "
+        "docs/large-files-and-workers.md); bare WsgiDAV has no such option and runs one.",
         "Every PUT carries unique content. The bench cuts no power: that each 201 is durable "
         "rests on the server (SQLite synchronous=FULL, blobs and new folders fsynced before "
         "the commit), which the test suite checks.",
@@ -108,7 +115,7 @@ def main() -> int:
         bare = servers.start_wsgidav(tmp / "bare", tmp)
         ours = None
         try:
-            ours = servers.start_davdrive(tmp / "drive", tmp)
+            ours = servers.start_davdrive(tmp / "drive", tmp, workers=args.workers)
             targets = [
                 Target(report.BASE, bare.url, prepare=str(tmp / "bare")),
                 Target(report.OURS, ours.url, servers.USER, servers.PASSWORD),

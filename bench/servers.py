@@ -4,8 +4,8 @@
 - ``davdrive serve``: auth and rights on, one normal user of category ``office`` with
   write right on ``/Bench``, TLS off, WsgiDAV's request log off, log level warning.
 
-Also: the resident memory of a process (VmRSS, VmHWM from /proc) and one line
-describing the machine.
+Also: the memory of a server and its worker processes (PSS and VmRSS from /proc)
+and one line describing the machine.
 """
 
 from __future__ import annotations
@@ -109,12 +109,14 @@ def init_drive(data: Path) -> None:
     davdrive(data, "folder", "rights", f"/{FOLDER}", "office=write")
 
 
-def start_davdrive(data: Path, logs: Path, label: str = "davdrive") -> Server:
-    """``davdrive serve`` on a free loopback port; the URL is that of /Bench."""
+def start_davdrive(data: Path, logs: Path, label: str = "davdrive", workers: int = 1) -> Server:
+    """``davdrive serve`` on a free loopback port with ``workers`` processes; the URL is
+    that of /Bench."""
     env = {**os.environ, "DAVDRIVE_LOG_LEVEL": "warning"}
     log = open(logs / f"{label}.log", "wb")  # noqa: SIM115  (closed by Server.stop)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "davdrive.cli", "--data", str(data), "serve", "--port", "0"],
+        [sys.executable, "-m", "davdrive.cli", "--data", str(data), "serve", "--port", "0",
+         "--workers", str(workers)],
         stdout=subprocess.PIPE, stderr=log, env=env,
     )
     assert proc.stdout is not None
@@ -127,13 +129,40 @@ def start_davdrive(data: Path, logs: Path, label: str = "davdrive") -> Server:
 
 
 def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak) of a process, in bytes."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(value.split()[0]) * 1024
+    """The memory of a server: a process and all its descendants (worker processes),
+    in bytes. ``Pss``: the sum of their proportional set sizes (a page shared by n of
+    them counts 1/n in each: the memory the server holds, each page once);
+    ``VmRSS``/``VmHWM``: sums of their resident sets now and at their peaks (shared
+    pages counted in every process); ``processes``: how many."""
+    out = {"Pss": 0, "VmRSS": 0, "VmHWM": 0, "processes": 0}
+    for member in _tree(pid):
+        with suppress(OSError):  # a process may end meanwhile
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] += int(value.split()[0]) * 1024
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    out["Pss"] += int(line.split()[1]) * 1024
+            out["processes"] += 1
     return out
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from each process's parent in /proc/N/stat)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        member = todo.pop()
+        found.append(member)
+        todo.extend(parents.get(member, []))
+    return found
 
 
 def machine() -> str:
