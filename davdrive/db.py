@@ -17,6 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
+from davdrive.write_lock import BUSY_WAIT_MS
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -48,7 +50,7 @@ def make_engine(url: str, threads: int = 16) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=FULL")  # a 201 survives a power cut
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
             cur.close()
 
         return engine
