@@ -35,7 +35,7 @@ class _Plan:
     order: tuple[str, ...] | None  # positional dialects: the bind names in order
     defaults: Mapping[str, Any]  # literal values the statement binds itself
     binds: Mapping[str, Callable[[Any], Any]]  # bind processors, by bind name
-    types: tuple[Any, ...]  # the selected columns' types for this dialect
+    types: tuple[Any, ...]  # the selected columns' types
     row: Any  # a namedtuple type over the selected columns' keys
     dialect: Dialect
     # (column, processor), chosen on the first run from the driver's column types
@@ -65,13 +65,22 @@ class _Plan:
         return out
 
     def _results(self, description: Any) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-        found = []
-        for index, type_ in enumerate(self.types):
-            coltype = description[index][1] if description else None
-            process = type_.result_processor(self.dialect, coltype)
-            if process is not None:
-                found.append((index, process))
-        return tuple(found)
+        codes = tuple(d[1] for d in description) if description else ()
+        processors = result_processors(self.dialect, self.types, codes)
+        return tuple((i, p) for i, p in enumerate(processors) if p is not None)
+
+
+def result_processors(
+    dialect: Dialect, types: Sequence[Any], codes: Sequence[Any]
+) -> tuple[Callable[[Any], Any] | None, ...]:
+    """What SQLAlchemy applies to each value of columns of ``types`` (as compiled
+    for ``dialect``) that the driver reports with type ``codes`` (its cursor
+    description; PostgreSQL's numeric processors need them): None where the
+    driver's value is already the Python value."""
+    return tuple(
+        type_.dialect_impl(dialect).result_processor(dialect, codes[i] if i < len(codes) else None)
+        for i, type_ in enumerate(types)
+    )
 
 
 class Prepared:
@@ -129,7 +138,7 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Plan:
     order = tuple(compiled.positiontup or ()) if compiled.positional else None
     return _Plan(
         sql=sql, order=order, defaults=defaults, binds=binds,
-        types=tuple(c.type.dialect_impl(dialect) for c in statement.selected_columns),
+        types=tuple(c.type for c in statement.selected_columns),
         row=namedtuple("PreparedRow", keys, rename=True),  # type: ignore[misc]
         dialect=dialect,
     )

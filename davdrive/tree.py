@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from davdrive.models import BlobInline, Node
 from davdrive.paths import name_key
-from davdrive.prepared import Prepared
+from davdrive.prepared import Prepared, result_processors
 
 
 def get_root(session: Session) -> Node:
@@ -360,7 +360,5 @@ def _converters(
     (true or false on every database)."""
     table = Node.__table__
     names = _file_columns(columns)
-    return tuple(
-        table.c[c].type.dialect_impl(dialect).result_processor(dialect, code)
-        for c, code in zip(names, codes, strict=False)
-    ) + (None,) * (len(codes) - len(names))
+    types = [table.c[c].type for c in names]
+    return result_processors(dialect, types, codes) + (None,) * (len(codes) - len(names))

@@ -82,6 +82,26 @@ class GuardedInput:
             yield line
 
 
+BODY_BLOCK = 1024 * 1024  # as WsgiDAV's block_size (server.py)
+
+
+def body_blocks(environ: dict[str, Any], length: int) -> Iterator[bytes]:
+    """The request body of ``length`` announced bytes from ``wsgi.input``, in blocks of
+    at most ``BODY_BLOCK``, setting WsgiDAV's ``wsgidav.some_input_read`` (once a
+    block came) and ``wsgidav.all_input_read`` (at the end) as its own loop does. A
+    body that ends early stops there: the caller compares what it got."""
+    stream = environ["wsgi.input"]
+    left = length
+    while left > 0:
+        block = stream.read(min(left, BODY_BLOCK))
+        if not block:
+            break
+        environ["wsgidav.some_input_read"] = 1
+        left -= len(block)
+        yield block
+    environ["wsgidav.all_input_read"] = 1
+
+
 def read_into(stream: Any, buffer: Any) -> int:
     """Fill ``buffer`` from the request body ``stream``; the number of bytes, fewer
     only at the end of the body. Without a copy when ``stream`` reads into buffers

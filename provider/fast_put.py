@@ -50,6 +50,7 @@ from davdrive.errors import (
 from davdrive.group_commit import GroupCommit
 from davdrive.paths import join, name_key, reserved_key, split_path
 from davdrive.services import Drive, Upload
+from provider.body_input import body_blocks
 from provider.context import RequestContext, context_of
 from provider.errors import answerable_error, error_answer, quoted_etag
 from provider.uploads import UploadSink
@@ -71,7 +72,6 @@ LAYOUT_ROOTS = frozenset({"files", "uploads"})
 CREATED_BODY = b"201 Created\n"
 ANSWERED = "davdrive.fast_put"  # environ: True when this middleware answered
 
-BLOCK_SIZE = 1024 * 1024  # reads of a small body held in memory (as WsgiDAV's block_size)
 
 
 class _FallThrough(Exception):
@@ -289,19 +289,9 @@ class FastPut:
 
 def _receive(environ: dict[str, Any], expected: int) -> bytes:
     """The request body of ``expected`` bytes; ``IncompleteUpload`` when it ends short."""
-    stream = environ["wsgi.input"]
-    chunks = []
-    left = expected
-    while left > 0:
-        block = stream.read(min(left, BLOCK_SIZE))
-        if not block:
-            break
-        environ["wsgidav.some_input_read"] = 1
-        left -= len(block)
-        chunks.append(block)
-    environ["wsgidav.all_input_read"] = 1
-    if left:
+    body = b"".join(body_blocks(environ, expected))
+    if len(body) < expected:
         raise IncompleteUpload(
-            f"Received {expected - left} of {expected} announced bytes; nothing was stored."
+            f"Received {len(body)} of {expected} announced bytes; nothing was stored."
         )
-    return b"".join(chunks)
+    return body

@@ -14,12 +14,12 @@ from wsgidav.dav_error import DAVError
 
 from davdrive.errors import IncompleteUpload
 from davdrive.services import Upload
+from provider.body_input import BODY_BLOCK, body_blocks
 from provider.errors import dav_errors
 from provider.owncloud import check_oc_checksum
 
 MTIME_ACCEPTED = "davdrive.oc_mtime_accepted"
-BLOCK = 1024 * 1024  # as WsgiDAV's block_size (server.py)
-PIPELINED_FROM = 4 * BLOCK  # a body this large is received on two threads
+PIPELINED_FROM = 4 * BODY_BLOCK  # a body this large is received on two threads
 
 
 class UploadSink:
@@ -47,16 +47,10 @@ class UploadSink:
             environ["wsgidav.some_input_read"] = 1
             with dav_errors():
                 self.upload.writer.receive(stream.readinto, length)
+            environ["wsgidav.all_input_read"] = 1
         else:
-            left = length
-            while left > 0:
-                block = stream.read(min(left, BLOCK))
-                if not block:
-                    break
-                environ["wsgidav.some_input_read"] = 1
-                left -= len(block)
+            for block in body_blocks(environ, length):
                 self.write(block)
-        environ["wsgidav.all_input_read"] = 1
 
     def close(self) -> None:
         size = self.upload.writer.size

@@ -87,6 +87,15 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(None, {}, {"data_dir": str(tmp_path / "data"), "server.port": 0})
 
 
+def files_only_settings(tmp_path: Path) -> Settings:
+    """Every upload as a blob file (``storage.inline_blob_bytes = 0``): for rules about
+    files in the store; content kept in the database has its own tests
+    (tests/unit/test_inline_blobs.py)."""
+    return load_settings(None, {}, {
+        "data_dir": str(tmp_path / "data"), "server.port": 0, "storage.inline_blob_bytes": 0,
+    })
+
+
 @pytest.fixture
 def runtime(settings: Settings, fast_passwords: Passwords) -> Iterator[Runtime]:
     rt = open_runtime(settings, fast_passwords)

@@ -22,16 +22,19 @@ from tests.conftest import recorded_statements
 from tests.http.test_fast_path_statements import make_folder
 
 
-def _fast_get(app: DriveApp, path: str) -> tuple[RequestContext, list[str], bytes | None]:
-    """GET ``path`` through ``FastReads`` alone, as user tester; (context left open,
-    statements, body or None when it went on to WsgiDAV)."""
+def through_fast_reads(
+    app: DriveApp, path: str, method: str, **request: Any
+) -> tuple[RequestContext, list[str], bytes | None]:
+    """``method path`` through ``FastReads`` alone, as user tester (``request``: more
+    ``EnvironBuilder`` arguments); (context left open, statements, body or None when
+    it went on to WsgiDAV)."""
     passed: list[bool] = []
 
     def wsgidav(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         passed.append(True)
         return []
 
-    environ = EnvironBuilder(path=path, method="GET").get_environ()
+    environ = EnvironBuilder(path=path, method=method, **request).get_environ()
     ctx = RequestContext(app.runtime, environ)
     with app.runtime.sessions() as session:
         ctx.actor = actor_for(session.query(User).filter_by(login="tester").one())
@@ -40,6 +43,26 @@ def _fast_get(app: DriveApp, path: str) -> tuple[RequestContext, list[str], byte
         answer = FastReads(wsgidav, app.mount, app.provider)(environ, lambda *a: None)
         data = b"".join(answer)
     return ctx, seen, None if passed else data
+
+
+def assert_left_settled(
+    app: DriveApp, ctx: RequestContext, seen: list[str], data: bytes | None,
+    missing: list[str],
+) -> None:
+    """The request went on to WsgiDAV after one walk; WsgiDAV's lookup of ``missing``
+    and of its folder then runs no statement and finds what the walk found."""
+    assert data is None
+    assert sum(s.startswith("WITH RECURSIVE walk") for s in seen) == 1
+    with recorded_statements(app.runtime.engine) as again:
+        assert ctx.drive.node_at(missing) is None
+        folder = ctx.drive.node_at(missing[:-1])
+    assert again == []
+    assert folder is not None and folder.name == missing[-2] and folder.is_folder
+    assert folder in ctx.drive.session  # a real session object, as tree.walk gives
+
+
+def _fast_get(app: DriveApp, path: str) -> tuple[RequestContext, list[str], bytes | None]:
+    return through_fast_reads(app, path, "GET")
 
 
 def test_a_fast_get_loads_no_orm_object(app: DriveApp) -> None:
@@ -60,13 +83,6 @@ def test_a_missing_file_leaves_the_chain_settled_for_wsgidav(app: DriveApp) -> N
     make_folder(app.runtime, "docs", 5)
     ctx, seen, data = _fast_get(app, "/dav/docs/nothing.txt")
     try:
-        assert data is None
-        assert sum(s.startswith("WITH RECURSIVE walk") for s in seen) == 1
-        with recorded_statements(app.runtime.engine) as again:
-            assert ctx.drive.node_at(["docs", "nothing.txt"]) is None
-            folder = ctx.drive.node_at(["docs"])
-        assert again == []
-        assert folder is not None and folder.name == "docs" and folder.is_folder
-        assert folder in ctx.drive.session  # a real session object, as tree.walk gives
+        assert_left_settled(app, ctx, seen, data, ["docs", "nothing.txt"])
     finally:
         ctx.close()

@@ -27,30 +27,14 @@ from provider.context import ENV_KEY, RequestContext
 from provider.fast_propfind import PAGE
 from provider.fast_read import FastReads
 from tests.conftest import Dav, recorded_statements
+from tests.http.test_fast_get_rows import assert_left_settled, through_fast_reads
 from tests.http.test_fast_path_statements import NAMED, make_folder
 
 
 def _fast_propfind(
     app: DriveApp, path: str, body: str = NAMED, depth: str = "1"
 ) -> tuple[RequestContext, list[str], bytes | None]:
-    """PROPFIND ``path`` through ``FastReads`` alone, as user tester; (context left
-    open, statements, body or None when it went on to WsgiDAV)."""
-    passed: list[bool] = []
-
-    def wsgidav(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        passed.append(True)
-        return []
-
-    environ = EnvironBuilder(path=path, method="PROPFIND", data=body,
-                             headers={"Depth": depth}).get_environ()
-    ctx = RequestContext(app.runtime, environ)
-    with app.runtime.sessions() as session:
-        ctx.actor = actor_for(session.query(User).filter_by(login="tester").one())
-    environ[ENV_KEY] = ctx
-    with recorded_statements(app.runtime.engine) as seen:
-        answer = FastReads(wsgidav, app.mount, app.provider)(environ, lambda *a: None)
-        data = b"".join(answer)
-    return ctx, seen, None if passed else data
+    return through_fast_reads(app, path, "PROPFIND", data=body, headers={"Depth": depth})
 
 
 def test_a_fast_listing_begins_no_orm_transaction(app: DriveApp, dav: Dav) -> None:
@@ -80,14 +64,7 @@ def test_a_missing_target_leaves_the_chain_settled_for_wsgidav(app: DriveApp) ->
     make_folder(app.runtime, "docs", 5)
     ctx, seen, data = _fast_propfind(app, "/dav/docs/nothing/")
     try:
-        assert data is None
-        assert sum(s.startswith("WITH RECURSIVE walk") for s in seen) == 1
-        with recorded_statements(app.runtime.engine) as again:
-            assert ctx.drive.node_at(["docs", "nothing"]) is None
-            folder = ctx.drive.node_at(["docs"])
-        assert again == []
-        assert folder is not None and folder.name == "docs" and folder.is_folder
-        assert folder in ctx.drive.session
+        assert_left_settled(app, ctx, seen, data, ["docs", "nothing"])
     finally:
         ctx.close()
 

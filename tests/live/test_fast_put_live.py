@@ -129,6 +129,13 @@ def test_sigkill_right_after_fast_201s_loses_nothing(tmp_path: Path) -> None:
     finally:
         if server.poll() is None:
             stop(server)
+    assert_acknowledged_survive(data, acked, auth)
+
+
+def assert_acknowledged_survive(data: Path, acked: dict[str, bytes],
+                                auth: dict[str, str]) -> None:
+    """After a crash: a restarted server gives every acknowledged file back whole,
+    and ``davdrive check`` finds the data folder sound."""
     server, url = start_server(data)
     try:
         with requests.Session() as session:

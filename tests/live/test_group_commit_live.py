@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import basic
+from tests.live.test_fast_put_live import assert_acknowledged_survive
 from tests.live.test_serve_cli import run_cli, start_server, stop
 
 pytestmark = pytest.mark.live
@@ -70,13 +71,4 @@ def test_sigkill_right_after_concurrent_201s_loses_nothing(tmp_path: Path) -> No
             stop(server)
     assert not failures, failures[:5]
     assert len(acked) == CLIENTS * EACH
-    server, url = start_server(data)
-    try:
-        with requests.Session() as session:
-            for name, body in acked.items():
-                got = session.get(url + name, headers=auth, timeout=30)
-                assert got.status_code == 200 and got.content == body, name
-    finally:
-        stop(server)
-    check_run = run_cli(data, "check")
-    assert check_run.returncode == 0, check_run.stdout + check_run.stderr
+    assert_acknowledged_survive(data, acked, auth)

@@ -19,18 +19,14 @@ from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import create_app
 from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
-from tests.conftest import put_file
+from tests.conftest import files_only_settings, put_file
 from tests.tmpfs import fill, small_filesystem
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Every upload as a blob file (``storage.inline_blob_bytes = 0``): the rules here
-    are about files in the store; content kept in the database has its own tests
-    (tests/unit/test_inline_blobs.py)."""
-    return load_settings(None, {}, {
-        "data_dir": str(tmp_path / "data"), "server.port": 0, "storage.inline_blob_bytes": 0,
-    })
+    """Every upload as a blob file: the rules here are about files in the store."""
+    return files_only_settings(tmp_path)
 
 
 def drive_of(runtime: Runtime, session: Session) -> Drive:

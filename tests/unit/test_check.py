@@ -21,20 +21,16 @@ from davdrive.passwords import Passwords
 from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
-from davdrive.settings import Settings, load_settings
-from tests.conftest import put_file
+from davdrive.settings import Settings
+from tests.conftest import files_only_settings, put_file
 
 OLD = time.time() - 3600  # older than every age limit of the check
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Every upload as a blob file (``storage.inline_blob_bytes = 0``): the rules here
-    are about files in the store; content kept in the database has its own tests
-    (tests/unit/test_inline_blobs.py)."""
-    return load_settings(None, {}, {
-        "data_dir": str(tmp_path / "data"), "server.port": 0, "storage.inline_blob_bytes": 0,
-    })
+    """Every upload as a blob file: the rules here are about files in the store."""
+    return files_only_settings(tmp_path)
 
 
 @pytest.fixture
