@@ -15,6 +15,8 @@
   (0: no cap); a connection past it gets 503 and is closed at once, without
   a worker thread.
 - Requests are parsed by ``StrictHTTPRequest`` (see ``provider.strict_http``).
+- An answer's head leaves with its first body bytes, in one ``send``
+  (``provider.answer_writer``).
 - Answers go out through ``provider.wsgi_gateway``: ``wsgi.file_wrapper`` bodies
   in 1 MiB blocks, or with ``sendfile`` on plain HTTP when ``sendfile`` is set;
   large blocks without copies.
@@ -34,7 +36,6 @@
 
 from __future__ import annotations
 
-import _pyio
 import contextlib
 import logging
 import socket
@@ -45,125 +46,20 @@ from typing import Any
 
 from cheroot import server as cheroot_server
 from cheroot import wsgi
-from cheroot.makefile import MakeFile, StreamReader
+from cheroot.makefile import MakeFile
 
+from provider.answer_writer import AnswerWriter
+from provider.guarded_reader import GuardedReader
 from provider.head_waiter import HEAD_END, HeadWaiter, send_and_close
 from provider.wsgi_gateway import DirectWriteRequest, DriveGateway
 
 _log = logging.getLogger("davdrive.http")
 
-DIRECT_READ_MIN = 64 * 1024  # reads from this size bypass the buffered reader
 LISTEN_BACKLOG = 1024  # default of server.listen_backlog; the kernel caps it at somaxconn
 # After an answer on a kept-alive plain connection, its worker waits this long for the
 # next request head before handing the connection back (see GuardedConnection.communicate).
 KEEP_SERVING = 0.01
 PEEK_BYTES = 8192  # how much of the next request is looked at for its end of head
-
-
-class GuardedSocketIO(socket.SocketIO):
-    """Socket reads under a deadline (request head) or an idle timeout (body).
-
-    ``prefix`` holds bytes the head waiter already read from the socket; they
-    are returned before anything else.
-    """
-
-    def __init__(self, sock: socket.socket, idle_timeout: float) -> None:
-        super().__init__(sock, "rb")
-        self.idle_timeout = idle_timeout
-        self.deadline: float | None = None
-        self.prefix = bytearray()
-
-    def readinto(self, b: Any) -> int | None:
-        if self.prefix:
-            n = min(len(b), len(self.prefix))
-            b[:n] = self.prefix[:n]
-            del self.prefix[:n]
-            return n
-        timeout = self.idle_timeout
-        if self.deadline is not None:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("timed out")
-            timeout = min(timeout, remaining)
-        sock: socket.socket = self._sock  # type: ignore[attr-defined]
-        if sock.gettimeout() != timeout:  # a body's reads: set once, not per read
-            sock.settimeout(timeout)
-        return super().readinto(b)
-
-
-class GuardedReader(StreamReader):  # type: ignore[misc]
-    """cheroot's socket reader over a ``GuardedSocketIO``."""
-
-    def __init__(self, sock: socket.socket, idle_timeout: float) -> None:
-        _pyio.BufferedReader.__init__(self, GuardedSocketIO(sock, idle_timeout))
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        """``size`` bytes (fewer only at the end of the stream). A large read fills one
-        buffer straight from the socket: the pure-Python buffered reader allocates a
-        ``size`` buffer per socket read and copies each block four times."""
-        if size is None or size < DIRECT_READ_MIN:
-            return super().read(size)  # type: ignore[no-any-return]
-        out = bytearray(size)
-        got = self.readinto(out)
-        del out[got:]
-        return bytes(out)
-
-    def readinto(self, buffer: Any) -> int:
-        """Fill ``buffer``; fewer bytes only at the end of the stream. The bytes
-        already read ahead come first, the rest straight from the socket into
-        ``buffer`` (no allocation, no copy: a large upload reads its body this way
-        into buffers it reuses)."""
-        buffered: Any = self  # _pyio.BufferedReader's read-ahead state (cheroot uses it too)
-        with buffered._read_lock, memoryview(buffer) as whole, whole.cast("B") as view:
-            size = len(view)
-            got = max(0, min(len(buffered._read_buf) - buffered._read_pos, size))
-            if got:
-                start = buffered._read_pos
-                view[:got] = buffered._read_buf[start:start + got]
-                buffered._read_pos = start + got
-            while got < size:
-                n = self.raw.readinto(view[got:])
-                if not n:
-                    break
-                got += n
-        self.bytes_read += got
-        return got
-
-    def readline(self, size: int | None = -1) -> bytes:
-        """One line, ending with b"\\n" unless it is cut at ``size`` bytes or at the
-        end of the stream. A line already in the buffer (as the lines of a request
-        head nearly always are) is cut out with one search; the pure-Python reader
-        peeked and copied several times per line, and could return more than
-        ``size`` bytes when the line came in pieces."""
-        limit = -1 if size is None else size
-        buffered: Any = self  # _pyio.BufferedReader's read-ahead state
-        parts: list[bytes] = []
-        got = 0
-        with buffered._read_lock:
-            while True:
-                buf, pos = buffered._read_buf, buffered._read_pos
-                stop = len(buf) if limit < 0 else min(len(buf), pos + limit - got)
-                end = buf.find(b"\n", pos, stop)
-                if end >= 0:
-                    stop = end + 1
-                parts.append(buf[pos:stop])
-                got += stop - pos
-                buffered._read_pos = stop
-                if end >= 0 or got == limit:
-                    break
-                chunk = self.raw.read(buffered.buffer_size)
-                if not chunk:
-                    break
-                buffered._read_buf, buffered._read_pos = bytes(chunk), 0
-        self.bytes_read += got
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    @property
-    def guard(self) -> GuardedSocketIO:
-        raw = self.raw
-        assert isinstance(raw, GuardedSocketIO)
-        return raw
 
 
 class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
@@ -175,6 +71,8 @@ class GuardedConnection(cheroot_server.HTTPConnection):  # type: ignore[misc]
         super().__init__(server, sock, makefile)
         self.rfile.close()
         self.rfile = GuardedReader(sock, server.body_timeout)
+        self.wfile.close()
+        self.wfile = AnswerWriter(sock, self.wbufsize)
         self.head_started: float | None = None
         self.slot: str | None = None
         self.drain_on_close = False

@@ -40,6 +40,7 @@ from cheroot import server as cheroot_server
 
 from provider.body_input import read_into
 from provider.chunked import StrictChunkedReader
+from provider.request_target import origin_target
 
 _log = logging.getLogger("davdrive.http")
 
@@ -49,6 +50,7 @@ _FIELD_NAME = re.compile(_TOKEN + rb"\Z")
 _FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]{1,18}\Z")
 _HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:[0-9]{0,5})?\Z")
+MAX_FIELDS = 200  # header fields in one request head
 _COMMA_SEPARATED: frozenset[bytes] = frozenset(
     getattr(cheroot_server, "comma_separated_headers", ())
 )
@@ -82,7 +84,7 @@ def parse_request_line(line: bytes) -> tuple[bytes, bytes, tuple[int, int]]:
     return method, target, version
 
 
-def read_fields(rfile: Any, max_fields: int = 200) -> list[tuple[bytes, bytes]]:
+def read_fields(rfile: Any, max_fields: int = MAX_FIELDS) -> list[tuple[bytes, bytes]]:
     """The header fields up to the empty line, as (lower-case name, value); strict."""
     fields: list[tuple[bytes, bytes]] = []
     while True:
@@ -93,22 +95,40 @@ def read_fields(rfile: Any, max_fields: int = 200) -> list[tuple[bytes, bytes]]:
             return fields
         if not line.endswith(b"\r\n"):
             raise BadRequest("Header lines must end with CRLF.")
-        if line[:1] in (b" ", b"\t"):
-            raise BadRequest("Folded header lines (obs-fold) are refused.")
-        name, colon, value = line[:-2].partition(b":")
-        if not colon:
-            raise BadRequest("A header line has no colon.")
-        if not _FIELD_NAME.match(name):
-            raise BadRequest(
-                "A header name has whitespace before the colon or a character that is "
-                "not allowed."
-            )
-        value = value.strip(b" \t")
-        if _FIELD_VALUE_BAD.search(value):
-            raise BadRequest("A header value contains control bytes.")
-        fields.append((name.lower(), value))
+        fields.append(parse_field_line(line[:-2]))
         if len(fields) > max_fields:
             raise BadRequest(f"More than {max_fields} header fields.")
+
+
+def parse_field_line(line: bytes) -> tuple[bytes, bytes]:
+    """(lower-case name, trimmed value) of one header line without its CRLF; strict."""
+    if line[:1] in (b" ", b"\t"):
+        raise BadRequest("Folded header lines (obs-fold) are refused.")
+    name, colon, value = line.partition(b":")
+    if not colon:
+        raise BadRequest("A header line has no colon.")
+    if not _FIELD_NAME.match(name):
+        raise BadRequest(
+            "A header name has whitespace before the colon or a character that is "
+            "not allowed."
+        )
+    value = value.strip(b" \t")
+    if _FIELD_VALUE_BAD.search(value):
+        raise BadRequest("A header value contains control bytes.")
+    return name.lower(), value
+
+
+def split_fields(block: bytes, max_fields: int = MAX_FIELDS) -> list[tuple[bytes, bytes]]:
+    """The fields of a head's field block (the lines after the request line, up to
+    and with the empty line), as ``read_fields`` returns and refuses them."""
+    if block == b"\r\n":
+        return []
+    if not block.endswith(b"\r\n\r\n"):
+        raise BadRequest("The request head does not end with an empty line.")
+    lines = block[:-4].split(b"\r\n")
+    if len(lines) > max_fields:
+        raise BadRequest(f"More than {max_fields} header fields.")
+    return [parse_field_line(line) for line in lines]
 
 
 def check_framing(
@@ -171,9 +191,29 @@ class StrictHTTPRequest(cheroot_server.HTTPRequest):  # type: ignore[misc]
     def parse_request(self) -> None:
         self.conn.arm_head_deadline()
         try:
-            super().parse_request()
+            take = getattr(self.conn.rfile, "take_head", None)
+            head = take(self.server.max_request_header_size) if take is not None else None
+            if head is None:
+                super().parse_request()
+            else:
+                self._parse_whole_head(head)
         finally:
             self.conn.disarm_head_deadline()
+
+    def _parse_whole_head(self, head: bytes) -> None:
+        """``parse_request`` for a head already read whole (ends with CRLF CRLF, within
+        the size limit): one split instead of a read per line, same rules and order."""
+        self.started_request = True
+        line, _, block = head.partition(b"\r\n")
+        if not self._accept_request_line(line + b"\r\n"):
+            return
+        try:
+            fields = split_fields(block)
+        except BadRequest as exc:
+            self._refuse(exc)
+            return
+        if self._accept_fields(fields):
+            self.ready = True
 
     def _refuse(self, exc: BadRequest) -> bool:
         self.close_connection = True
@@ -188,12 +228,20 @@ class StrictHTTPRequest(cheroot_server.HTTPRequest):  # type: ignore[misc]
             line = self.rfile.readline()
         if not line:
             return False
+        return self._accept_request_line(line)
+
+    def _accept_request_line(self, line: bytes) -> bool:
         try:
-            _method, _target, version = parse_request_line(line)
+            method, target, version = parse_request_line(line)
         except BadRequest as exc:
             return self._refuse(exc)
         self.strict_version = version
-        checked = self.rfile
+        common = origin_target(method, target, version, self.server.protocol)
+        if common is not None:
+            for name, value in common.items():
+                setattr(self, name, value)
+            return True
+        checked = getattr(self, "rfile", None)  # none yet when the head was read whole
         self.rfile = _Replay(line, checked)
         try:
             return bool(super().read_request_line())
@@ -203,6 +251,12 @@ class StrictHTTPRequest(cheroot_server.HTTPRequest):  # type: ignore[misc]
     def read_request_headers(self) -> bool:
         try:
             fields = read_fields(self.rfile)
+        except BadRequest as exc:
+            return self._refuse(exc)
+        return self._accept_fields(fields)
+
+    def _accept_fields(self, fields: list[tuple[bytes, bytes]]) -> bool:
+        try:
             check_framing(fields, self.strict_version, self.server.allowed_hosts)
         except BadRequest as exc:
             return self._refuse(exc)
@@ -242,8 +296,10 @@ class StrictHTTPRequest(cheroot_server.HTTPRequest):  # type: ignore[misc]
         self.server.gateway(self).respond()
         if self.ready:
             self.ensure_headers_sent()
+        wfile = self.conn.wfile
         if self.chunked_write:
-            self.conn.wfile.write(b"0\r\n\r\n")
+            wfile.write(b"0\r\n\r\n")
+        wfile.flush()  # the answer is complete: nothing stays held (provider.answer_writer)
 
     def body_unread(self) -> bool:
         if self.chunked_read:
@@ -261,6 +317,9 @@ class StrictHTTPRequest(cheroot_server.HTTPRequest):  # type: ignore[misc]
         if closing or self.body_unread():
             self.close_connection = True
             self.conn.drain_on_close = self.body_unread()
+        hold = getattr(self.conn.wfile, "hold_next", None)
+        if hold is not None:
+            hold()  # the head leaves with the first body bytes (provider.answer_writer)
         super().send_headers()
 
 

@@ -17,7 +17,7 @@ import pytest
 from cheroot.server import KnownLengthRFile
 
 from provider.body_input import GuardedInput
-from provider.http_server import GuardedReader
+from provider.guarded_reader import GuardedReader
 
 HEAD = (
     b"PUT /dav/a%20b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
@@ -85,3 +85,47 @@ def test_a_known_length_body_read_into_buffers_is_exact(cuts: tuple[int, ...]) -
         assert reader.readline() == b"GET /next HTTP/1.1\r\n"
     finally:
         sender.join()
+
+
+def test_a_whole_head_is_taken_out_and_the_body_follows() -> None:
+    """``take_head``: the head up to its empty line in one piece; the body is read
+    after it as usual."""
+    reader, sender = _reader([HEAD])
+    try:
+        head = reader.take_head(0)
+        body = reader.read(5)
+    finally:
+        sender.join()
+    assert head == HEAD[: HEAD.index(b"\r\n\r\n") + 4]
+    assert body == b"hello"
+    assert reader.bytes_read == len(HEAD)
+
+
+@pytest.mark.parametrize(
+    ("data", "limit"),
+    [
+        (HEAD, 40),  # longer than the limit
+        (b"\r\n" + HEAD, 0),  # a leading empty line: the line reader's rule
+    ],
+)
+def test_a_head_not_taken_whole_is_left_to_the_line_reader(data: bytes, limit: int) -> None:
+    reader, sender = _reader([data])
+    try:
+        head = reader.take_head(limit)
+        rest = reader.read(len(data))
+    finally:
+        sender.join()
+    assert head is None
+    assert rest == data  # nothing taken, nothing lost
+
+
+def test_a_head_still_arriving_is_left_to_the_line_reader() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        reader = GuardedReader(ours, 5.0)
+        theirs.sendall(HEAD[:30])
+        assert reader.take_head(0) is None
+        theirs.sendall(HEAD[30:])
+        assert reader.readline() == HEAD[: HEAD.index(b"\r\n") + 2]
+        rest = HEAD[HEAD.index(b"\r\n") + 2 :]
+        assert reader.read(len(rest)) == rest
