@@ -18,6 +18,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from davdrive.models import AuditEvent, Base, utcnow
+from davdrive.prepared import Prepared, PreparedInsert
 from davdrive.write_lock import take_write_lock, take_write_lock_on
 
 _FIELDS = ("time", "user_login", "ip", "action", "path", "target_path", "outcome", "detail",
@@ -26,6 +27,9 @@ _FIELDS = ("time", "user_login", "ip", "action", "path", "target_path", "outcome
 # then skips building and compiling them).
 _LAST_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
 _APPEND = insert(Base.metadata.tables["audit_event"])
+# The same two, compiled once per dialect, for Core connections (``append``).
+_LAST_HASH_PREPARED = Prepared(_LAST_HASH)
+_APPEND_PREPARED = PreparedInsert(Base.metadata.tables["audit_event"])
 
 
 def _digest(event: Any) -> str:
@@ -77,9 +81,9 @@ def append(
     """``record`` on a Core connection, in its transaction (not committed; it holds
     the write lock from here on): the same two statements. Returns the event's hash."""
     take_write_lock_on(conn, "audit")
-    prev = conn.execute(_LAST_HASH).scalar()
-    values = _event(prev, user, action, path, target, outcome, detail, ip)
-    conn.execute(_APPEND, values)
+    last = _LAST_HASH_PREPARED.first(conn, {})
+    values = _event(last.hash if last else None, user, action, path, target, outcome, detail, ip)
+    _APPEND_PREPARED.run(conn, values)
     return str(values["hash"])
 
 

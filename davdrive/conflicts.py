@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from davdrive.blobs import BlobInfo
 from davdrive.models import Base, Blob, Node, utcnow
+from davdrive.prepared import PreparedInsert
 
 NAME_INDEX = "uq_node_live_name"
 # How SQLite names the same index in its message (it gives columns, not the name).
@@ -44,7 +45,10 @@ def ensure_blob_row(session: Session | Connection, info: BlobInfo) -> None:
     bind = session.get_bind() if isinstance(session, Session) else session
     postgres = bind.dialect.name == "postgresql"
     if info.sha1 is None and info.md5 is None:
-        session.execute(_PG_NEW_BLOB if postgres else _SQLITE_NEW_BLOB, values)
+        if isinstance(session, Connection):
+            _NEW_BLOB_PREPARED["postgresql" if postgres else "sqlite"].run(session, values)
+        else:
+            session.execute(_PG_NEW_BLOB if postgres else _SQLITE_NEW_BLOB, values)
         return
     insert = (postgresql.insert if postgres else sqlite.insert)(Blob).values(**values)
     given = {name: func.coalesce(getattr(Blob, name), getattr(insert.excluded, name))
@@ -55,6 +59,15 @@ def ensure_blob_row(session: Session | Connection, info: BlobInfo) -> None:
 # Built once (the statement cache then skips building and compiling them per request).
 _SQLITE_NEW_BLOB = sqlite.insert(Base.metadata.tables["blob"]).on_conflict_do_nothing()
 _PG_NEW_BLOB = postgresql.insert(Base.metadata.tables["blob"]).on_conflict_do_nothing()
+# The same, compiled once per dialect, for Core connections (the small PUT's commit).
+_NEW_BLOB_PREPARED = {
+    "sqlite": PreparedInsert(
+        Base.metadata.tables["blob"], lambda t: sqlite.insert(t).on_conflict_do_nothing()
+    ),
+    "postgresql": PreparedInsert(
+        Base.metadata.tables["blob"], lambda t: postgresql.insert(t).on_conflict_do_nothing()
+    ),
+}
 
 
 def is_name_clash(exc: IntegrityError) -> bool:

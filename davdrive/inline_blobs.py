@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from davdrive.blobs import BlobInfo, BlobStore
 from davdrive.models import Base, BlobInline
+from davdrive.prepared import PreparedInsert
 
 
 def store(session: Session | Connection, info: BlobInfo, data: bytes) -> None:
@@ -29,12 +30,25 @@ def store(session: Session | Connection, info: BlobInfo, data: bytes) -> None:
     values = {"sha256": info.sha256, "data": data}
     bind = session.get_bind() if isinstance(session, Session) else session
     postgres = bind.dialect.name == "postgresql"
-    session.execute(_PG_STORE if postgres else _SQLITE_STORE, values)
+    if isinstance(session, Connection):
+        _STORE_PREPARED["postgresql" if postgres else "sqlite"].run(session, values)
+    else:
+        session.execute(_PG_STORE if postgres else _SQLITE_STORE, values)
 
 
 # Built once (the statement cache then skips building and compiling them per request).
 _SQLITE_STORE = sqlite.insert(Base.metadata.tables["blob_inline"]).on_conflict_do_nothing()
 _PG_STORE = postgresql.insert(Base.metadata.tables["blob_inline"]).on_conflict_do_nothing()
+# The same, compiled once per dialect, for Core connections (the small PUT's commit).
+_STORE_PREPARED = {
+    "sqlite": PreparedInsert(
+        Base.metadata.tables["blob_inline"], lambda t: sqlite.insert(t).on_conflict_do_nothing()
+    ),
+    "postgresql": PreparedInsert(
+        Base.metadata.tables["blob_inline"],
+        lambda t: postgresql.insert(t).on_conflict_do_nothing(),
+    ),
+}
 
 
 _READ = select(BlobInline.data).where(BlobInline.sha256 == bindparam("sha256"))  # built once

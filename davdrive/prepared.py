@@ -1,4 +1,4 @@
-"""The hottest SELECTs, compiled once per dialect and run on the pooled DBAPI connection.
+"""The hottest statements, compiled once per dialect and run on the pooled DBAPI connection.
 
 SQLAlchemy's execution machinery (execution context, cursor result, row
 objects) costs about 20 us per statement, several times what SQLite takes to
@@ -13,8 +13,10 @@ booleans, datetimes and JSON come back as Python values, as through Core).
 
 Listeners of the engine's ``before_cursor_execute`` / ``after_cursor_execute``
 events see each statement as usual (the tests count statements and explain
-their plans with them); they get no execution context (None). Only plain
-SELECTs without expanding (``IN``) parameters are accepted.
+their plans with them); they get no execution context (None). Only
+statements without expanding (``IN``) parameters are accepted: SELECTs
+(``rows``, ``first``) and statements that return no rows (``run``; for an
+INSERT of one row with the columns' Python-side defaults, ``PreparedInsert``).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.selectable import SelectBase
 
 
 @dataclass
@@ -86,7 +90,7 @@ def result_processors(
 class Prepared:
     """``statement`` (a Core SELECT, built once) ready to run on any dialect."""
 
-    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+    def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._plans: dict[str, _Plan] = {}
         self._lock = threading.Lock()
@@ -98,12 +102,19 @@ class Prepared:
         args = plan.arguments(params)
         cursor = conn.connection.cursor()
         try:
-            dispatch = conn.dispatch
-            dispatch.before_cursor_execute(conn, cursor, plan.sql, args, None, False)
-            cursor.execute(plan.sql, args)
-            raw = cursor.fetchall()
-            dispatch.after_cursor_execute(conn, cursor, plan.sql, args, None, False)
+            raw = _execute(conn, cursor, plan, args, fetch=True)
             return plan.rows(raw, cursor.description)
+        finally:
+            cursor.close()
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Execute a statement that returns no rows (INSERT, UPDATE, DELETE), in
+        ``conn``'s transaction."""
+        plan = self._plans.get(conn.dialect.name) or self._plan(conn.dialect)
+        args = plan.arguments(params)
+        cursor = conn.connection.cursor()
+        try:
+            _execute(conn, cursor, plan, args, fetch=False)
         finally:
             cursor.close()
 
@@ -120,7 +131,56 @@ class Prepared:
             return plan
 
 
-def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Plan:
+def _execute(conn: Connection, cursor: Any, plan: _Plan, args: Any, *, fetch: bool) -> Any:
+    """Run ``plan`` on ``cursor`` with the statement events; the driver's errors are
+    raised as SQLAlchemy raises them (``IntegrityError``, ``OperationalError``...)."""
+    dispatch = conn.dispatch
+    dispatch.before_cursor_execute(conn, cursor, plan.sql, args, None, False)
+    try:
+        cursor.execute(plan.sql, args)
+        raw = cursor.fetchall() if fetch else None
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            plan.sql, args, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+    dispatch.after_cursor_execute(conn, cursor, plan.sql, args, None, False)
+    return raw
+
+
+class PreparedInsert:
+    """An INSERT of one row into ``table`` (``make(table)``: ``insert``, or a dialect's
+    insert with its ON CONFLICT clause), as a ``Prepared`` statement: every column but
+    the autoincrement key is bound, and a value not given takes the column's
+    Python-side default, computed per row as SQLAlchemy computes it (None, that is
+    NULL, for a column without one)."""
+
+    def __init__(self, table: Table, make: Callable[[Table], Any] = insert) -> None:
+        columns = [c for c in table.columns if c is not table.autoincrement_column]
+        if any(c.server_default is not None for c in columns):
+            raise ValueError("PreparedInsert cannot leave a column to a server default")
+        self._keys = tuple(c.key for c in columns)
+        self._defaults: list[tuple[str, Any]] = []
+        for column in columns:
+            default = column.default
+            if default is None:
+                continue
+            if not (default.is_scalar or default.is_callable):
+                raise ValueError(f"PreparedInsert cannot compute the default of {column.key}")
+            self._defaults.append((column.key, default))
+        values = {c.key: bindparam(c.key, type_=c.type) for c in columns}
+        self._prepared = Prepared(make(table).values(values))
+
+    def run(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        """Insert the row of ``values`` (column keys) in ``conn``'s transaction."""
+        row = dict.fromkeys(self._keys)
+        for key, default in self._defaults:
+            if key not in values:
+                row[key] = default.arg(None) if default.is_callable else default.arg
+        row.update(values)
+        self._prepared.run(conn, row)
+
+
+def _compile(statement: Any, dialect: Dialect) -> _Plan:
     compiled = statement.compile(dialect=dialect)
     sql = compiled.string
     if "POSTCOMPILE" in sql or compiled.literal_execute_params or compiled.post_compile_params:
@@ -134,11 +194,12 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Plan:
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             binds[name] = process
-    keys = [column.key or f"_{index}" for index, column in enumerate(statement.selected_columns)]
+    selected = statement.selected_columns if isinstance(statement, SelectBase) else ()
+    keys = [column.key or f"_{index}" for index, column in enumerate(selected)]
     order = tuple(compiled.positiontup or ()) if compiled.positional else None
     return _Plan(
         sql=sql, order=order, defaults=defaults, binds=binds,
-        types=tuple(c.type for c in statement.selected_columns),
+        types=tuple(c.type for c in selected),
         row=namedtuple("PreparedRow", keys, rename=True),  # type: ignore[misc]
         dialect=dialect,
     )

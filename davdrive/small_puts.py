@@ -22,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, union_all
+from sqlalchemy import Connection, bindparam, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from davdrive import audit, inline_blobs
@@ -35,6 +36,7 @@ from davdrive.errors import DriveError
 from davdrive.models import Base, Node
 from davdrive.paths import join, name_key, reserved_key, validate_name
 from davdrive.policy import Action, decide
+from davdrive.prepared import Prepared, PreparedInsert
 from davdrive.write_lock import take_write_lock_on
 
 
@@ -111,7 +113,8 @@ def store(conn: Connection, drive: DriveBase, new: NewFile, data: bytes) -> str 
     parent = new.parent
     key = name_key(new.name)
     ids = [node_id for node_id, _, _ in new.placement]
-    rows = conn.execute(_PLACED_OR_HOLDER, {"ids": ids, "folder": parent.id, "key": key}).all()
+    params = {f"id{n}": node_id for n, node_id in enumerate(ids)}
+    rows = _placed_or_holder(len(ids)).rows(conn, {**params, "folder": parent.id, "key": key})
     now = {row[0]: (row[0], row[1], row[2]) for row in rows}
     held = any(row[1] == parent.id and row[2] == key for row in rows)
     if held or any(now.get(entry[0]) != entry for entry in new.placement):
@@ -119,7 +122,7 @@ def store(conn: Connection, drive: DriveBase, new: NewFile, data: bytes) -> str 
     info = BlobInfo(hashlib.sha256(data).hexdigest(), None, None, len(data))
     ensure_blob_row(conn, info)
     inline_blobs.store(conn, info, data)
-    conn.execute(_NEW_NODE, {
+    _NEW_NODE.run(conn, {
         "parent_id": parent.id, "name": new.name, "name_key": key, "kind": "file",
         "owner_id": drive.actor.user_id, "doc_type": parent.doc_type,
         "visibility": "private" if parent.new_files_private else "shared",
@@ -133,16 +136,22 @@ def store(conn: Connection, drive: DriveBase, new: NewFile, data: bytes) -> str 
     return info.sha256
 
 
-# Built once. One re-read under the write lock: the folders of the chain still live
-# (their id, parent and name key), and any live node holding the new name's key; two
-# index searches (primary key, then the live-name index), whatever the drive's size.
-_PLACED_OR_HOLDER = union_all(
-    select(Node.id, Node.parent_id, Node.name_key, Node.kind).where(
-        Node.id.in_(bindparam("ids", expanding=True)), Node.deleted_at.is_(None)
-    ),
-    select(Node.id, Node.parent_id, Node.name_key, Node.kind).where(
-        Node.parent_id == bindparam("folder"), Node.name_key == bindparam("key"),
-        Node.deleted_at.is_(None),
-    ),
-)
-_NEW_NODE = insert(Base.metadata.tables["node"])
+@lru_cache(maxsize=64)
+def _placed_or_holder(count: int) -> Prepared:
+    """One re-read under the write lock, for a chain of ``count`` folders (ids id0,
+    id1...), built once per length: the folders of the chain still live (their id,
+    parent and name key), and any live node holding the new name's key; two index
+    searches (primary key, then the live-name index), whatever the drive's size."""
+    ids: list[Any] = [bindparam(f"id{n}") for n in range(count)]
+    return Prepared(union_all(
+        select(Node.id, Node.parent_id, Node.name_key, Node.kind).where(
+            Node.id.in_(ids), Node.deleted_at.is_(None)
+        ),
+        select(Node.id, Node.parent_id, Node.name_key, Node.kind).where(
+            Node.parent_id == bindparam("folder"), Node.name_key == bindparam("key"),
+            Node.deleted_at.is_(None),
+        ),
+    ))
+
+
+_NEW_NODE = PreparedInsert(Base.metadata.tables["node"])

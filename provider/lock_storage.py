@@ -16,12 +16,11 @@ them). WsgiDAV's in-process check before it only answers sooner.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, false, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -38,6 +37,7 @@ from wsgidav.lock_man.lock_manager import (
 )
 
 from davdrive.models import Lock
+from davdrive.prepared import Prepared
 from davdrive.write_lock import take_write_lock
 
 DEFAULT_TIMEOUT = 604800.0  # one week
@@ -104,10 +104,12 @@ def _check_limits(counts: tuple[int, int], limits: LockLimits) -> None:
         )
 
 
-def _candidates_query(children: bool, any_depth: bool) -> Any:
+def _candidates_query(children: bool, any_depth: bool, on_ancestors: Any = None) -> Any:
     """Live locks on :root, on the :ancestors (any depth, or depth infinity only)
-    and, with ``children``, in the range [:lo, :hi) of roots below :root."""
-    on_ancestors = Lock.root.in_(bindparam("ancestors", expanding=True))
+    and, with ``children``, in the range [:lo, :hi) of roots below :root.
+    ``on_ancestors``: the condition on the ancestors, if not an expanding :ancestors."""
+    if on_ancestors is None:
+        on_ancestors = Lock.root.in_(bindparam("ancestors", expanding=True))
     conditions = [
         Lock.root == bindparam("root"),
         on_ancestors if any_depth else and_(on_ancestors, Lock.depth == "infinity"),
@@ -119,11 +121,15 @@ def _candidates_query(children: bool, any_depth: bool) -> Any:
     return select(*columns).where(or_(*conditions), live)
 
 
-# Built once (statements are immutable); executed through the session's connection.
-_CANDIDATES: Mapping[tuple[bool, bool], Any] = MappingProxyType({
-    (children, any_depth): _candidates_query(children, any_depth)
-    for children in (False, True) for any_depth in (False, True)
-})
+@lru_cache(maxsize=256)
+def _candidates_prepared(children: bool, any_depth: bool, ancestors: int) -> Prepared:
+    """``_candidates_query`` for a root with ``ancestors`` ancestors (bound as
+    :ancestor0, :ancestor1...), compiled once: it runs on every write."""
+    names: list[Any] = [bindparam(f"ancestor{n}") for n in range(ancestors)]
+    on_ancestors = Lock.root.in_(names) if names else false()
+    return Prepared(_candidates_query(children, any_depth, on_ancestors))
+
+
 
 
 class SqlLockStorage:
@@ -268,7 +274,9 @@ class SqlLockStorage:
         params = {"root": root, "ancestors": ancestors, "now": time.time(),
                   "lo": prefix, "hi": prefix[:-1] + "0"}
         conn = session if isinstance(session, Connection) else session.connection()
-        rows = conn.execute(_CANDIDATES[children, any_depth], params).all()
+        params.update({f"ancestor{n}": a for n, a in enumerate(params.pop("ancestors"))})
+        prepared = _candidates_prepared(children, any_depth, len(ancestors))
+        rows = prepared.rows(conn, params)
         return [
             {"token": t, "root": r, "principal": p, "scope": sc, "depth": d}
             for t, r, p, sc, d in rows

@@ -14,12 +14,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, event, func, select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 
 from davdrive import signin, tree
-from davdrive.models import Category, Node, User
-from davdrive.prepared import Prepared
+from davdrive.models import Category, Lock, Node, User
+from davdrive.prepared import Prepared, PreparedInsert
 from davdrive.runtime import Runtime
 from tests.conftest import add_user
 
@@ -115,3 +116,88 @@ def test_expanding_parameters_are_refused(runtime: Runtime) -> None:
     prepared = Prepared(select(User.id).where(User.id.in_(bindparam("ids", expanding=True))))
     with runtime.engine.connect() as conn, pytest.raises(ValueError, match="expanding"):
         prepared.rows(conn, {"ids": [1, 2]})
+
+
+def _node_values(parent_id: int, name: str) -> dict[str, Any]:
+    return {"parent_id": parent_id, "name": name, "name_key": name.lower(), "kind": "file",
+            "mtime": 12.5, "size": 3, "content_type": "text/plain"}
+
+
+def test_an_insert_stores_what_core_stores(runtime: Runtime) -> None:
+    """``PreparedInsert`` (the small PUT's node row): the row read back equals the
+    one Core's INSERT makes from the same values, the columns not given holding
+    their Python-side defaults (booleans, numbers, creation times)."""
+    table = Node.__table__
+    with runtime.sessions() as session:
+        root = tree.get_root(session)
+        session.commit()
+        root_id = root.id
+    with runtime.engine.connect() as conn:
+        conn.execute(table.insert(), _node_values(root_id, "Core.txt"))
+        PreparedInsert(table).run(conn, _node_values(root_id, "Fast.txt"))
+        conn.commit()
+        rows = {r.name: r for r in conn.execute(select(table).where(
+            table.c.name.in_(["Core.txt", "Fast.txt"]))).all()}
+    core, fast = rows["Core.txt"]._asdict(), rows["Fast.txt"]._asdict()
+    assert fast["id"] != core["id"]
+    for key in ("created_at", "updated_at"):
+        assert isinstance(fast[key], dt.datetime)
+        assert abs(fast[key] - core[key]) < dt.timedelta(seconds=30)
+    ignored = {"id", "name", "name_key", "created_at", "updated_at"}
+    assert {k: v for k, v in fast.items() if k not in ignored} == {
+        k: v for k, v in core.items() if k not in ignored}
+    assert fast["protected"] is False and fast["min_degree"] == 0
+    assert fast["visibility"] == "shared" and fast["deleted_at"] is None
+
+
+def test_a_refused_insert_raises_sqlalchemys_error(runtime: Runtime) -> None:
+    """A second live node with the same name in a folder: IntegrityError, as Core
+    raises it (callers tell a lost name race from it), and the events fired."""
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with runtime.sessions() as session:
+        root_id = tree.get_root(session).id
+        session.commit()
+    event.listen(runtime.engine, "before_cursor_execute", before)
+    try:
+        with runtime.engine.connect() as conn:
+            insert_node = PreparedInsert(Node.__table__)
+            insert_node.run(conn, _node_values(root_id, "Twice.txt"))
+            with pytest.raises(IntegrityError):
+                insert_node.run(conn, _node_values(root_id, "Twice.txt"))
+            conn.rollback()
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", before)
+    assert sum(s.startswith("INSERT INTO node") for s in statements) == 2
+
+
+def test_an_insert_that_needs_the_server_is_refused() -> None:
+    """A column left to a server default, or to a SQL expression, cannot be computed
+    here: refused when the statement is built, not stored wrong."""
+    metadata = MetaData()
+    with pytest.raises(ValueError):
+        PreparedInsert(Table("t", metadata, Column("id", Integer, primary_key=True),
+                             Column("n", Integer, server_default=text("0"))))
+    with pytest.raises(ValueError):
+        PreparedInsert(Table("u", metadata, Column("id", Integer, primary_key=True),
+                             Column("n", Integer, default=func.abs(-1))))
+
+
+def test_lock_candidates_for_the_root_and_deep_paths(runtime: Runtime) -> None:
+    """The write check's lock query, prepared per number of ancestors: the root
+    (none) and a deep path both run, and find a lock on an ancestor."""
+    from provider.lock_storage import SqlLockStorage
+
+    storage = SqlLockStorage(runtime.sessions)
+    with runtime.sessions() as session:
+        session.add(Lock(token="opaquelocktoken:t1", root="/dav/a", principal="ann",
+                         scope="exclusive", type="write", depth="infinity", expire=-1,
+                         owner="", timeout=-1))
+        session.commit()
+    with runtime.engine.connect() as conn:
+        assert storage.write_candidates("/", children=False, session=conn) == []
+        found = storage.write_candidates("/dav/a/b/c/d.txt", children=False, session=conn)
+    assert [c["token"] for c in found] == ["opaquelocktoken:t1"]
