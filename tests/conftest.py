@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pytest
 from sqlalchemy import Engine, event
@@ -29,6 +29,7 @@ from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import DriveApp, create_app, make_server
 from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
+from provider.http_server import DriveHTTPServer
 
 STRICT = os.environ.get("DAVDRIVE_STRICT") == "1"
 
@@ -207,19 +208,28 @@ class LiveServer:
     app: DriveApp
 
 
+ServerT = TypeVar("ServerT", bound=DriveHTTPServer)
+
+
 @contextmanager
-def serving(app: DriveApp) -> Iterator[LiveServer]:
-    """Run ``make_server(app)`` on a free loopback port, in a thread, for the block."""
-    server = make_server(app)
+def running(server: ServerT) -> Iterator[ServerT]:
+    """``server`` prepared (bound) and serving in a thread for the block, then stopped."""
     server.prepare()
-    port = server.bind_addr[1]
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", port, app)
+        yield server
     finally:
         server.stop()
         thread.join(timeout=5)
+
+
+@contextmanager
+def serving(app: DriveApp) -> Iterator[LiveServer]:
+    """Run ``make_server(app)`` on a free loopback port, in a thread, for the block."""
+    with running(make_server(app)) as server:
+        port = server.bind_addr[1]
+        yield LiveServer(f"http://127.0.0.1:{port}", port, app)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ byte for byte.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 
 from provider.answer_writer import JOIN_MAX
 from provider.http_server import DriveHTTPServer
+from tests.conftest import running
 
 pytestmark = pytest.mark.live
 
@@ -48,16 +48,10 @@ def _app(environ: dict[str, Any], start_response: Any) -> Any:
 
 @pytest.fixture
 def server() -> Iterator[DriveHTTPServer]:
-    srv = DriveHTTPServer(("127.0.0.1", 0), _app, threads=2, header_timeout=5,
-                          body_timeout=5, max_per_ip=0)
-    srv.prepare()
-    thread = threading.Thread(target=srv.serve, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        thread.join(timeout=5)
+    server = DriveHTTPServer(("127.0.0.1", 0), _app, threads=2, header_timeout=5,
+                             body_timeout=5, max_per_ip=0)
+    with running(server):
+        yield server
 
 
 @pytest.fixture

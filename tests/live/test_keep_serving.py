@@ -12,7 +12,6 @@ still right.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from provider.http_server import KEEP_SERVING, DriveHTTPServer, GuardedConnection
+from tests.conftest import running
 
 pytestmark = pytest.mark.live
 
@@ -45,16 +45,10 @@ class CountingServer(DriveHTTPServer):
 
 @pytest.fixture
 def server() -> Iterator[CountingServer]:
-    srv = CountingServer(("127.0.0.1", 0), _app, threads=4, header_timeout=5,
-                         body_timeout=5, max_per_ip=0)
-    srv.prepare()
-    thread = threading.Thread(target=srv.serve, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        thread.join(timeout=5)
+    server = CountingServer(("127.0.0.1", 0), _app, threads=4, header_timeout=5,
+                            body_timeout=5, max_per_ip=0)
+    with running(server):
+        yield server
 
 
 def _request(path: str) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +19,9 @@ import pytest
 from davdrive import tree
 from davdrive.passwords import Passwords
 from davdrive.runtime import open_runtime
-from davdrive.server import create_app, make_server
+from davdrive.server import create_app
 from davdrive.settings import Settings
-from tests.conftest import LiveServer, add_user, basic
+from tests.conftest import LiveServer, add_user, basic, serving
 
 pytestmark = pytest.mark.live
 
@@ -404,14 +403,8 @@ def small_live(
         session.commit()
     add_user(rt, "tester", "secret")
     app = create_app(limited, rt)
-    server = make_server(app)
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    port = server.bind_addr[1]
-    yield LiveServer(f"http://127.0.0.1:{port}", port, app)
-    server.stop()
-    thread.join(timeout=5)
+    with serving(app) as server:
+        yield server
     rt.close()
 
 
