@@ -30,6 +30,8 @@ def normalize_name(name: str) -> str:
 
 def name_key(name: str) -> str:
     """Case- and normalisation-insensitive key: two names clash when keys are equal."""
+    if name.isascii():  # NFC leaves ASCII as it is, and casefolds it to lower case
+        return name.lower()
     return unicodedata.normalize("NFC", normalize_name(name).casefold())
 
 

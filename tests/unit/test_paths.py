@@ -66,6 +66,14 @@ def test_names_are_stored_in_nfc_and_compared_case_insensitively() -> None:
     assert name_key(decomposed) == name_key("R\u00c9UNION.TXT")
 
 
+@given(st.text(max_size=20) | st.text(alphabet=st.characters(max_codepoint=127), max_size=20))
+def test_the_key_of_any_name_is_nfc_of_its_case_fold(name: str) -> None:
+    """``name_key`` answers ASCII names without Unicode normalisation (issue 12: it
+    runs for every path segment of every request); the key stays the rule's."""
+    expected = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+    assert name_key(name) == expected
+
+
 # --- safe names for records -------------------------------------------------------------
 
 
