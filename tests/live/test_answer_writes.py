@@ -55,16 +55,18 @@ def server() -> Iterator[DriveHTTPServer]:
 
 
 @pytest.fixture
-def sends(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every block the server's socket writers send, in order."""
+def sends(monkeypatch: pytest.MonkeyPatch, server: DriveHTTPServer) -> list[bytes]:
+    """Every block the server sends, in order."""
     sent: list[bytes] = []
-    original = socket.SocketIO.write
+    original = socket.socket.sendall
+    port = server.bind_addr[1]
 
-    def write(self: socket.SocketIO, data: Any) -> int | None:
-        sent.append(bytes(data))
-        return original(self, data)
+    def sendall(self: socket.socket, data: Any, *args: Any) -> None:
+        if self.getsockname()[1] == port:  # the server's side of a connection
+            sent.append(bytes(data))
+        original(self, data, *args)
 
-    monkeypatch.setattr(socket.SocketIO, "write", write)
+    monkeypatch.setattr(socket.socket, "sendall", sendall)
     return sent
 
 
