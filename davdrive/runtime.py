@@ -18,6 +18,7 @@ from davdrive.blobs import BlobStore
 from davdrive.deadprops import DeadPropLimits
 from davdrive.passwords import Passwords
 from davdrive.quota import QuotaLimits, parse_category_quotas
+from davdrive.read_connections import ReadConnections
 from davdrive.rights_cache import RightsCache
 from davdrive.services import DriveOptions
 from davdrive.settings import Settings
@@ -32,6 +33,11 @@ class Runtime:
     passwords: Passwords = field(default_factory=Passwords)
     # Per process: each category's folder rights, checked against category.version.
     rights_cache: RightsCache = field(default_factory=RightsCache)
+
+    @cached_property
+    def reads(self) -> ReadConnections:
+        """Read connections kept per thread between requests (SQLite only)."""
+        return ReadConnections(self.engine, keep=self.engine.dialect.name == "sqlite")
 
     @cached_property
     def drive_options(self) -> DriveOptions:
@@ -55,6 +61,8 @@ class Runtime:
         )
 
     def close(self) -> None:
+        if "reads" in self.__dict__:
+            self.reads.close()
         self.engine.dispose()
 
 

@@ -3,9 +3,11 @@
 Reads on the hot paths (sign-in from the cache, the fast GET's path walk) go
 through ``reads``, a plain Core connection: an ORM session costs several
 times more than the statements it runs there. The connection is given back
-as soon as the session begins a transaction (``davdrive.db.ON_BEGIN``), so a
-request holds one pooled connection at a time; a caller never keeps ``reads``
-across a use of the session.
+to the pool as soon as the session begins a transaction
+(``davdrive.db.ON_BEGIN``), so a request holds one pooled connection at a
+time; a caller never keeps ``reads`` across a use of the session. A request
+that needed no session leaves it to its thread's next request
+(``davdrive.read_connections``).
 
 The context middleware opens it before WsgiDAV runs and closes it when the
 response iterator is closed, so that streamed GET bodies still have their
@@ -63,13 +65,23 @@ class RequestContext:
         if self._session is not None and self._session.in_transaction():
             return self._session.connection()
         if self._reads is None:
-            self._reads = self.runtime.engine.connect()
+            self._reads = self.runtime.reads.take()
         return self._reads
 
     def _close_reads(self) -> None:
+        """The reads connection, and any this thread kept, go back to the pool (the
+        session begins, or the request waits on its client: it holds none meanwhile)."""
+        reads = self.runtime.reads
+        if self._reads is not None:
+            conn, self._reads = self._reads, None
+            reads.release(conn)
+        reads.release_kept()
+
+    def _finish_reads(self) -> None:
+        """Done reading for now: the thread keeps the connection for its next reads."""
         if self._reads is not None:
             reads, self._reads = self._reads, None
-            reads.close()
+            self.runtime.reads.finish(reads)
 
     @property
     def backoffice(self) -> Backoffice:
@@ -101,8 +113,16 @@ class RequestContext:
         if self._session is not None:
             release_connection(self._session)
 
+    def idle(self) -> None:
+        """``release``, except that the reads connection stays with this thread for
+        its next reads (``davdrive.read_connections``): for answers already in
+        memory, whose sending costs no wait worth a connection."""
+        self._finish_reads()
+        if self._session is not None:
+            release_connection(self._session)
+
     def close(self) -> None:
-        self._close_reads()
+        self._finish_reads()
         if self._session is not None:
             self._session.rollback()
             self._session.close()
@@ -123,7 +143,8 @@ class _Closing:
 
     Before each chunk goes to the server (which may block on a slow client's
     socket), the request's DB connection is released; producing the next
-    chunk takes one again if it needs SQL.
+    chunk takes one again if it needs SQL. An answer already in memory (a
+    list) leaves the reads connection with the thread (``RequestContext.idle``).
     """
 
     def __init__(
@@ -134,8 +155,9 @@ class _Closing:
         self._done = done
 
     def __iter__(self) -> Iterator[bytes]:
+        release = self._ctx.idle if isinstance(self._body, list) else self._ctx.release
         for chunk in self._body:
-            self._ctx.release()
+            release()
             yield chunk
 
     def close(self) -> None:

@@ -109,11 +109,11 @@ class FastReads:
             *content_headers(node.content_type, node.name),
         ]
         if head:
-            ctx.release()
+            ctx.idle()
             start_response("200 OK", headers)
             return []
         if node.inline_data is not None:  # kept in the database: read with the path
-            ctx.release()
+            ctx.idle()
             start_response("200 OK", headers)
             return [node.inline_data]
         try:
