@@ -134,8 +134,10 @@ class Prepared:
 def _execute(conn: Connection, cursor: Any, plan: _Plan, args: Any, *, fetch: bool) -> Any:
     """Run ``plan`` on ``cursor`` with the statement events; the driver's errors are
     raised as SQLAlchemy raises them (``IntegrityError``, ``OperationalError``...)."""
-    dispatch = conn.dispatch
-    dispatch.before_cursor_execute(conn, cursor, plan.sql, args, None, False)
+    # As SQLAlchemy itself asks before firing an event: any listener at all?
+    events = conn._has_events or conn.engine._has_events
+    if events:
+        conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, args, None, False)
     try:
         cursor.execute(plan.sql, args)
         raw = cursor.fetchall() if fetch else None
@@ -143,7 +145,8 @@ def _execute(conn: Connection, cursor: Any, plan: _Plan, args: Any, *, fetch: bo
         raise DBAPIError.instance(
             plan.sql, args, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
         ) from exc
-    dispatch.after_cursor_execute(conn, cursor, plan.sql, args, None, False)
+    if events:
+        conn.dispatch.after_cursor_execute(conn, cursor, plan.sql, args, None, False)
     return raw
 
 
