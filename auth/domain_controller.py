@@ -56,6 +56,7 @@ class DriveDomainController(BaseDomainController):
         self.cache = cache
         self.realm = realm
         self.gate = gate
+        self.accounts = signin.KnownAccounts()
 
     # --- WsgiDAV interface ----------------------------------------------------
 
@@ -96,10 +97,10 @@ class DriveDomainController(BaseDomainController):
         """The signed-in account, or None (the failure and its reason are audited).
 
         A cached password costs one Core SELECT of the account by primary key
-        (``signin.by_id``) on ``db.reads``, no ORM session: the entry holds while the row keeps its
-        ``auth_version`` and password hash, and the sign-in rule is applied to
-        the row as it is now. Otherwise: one SELECT by login and one app
-        password look-up, then argon2. Every refusal costs one password
+        (``signin.KnownAccounts.by_id``) on ``db.reads``, no ORM session: the
+        entry holds while the row keeps its ``auth_version`` and password hash,
+        and the sign-in rule is applied to the row as it is now. Otherwise: one
+        SELECT by login and one app password look-up, then argon2. Every refusal costs one password
         verification, whatever its reason (unknown login, wrong password,
         refused account with the right password, cached or not), so the answer
         time tells nothing. Raises ``VerifierBusy`` when no verification slot
@@ -108,7 +109,7 @@ class DriveDomainController(BaseDomainController):
         key = self.cache.key(login, password)
         cached = self.cache.get(key)
         if cached is not None:
-            row = signin.by_id(db.reads, cached.user_id)
+            row = self.accounts.by_id(db.reads, cached.user_id)
             if row is not None and cached.matches(row.user_id, row.auth_version, row.password_hash):
                 return self._admit_cached(db, row, key, password, ip)
             self.cache.drop(key)

@@ -55,7 +55,14 @@ class AccountRow:
         return (self.category_id, self.category_version)
 
     def actor(self) -> Actor:
-        """The policy's view of this account once signed in."""
+        """The policy's view of this account once signed in (built once per row)."""
+        known: Actor | None = self.__dict__.get("_actor")
+        if known is None:
+            known = self._make_actor()
+            object.__setattr__(self, "_actor", known)  # a memo, not a field
+        return known
+
+    def _make_actor(self) -> Actor:
         return Actor(
             user_id=self.user_id,
             login=self.login,
@@ -123,6 +130,33 @@ _BY_ID_PREPARED = Prepared(_BY_ID)  # run on every signed-in request
 def by_id(conn: Connection, user_id: int) -> AccountRow | None:
     """The account with primary key ``user_id``, or None (deleted)."""
     return _row(_BY_ID_PREPARED.first(conn, {"user_id": user_id}))
+
+
+class KnownAccounts:
+    """``by_id`` that hands out the same ``AccountRow`` (and so the same ``Actor``)
+    while the database answers the same values for the account: a signed-in
+    request then builds neither again. The values are still read on every call;
+    only what is derived from them is reused. At most ``size`` accounts are
+    remembered (all forgotten when full)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._rows: dict[int, tuple[Any, AccountRow]] = {}
+
+    def by_id(self, conn: Connection, user_id: int) -> AccountRow | None:
+        values = _BY_ID_PREPARED.first(conn, {"user_id": user_id})
+        if values is None:
+            self._rows.pop(user_id, None)
+            return None
+        known = self._rows.get(user_id)
+        if known is not None and known[0] == values:
+            return known[1]
+        row = _row(values)
+        assert row is not None
+        if len(self._rows) >= self._size:
+            self._rows.clear()
+        self._rows[user_id] = (values, row)
+        return row
 
 
 def by_login(conn: Connection, login: str) -> AccountRow | None:
