@@ -23,7 +23,6 @@ cap per source address), with TLS when configured. No answer names a product or 
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -256,7 +255,6 @@ def serve(settings: Settings) -> int:
     with serving(settings.data_dir):  # refuses a second server on this data folder
         if settings["server.workers"] > 1:
             return _serve_workers(settings)
-        tune_collector()
         app = create_app(settings)
         server = make_server(app)
         server.prepare()
@@ -269,20 +267,6 @@ def serve(settings: Settings) -> int:
             server.stop()
             app.close()
     return 0
-
-
-# Allocations between two collections of the garbage collector's youngest generation
-# (Python's default: 700). A request allocates hundreds of short-lived objects that
-# reference counting frees; at 700 the collector ran every few requests, about 7% of
-# a small GET's CPU, and found next to nothing.
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def tune_collector() -> None:
-    """Set the youngest generation's threshold for serving (``GC_YOUNG_THRESHOLD``);
-    the older generations keep theirs. For the process that serves requests."""
-    _young, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def _announce(settings: Settings, address: tuple[str, int], mount: str, note: str = "") -> None:
@@ -319,7 +303,6 @@ def _work(settings: Settings, listener: socket.socket) -> int:
     SIGTERM or SIGINT stops it, and so does the end of its parent (even by SIGKILL:
     no orphaned worker keeps the port and the data folder)."""
     parent = os.getppid()
-    tune_collector()
     app = create_app(settings, clean_temp=False)
     server = make_server(app, listener)
 

@@ -27,16 +27,3 @@ def test_the_worker_starts_with_the_inherited_objects_frozen() -> None:
         gc.unfreeze()  # the test process goes on collecting as before
     assert os.waitstatus_to_exitcode(status) == 0
 
-
-def test_serving_processes_collect_the_young_generation_less_often() -> None:
-    """``tune_collector`` (called by ``serve`` and by each worker) raises the youngest
-    generation's threshold to ``GC_YOUNG_THRESHOLD`` and keeps the older ones'."""
-    from davdrive.server import GC_YOUNG_THRESHOLD, tune_collector
-
-    before = gc.get_threshold()
-    try:
-        tune_collector()
-        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], before[2])
-        assert before[0] < GC_YOUNG_THRESHOLD
-    finally:
-        gc.set_threshold(*before)
