@@ -14,21 +14,18 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from davdrive.db import mark_written
 from davdrive.models import AuditEvent, Base, utcnow
 from davdrive.prepared import Prepared, PreparedInsert
-from davdrive.write_lock import take_write_lock, take_write_lock_on
+from davdrive.write_lock import take_write_lock_on
 
 _FIELDS = ("time", "user_login", "ip", "action", "path", "target_path", "outcome", "detail",
            "prev_hash")
-# Built once: every request appends with the same two statements (statement caching
-# then skips building and compiling them).
-_LAST_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-_APPEND = insert(Base.metadata.tables["audit_event"])
-# The same two, compiled once per dialect, for Core connections (``append``).
-_LAST_HASH_PREPARED = Prepared(_LAST_HASH)
+# Every append runs the same two statements: compiled once per dialect.
+_LAST_HASH_PREPARED = Prepared(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
 _APPEND_PREPARED = PreparedInsert(Base.metadata.tables["audit_event"])
 
 
@@ -45,26 +42,13 @@ def _digest_values(values: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def record(
-    session: Session,
-    *,
-    user: str,
-    action: str,
-    path: str = "",
-    target: str = "",
-    outcome: str = "ok",
-    detail: str = "",
-    ip: str = "",
-) -> str:
-    """Append one event to the chain (written in the session's transaction, not
-    committed; pending changes are flushed first; the transaction holds the write
-    lock from here on). Returns the event's hash."""
+def record(session: Session, **event: str) -> str:
+    """``append`` in the session's transaction (not committed): pending changes are
+    flushed first, and the session counts as having written (``db.has_written``), so
+    the event is never released with a read-only commit. Returns the event's hash."""
     session.flush()
-    take_write_lock(session, "audit")
-    prev = session.scalars(_LAST_HASH).first()
-    values = _event(prev, user, action, path, target, outcome, detail, ip)
-    session.execute(_APPEND, values)
-    return str(values["hash"])
+    mark_written(session)
+    return append(session.connection(), **event)
 
 
 def append(
@@ -78,8 +62,8 @@ def append(
     detail: str = "",
     ip: str = "",
 ) -> str:
-    """``record`` on a Core connection, in its transaction (not committed; it holds
-    the write lock from here on): the same two statements. Returns the event's hash."""
+    """Append one event to the chain, in ``conn``'s transaction (not committed; it
+    holds the write lock from here on): two statements. Returns the event's hash."""
     take_write_lock_on(conn, "audit")
     last = _LAST_HASH_PREPARED.first(conn, {})
     values = _event(last.hash if last else None, user, action, path, target, outcome, detail, ip)

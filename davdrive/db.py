@@ -85,7 +85,7 @@ def _on_begin(session: Session, transaction: SessionTransaction) -> None:
 
 
 def _mark_wrote(session: Session, _context: Any) -> None:
-    session.info[_WROTE] = True
+    mark_written(session)
 
 
 def _mark_wrote_if_not_select(state: ORMExecuteState) -> None:
@@ -96,6 +96,12 @@ def _mark_wrote_if_not_select(state: ORMExecuteState) -> None:
 def _clear_wrote(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_WROTE, None)
+
+
+def mark_written(session: Session) -> None:
+    """Count ``session``'s open transaction as having written (for writes it ran on
+    its connection, which the session does not see)."""
+    session.info[_WROTE] = True
 
 
 def has_written(session: Session) -> bool:

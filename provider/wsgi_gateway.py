@@ -11,10 +11,9 @@
   with ``socket.sendfile()`` (the kernel copies it; no Python loop). Anything
   else is sent block by block (1 MiB), each block in one ``sendall``, read
   into one buffer reused for the whole body (``FileBody.send``).
-- ``DirectWriteRequest.write``: a block of 64 KiB or more is handed straight
-  to the socket (``sendall``) after the buffered header bytes, instead of
-  through cheroot's pure-Python buffered writer, which copies every block
-  and moves the unsent rest after each partial send.
+- Every write goes to the socket in one ``sendall`` without a copy
+  (``provider.answer_writer``); ``DirectWriteRequest.write`` frames a chunked
+  block of 64 KiB or more around it instead of joining them into a copy.
 """
 
 from __future__ import annotations
@@ -37,20 +36,16 @@ DIRECT_WRITE_MIN = 64 * 1024
 
 
 class DirectWriteRequest(StrictHTTPRequest):  # type: ignore[misc]
-    """``StrictHTTPRequest`` whose large body writes bypass the buffered writer."""
+    """``StrictHTTPRequest`` that frames a large chunked block without copying it."""
 
     def write(self, chunk: bytes) -> None:
-        if len(chunk) < DIRECT_WRITE_MIN:
-            super().write(chunk)
+        if not self.chunked_write or len(chunk) < DIRECT_WRITE_MIN:
+            super().write(chunk)  # the socket writer sends it as it is
             return
-        wfile = self.conn.wfile
-        if self.chunked_write:
-            wfile.write(b"%x\r\n" % len(chunk))
-        wfile.flush()
-        self.conn.socket.sendall(chunk)
-        wfile.bytes_written += len(chunk)
-        if self.chunked_write:
-            wfile.write(b"\r\n")
+        wfile = self.conn.wfile  # cheroot joins size, block and CRLF into one copy
+        wfile.write(b"%x\r\n" % len(chunk))
+        wfile.write(chunk)
+        wfile.write(b"\r\n")
 
 
 @lru_cache(maxsize=512)

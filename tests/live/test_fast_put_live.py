@@ -33,7 +33,7 @@ from tests.live.test_creation_races import (  # noqa: F401  (settings: a fixture
     request,
     settings,
 )
-from tests.live.test_serve_cli import run_cli, start_server, stop
+from tests.live.test_serve_cli import init_with_admin, run_cli, start_server, stop
 
 pytestmark = pytest.mark.live
 
@@ -110,10 +110,7 @@ def test_sigkill_right_after_fast_201s_loses_nothing(tmp_path: Path) -> None:
     one keep-alive connection), SIGKILL as soon as the last 201 arrives, restart: every
     file reads back byte for byte and ``davdrive check`` is clean."""
     data = tmp_path / "data"
-    assert run_cli(data, "init").returncode == 0
-    added = run_cli(data, "user", "add", "quick", "--category", "admin", "--password-stdin",
-                    stdin=PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
+    init_with_admin(data, "quick", PASSWORD)
     auth = {"Authorization": basic("quick", PASSWORD)}
     acked: dict[str, bytes] = {}
     server, url = start_server(data)

@@ -18,7 +18,7 @@ import requests
 
 from tests.conftest import basic
 from tests.live.test_fast_put_live import assert_acknowledged_survive
-from tests.live.test_serve_cli import run_cli, start_server, stop
+from tests.live.test_serve_cli import init_with_admin, start_server, stop
 
 pytestmark = pytest.mark.live
 
@@ -32,10 +32,7 @@ def test_sigkill_right_after_concurrent_201s_loses_nothing(tmp_path: Path) -> No
     as the last 201 arrives, restart: every acknowledged file reads back byte for byte
     and ``davdrive check`` is clean."""
     data = tmp_path / "data"
-    assert run_cli(data, "init").returncode == 0
-    added = run_cli(data, "user", "add", "quick", "--category", "admin", "--password-stdin",
-                    stdin=PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
+    init_with_admin(data, "quick", PASSWORD)
     auth = {"Authorization": basic("quick", PASSWORD)}
     acked: dict[str, bytes] = {}
     failures: list[str] = []

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.conftest import basic
-from tests.live.test_serve_cli import run_cli, start_server, stop
+from tests.live.test_serve_cli import init_with_admin, run_cli, start_server, stop
 
 pytestmark = pytest.mark.live
 
@@ -55,10 +55,7 @@ def uploader(url: str, prefix: str, stop_at: threading.Event,
 
 def test_sigkill_during_uploads_loses_no_acknowledged_file(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert run_cli(data, "init").returncode == 0
-    added = run_cli(data, "user", "add", "killer", "--category", "admin", "--password-stdin",
-                    stdin=PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
+    init_with_admin(data, "killer", PASSWORD)
     acked: dict[str, bytes] = {}
     tried: dict[str, bytes] = {}
     temp_dir = data / "blobs" / "tmp"

@@ -25,6 +25,14 @@ def run_cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
     )
 
 
+def init_with_admin(data: Path, login: str, password: str) -> None:
+    """``init`` a data folder and add ``login`` to the admin category, by the CLI."""
+    assert run_cli(data, "init").returncode == 0
+    added = run_cli(data, "user", "add", login, "--category", "admin", "--password-stdin",
+                    stdin=password + "\n")
+    assert added.returncode == 0, added.stderr
+
+
 def demo_credentials(data: Path) -> dict[str, str]:
     text = (data / "demo-credentials.txt").read_text(encoding="utf-8")
     pairs = re.findall(r"^\s*(\w+)\s+\S+\s+(\S+)\s*$", text, re.MULTILINE)
@@ -127,10 +135,7 @@ def test_serve_with_tls_answers_over_https_only(tmp_path: Path) -> None:
         check=True, capture_output=True, timeout=60,
     )
     data = tmp_path / "data"
-    assert run_cli(data, "init").returncode == 0
-    added = run_cli(data, "user", "add", "tls", "--category", "admin", "--password-stdin",
-                    stdin="s3cret-pass-for-tls\n")
-    assert added.returncode == 0, added.stderr
+    init_with_admin(data, "tls", "s3cret-pass-for-tls")
     server, url = start_server(data, "--tls-cert", str(cert), "--tls-key", str(key))
     try:
         assert url.startswith("https://127.0.0.1:")
