@@ -97,9 +97,10 @@ class DriveDomainController(BaseDomainController):
         """The signed-in account, or None (the failure and its reason are audited).
 
         A cached password costs one Core SELECT of the account by primary key
-        (``signin.KnownAccounts.by_id``) on ``db.reads``, no ORM session: the
-        entry holds while the row keeps its ``auth_version`` and password hash,
-        and the sign-in rule is applied to the row as it is now. Otherwise: one
+        (``signin.KnownAccounts.with_tree_version``) on ``db.reads``, no ORM
+        session: the entry holds while the row keeps its ``auth_version`` and
+        password hash, and the sign-in rule is applied to the row as it is now;
+        the tree's version read with it goes to ``db.tree_version``. Otherwise: one
         SELECT by login and one app password look-up, then argon2. Every refusal costs one password
         verification, whatever its reason (unknown login, wrong password,
         refused account with the right password, cached or not), so the answer
@@ -109,9 +110,13 @@ class DriveDomainController(BaseDomainController):
         key = self.cache.key(login, password)
         cached = self.cache.get(key)
         if cached is not None:
-            row = self.accounts.by_id(db.reads, cached.user_id)
+            found = self.accounts.with_tree_version(db.reads, cached.user_id)
+            row = found[0] if found is not None else None
             if row is not None and cached.matches(row.user_id, row.auth_version, row.password_hash):
-                return self._admit_cached(db, row, key, password, ip)
+                admitted = self._admit_cached(db, row, key, password, ip)
+                if admitted is not None and found is not None:
+                    db.tree_version = found[1]
+                return admitted
             self.cache.drop(key)
         session = db.session
         row = signin.by_login(session.connection(), login)
@@ -217,12 +222,16 @@ class Databases(Protocol):
     @property
     def reads(self) -> Connection: ...
 
+    # Set by a sign-in from the cache: the tree's version read with the account.
+    tree_version: int | None
+
 
 class _SessionOnly:
     """``Databases`` over one session."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.tree_version: int | None = None
 
     @property
     def reads(self) -> Connection:

@@ -44,6 +44,7 @@ from davdrive.models import (
 from davdrive.paths import join, name_key, reserved_key, validate_name
 from davdrive.policy import Action, Actor, Decision, NodeFacts, allowed_actions, decide
 from davdrive.quota import QuotaLimits
+from davdrive.readable_files import ReadableFiles
 from davdrive.rights_cache import RightsCache, Stamp
 from davdrive.write_lock import take_write_lock
 
@@ -111,15 +112,24 @@ class DriveBase:
         *,
         rights_cache: RightsCache | None = None,
         rights_stamp: Stamp | None = None,
+        readable_files: ReadableFiles | None = None,
+        tree_version: int | None = None,
     ) -> None:
         """``session``: the unit of work's session, or a function giving it on first
         use (a request that needs no ORM never opens one). ``rights_cache``/
-        ``rights_stamp``: see ``FactBuilder``."""
+        ``rights_stamp``: see ``FactBuilder``. ``readable_files``: the process's
+        cache of the read fast path, used when ``tree_version`` (read with the
+        account) is known."""
         self.blobs = blobs
         self.actor = actor
         self.options = options or DriveOptions()
         self.ip = ip
         self.facts = FactBuilder(session, actor, rights_cache, rights_stamp)
+        self._readable = (
+            (readable_files, (tree_version, rights_stamp, actor))
+            if readable_files is not None and tree_version is not None and rights_stamp
+            else None
+        )
         self.is_junk = self.options.is_junk
         self._chains: dict[tuple[str, ...], list[Node] | None] = {}
         self._facts: dict[int, NodeFacts] = {}

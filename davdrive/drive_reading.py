@@ -44,10 +44,17 @@ class DriveReading(DriveBase):
         ``node_at`` then asks none). Decided by the same rules as ``chain``,
         ``node_at`` and ``decide(READ)``, on Core rows instead of ORM objects.
         The row is one of ``tree.walk_rows`` (with ``inline_data``), read on
-        ``conn`` (default: the session's connection)."""
+        ``conn`` (default: the session's connection). A positive answer may come
+        from the process's ``ReadableFiles`` (no SQL), kept under the tree's
+        version, the actor and its rights stamp."""
         key = tuple(name_key(p) for p in parts)
         if key in self._chains:
             return None
+        readable = self._readable
+        if readable is not None:
+            kept = readable[0].get((*readable[1], key))
+            if kept is not None:
+                return kept  # type: ignore[no-any-return]
         rows = tree.walk_rows(conn if conn is not None else self.session.connection(), parts)
         facts = self.facts.chain(rows)
         last = rows[-1]
@@ -59,6 +66,8 @@ class DriveReading(DriveBase):
             and not self.is_junk(last.name)
             and decide(self.actor, Action.READ, facts[-1])
         ):
+            if readable is not None:
+                readable[0].put((*readable[1], key), last, facts[-1])
             return last, facts[-1]
         self._settle(key, tree.adopt(self.session, rows))
         return None

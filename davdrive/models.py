@@ -176,6 +176,18 @@ class Node(Base):
         return self.blob_sha256
 
 
+class TreeState(Base):
+    """One row: ``version``, which the database itself adds one to whenever a row of
+    ``node`` is inserted, changed or deleted (triggers of migration 0006), by
+    anyone: a server process, the command line, SQL typed by hand. A per-process
+    cache of what the tree looks like (``davdrive.readable_files``) holds only
+    while it reads the version it was filled under."""
+
+    __tablename__ = "tree_state"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)
+
+
 class NodeVersion(Base):
     """A previous content of a file, kept when it is overwritten."""
 

@@ -19,6 +19,7 @@ from davdrive.deadprops import DeadPropLimits
 from davdrive.passwords import Passwords
 from davdrive.quota import QuotaLimits, parse_category_quotas
 from davdrive.read_connections import ReadConnections
+from davdrive.readable_files import ReadableFiles
 from davdrive.rights_cache import RightsCache
 from davdrive.services import DriveOptions
 from davdrive.settings import Settings
@@ -33,6 +34,9 @@ class Runtime:
     passwords: Passwords = field(default_factory=Passwords)
     # Per process: each category's folder rights, checked against category.version.
     rights_cache: RightsCache = field(default_factory=RightsCache)
+    # Per process: files the read fast path found readable, checked against the tree's
+    # version (davdrive/readable_files.py).
+    readable_files: ReadableFiles = field(default_factory=ReadableFiles)
 
     @cached_property
     def reads(self) -> ReadConnections:

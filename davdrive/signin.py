@@ -22,7 +22,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from davdrive.account_checks import login_key
 from davdrive.hours import parse_hours
-from davdrive.models import Category, User
+from davdrive.models import Category, TreeState, User
 from davdrive.policy import Actor, LoginFacts
 from davdrive.prepared import Prepared
 
@@ -105,8 +105,12 @@ _COLUMNS = (
 )
 # Built once (statements are immutable): a request pays for executing them only,
 # on a Core connection (no ORM layer).
+# With the account, the tree's version (``TreeState``): what the read fast path's
+# cache of readable files must match (``davdrive.readable_files``), at no extra
+# statement.
+_TREE_VERSION = select(TreeState.version).where(TreeState.id == 1).scalar_subquery()
 _BY_ID = (
-    select(*_COLUMNS)
+    select(*_COLUMNS, _TREE_VERSION.label("tree_version"))
     .join(Category, Category.id == User.category_id)
     .where(User.id == bindparam("user_id"))
 )
@@ -129,7 +133,8 @@ _BY_ID_PREPARED = Prepared(_BY_ID)  # run on every signed-in request
 
 def by_id(conn: Connection, user_id: int) -> AccountRow | None:
     """The account with primary key ``user_id``, or None (deleted)."""
-    return _row(_BY_ID_PREPARED.first(conn, {"user_id": user_id}))
+    values = _BY_ID_PREPARED.first(conn, {"user_id": user_id})
+    return None if values is None else _row(values[:-1])
 
 
 class KnownAccounts:
@@ -144,19 +149,28 @@ class KnownAccounts:
         self._rows: dict[int, tuple[Any, AccountRow]] = {}
 
     def by_id(self, conn: Connection, user_id: int) -> AccountRow | None:
+        found = self.with_tree_version(conn, user_id)
+        return None if found is None else found[0]
+
+    def with_tree_version(
+        self, conn: Connection, user_id: int
+    ) -> tuple[AccountRow, int | None] | None:
+        """``by_id``, and the tree's version read by the same statement (None in a
+        database without it)."""
         values = _BY_ID_PREPARED.first(conn, {"user_id": user_id})
         if values is None:
             self._rows.pop(user_id, None)
             return None
+        account, tree_version = values[:-1], values[-1]
         known = self._rows.get(user_id)
-        if known is not None and known[0] == values:
-            return known[1]
-        row = _row(values)
+        if known is not None and known[0] == account:
+            return known[1], tree_version
+        row = _row(account)
         assert row is not None
         if len(self._rows) >= self._size:
             self._rows.clear()
-        self._rows[user_id] = (values, row)
-        return row
+        self._rows[user_id] = (account, row)
+        return row, tree_version
 
 
 def by_login(conn: Connection, login: str) -> AccountRow | None:

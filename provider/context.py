@@ -49,6 +49,9 @@ class RequestContext:
         self.actor: Actor | None = None
         # (category id, version) of the actor, read at sign-in: validates cached rights.
         self.rights_stamp: Stamp | None = None
+        # The tree's version, read with the account at sign-in: validates the process's
+        # readable files (davdrive.readable_files); None when sign-in did not read it.
+        self.tree_version: int | None = None
         # The lock rows this request's write checks share (provider.lock_manager).
         self.lock_snapshot: Any = None
 
@@ -104,6 +107,8 @@ class RequestContext:
                 ip=self.environ.get("REMOTE_ADDR", ""),
                 rights_cache=self.runtime.rights_cache,
                 rights_stamp=self.rights_stamp,
+                readable_files=self.runtime.readable_files,
+                tree_version=self.tree_version,
             )
         return self._drive
 

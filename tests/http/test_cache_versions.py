@@ -142,5 +142,6 @@ def test_degree_lowered_by_another_process_is_seen_at_once(
         session.commit()
     davdrive_cli(app.settings, "user", "set", "tester", "--degree", "2")
     assert get_status(dav, "/dav/Secret/plan.txt") == 200
+    assert get_status(dav, "/dav/Secret/plan.txt") == 200  # kept (readable_files)
     davdrive_cli(app.settings, "user", "set", "tester", "--degree", "1")
     assert get_status(dav, "/dav/Secret/plan.txt") == 404

@@ -65,3 +65,45 @@ def test_0005_keeps_blob_rows_and_their_references(tmp_path: Path) -> None:
                           "VALUES ('d', 0, '2026-01-01 00:00:00')"))
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_0006_the_database_bumps_the_tree_version_on_every_node_change(
+    tmp_path: Path,
+) -> None:
+    """Migration 0006: any INSERT, UPDATE or DELETE of a node row, typed in SQL by
+    anyone, adds one to tree_state.version (per row in SQLite); other tables do
+    not; the downgrade removes the triggers and the table."""
+    from alembic import command
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'v6.sqlite3'}")
+    db.migrate(engine)
+
+    def version() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT version FROM tree_state WHERE id = 1")).one()[0])
+
+    node = ("INSERT INTO node (parent_id, name, name_key, kind, visibility, "
+            "new_files_private, min_degree, protected, size, content_type, mtime, "
+            "created_at, updated_at) VALUES ({parent}, '{name}', '{name}', 'folder', "
+            "'shared', 0, 0, 0, 0, '', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')")
+    assert version() == 0
+    with engine.begin() as conn:
+        conn.execute(text(node.format(parent="NULL", name="")))
+    assert version() == 1
+    with engine.begin() as conn:
+        conn.execute(text(node.format(parent=1, name="a")))
+        conn.execute(text(node.format(parent=1, name="b")))
+    assert version() == 3
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE node SET visibility = 'private' WHERE parent_id = 1"))
+    assert version() == 5  # two rows changed
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM node WHERE name = 'b'"))
+        conn.execute(text("INSERT INTO doc_type (slug, label) VALUES ('x', 'x')"))
+    assert version() == 6  # the doc type is not a node
+    command.downgrade(db._alembic_config(engine), "0005")
+    assert "tree_state" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
+                            ).scalar() == 0
+        conn.execute(text("DELETE FROM node WHERE name = 'a'"))  # no trigger left to fail
