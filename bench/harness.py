@@ -124,8 +124,10 @@ def run_workload(w: Workload, targets: list[Target], reps: int | None,
 
 
 def run(targets: list[Target], params: Params, names: list[str] | None = None,
-        reps: int | None = None, say: Log = log) -> list[dict[str, Any]]:
-    """Prepare every target, then run the named workloads (default all) interleaved."""
+        reps: int | None = None, say: Log = log,
+        extra: dict[str, list[Target]] | None = None) -> list[dict[str, Any]]:
+    """Prepare every target, then run the named workloads (default all) interleaved;
+    ``extra``: more targets (not prepared) for some workloads, in the same rounds."""
     workloads = [w for w in build_workloads(params) if names is None or w.name in names]
     fixtures: list[str] = []
     for w in workloads:
@@ -139,7 +141,7 @@ def run(targets: list[Target], params: Params, names: list[str] | None = None,
         prepare(params, t, fixtures, say)
     results = []
     for w in workloads:
-        results += run_workload(w, targets, reps, say)
+        results += run_workload(w, targets + (extra or {}).get(w.name, []), reps, say)
     return results
 
 

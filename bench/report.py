@@ -14,6 +14,7 @@ from typing import Any
 from stats import speed_ratio
 
 BASE, OURS = "wsgidav", "davdrive"
+CEILING = "loopback ceiling"  # bench/ceiling.py, measured with get_large only
 MiB = 1 << 20
 # workload -> (minimum speed ratio vs bare WsgiDAV, or None: reported, no target)
 TARGETS: dict[str, float | None] = {
@@ -102,6 +103,21 @@ def _detail(r: dict[str, Any] | None) -> str:
     return "-"
 
 
+def _ceiling(got: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """What the machine's loopback carries for get_large, against davdrive and the target."""
+    top, ours, base = (got.get(("get_large", name)) for name in (CEILING, OURS, BASE))
+    if not (top and top["median"] and ours and ours["median"] and base and base["median"]):
+        return []
+    target = TARGETS["get_large"]
+    asked = f", the target ({target:g}x bare WsgiDAV) {num(base['median'] * target)} MB/s" \
+            f" = {base['median'] * target / top['median']:.0%} of it" if target else ""
+    return ["", f"Loopback ceiling for get_large (bench/ceiling.py: a bare socket server "
+                f"sending the same file in 1 MiB blocks, no HTTP parsing, in the same "
+                f"interleaved repetitions): {num(top['median'])} MB/s ({num(top['tail'])}). "
+                f"davdrive {num(ours['median'])} MB/s = "
+                f"{ours['median'] / top['median']:.0%} of it{asked}."]
+
+
 def render(run: Run) -> str:
     got = _by(run.results)
     rows = ratio_rows(run.results)
@@ -128,6 +144,7 @@ def render(run: Run) -> str:
         shown = f"{ratio:.2f}x" if ratio is not None else "-"
         goal = f">= {target:g}x" if target is not None else "(none)"
         out.append(f"| {name} | {shown} | {goal} | {verdict(met)} |")
+    out += _ceiling(got)
     ten_k = got.get(("propfind10k", OURS))
     if ten_k and "ttfb_ms" in ten_k:
         ok = ten_k["ttfb_ms"] <= FIRST_BYTE_MS and not ten_k["errors"]

@@ -120,7 +120,15 @@ def main() -> int:
                 Target(report.BASE, bare.url, prepare=str(tmp / "bare")),
                 Target(report.OURS, ours.url, servers.USER, servers.PASSWORD),
             ]
-            results = harness.run(targets, params, names, args.reps, say)
+            # The large file as bare WsgiDAV's fixture wrote it, sent by bench/ceiling.py.
+            ceiling = servers.start_ceiling(tmp / "bare" / params.prefix / "large" / "big.bin")
+            try:
+                results = harness.run(
+                    targets, params, names, args.reps, say,
+                    extra={"get_large": [Target(report.CEILING, ceiling.url)]},
+                )
+            finally:
+                ceiling.stop()
             run_info["memory"] = {report.BASE: servers.memory(bare.pid),
                                   report.OURS: servers.memory(ours.pid)}
             try:

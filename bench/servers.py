@@ -84,6 +84,18 @@ def start_wsgidav(root: Path, logs: Path) -> Server:
     return Server("wsgidav", proc, f"http://127.0.0.1:{port}/", log)
 
 
+def start_ceiling(path: Path) -> Server:
+    """bench/ceiling.py sending ``path`` (which may not exist yet) to every request."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("ceiling.py")), str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline() or b"0")
+    _wait_listening(proc, port, "ceiling.py")
+    return Server("ceiling", proc, f"http://127.0.0.1:{port}/", io.BytesIO())
+
+
 def davdrive(data: Path, *args: str, stdin: str | None = None) -> None:
     """Run one ``davdrive`` command on the drive in ``data``, in this process (saves a
     Python start per command); ``stdin`` is what the command reads; raises if it fails."""

@@ -5,7 +5,7 @@ WsgiDAV and `davdrive serve`, runs every workload against both, interleaved),
 exits 0 when the workloads ran without error, and its report has a numeric
 ratio and a verdict for every target of the performance issue, the 10k
 listing's first byte, both servers' memory, flatness, scaling and the
-hidden-vs-missing timings.
+hidden-vs-missing timings, and get_large against the loopback ceiling.
 """
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ def test_quick_bench_reports_every_row_with_numeric_ratios(tmp_path: Path) -> No
     assert len(re.findall(r"^\| (upload|download|PROPFIND) of .* MiB \|$", text,
                           re.MULTILINE)) == 3
     assert re.search(rf"^Flat: {VERDICT}", text, re.MULTILINE)
+    # get_large also against the machine's loopback ceiling (bench/ceiling.py)
+    ceiling = re.search(r"^Loopback ceiling for get_large .*: ([\d,.]+) MB/s \([\d,.]+\)\. "
+                        r"davdrive [\d,.]+ MB/s = \d+% of it, the target \(5x bare WsgiDAV\) "
+                        r"[\d,.]+ MB/s = \d+% of it\.$", text, re.MULTILINE)
+    assert ceiling and float(ceiling.group(1).replace(",", "")) > 0
     scaling = re.findall(rf"^\| (GET|PROPFIND|PUT) [^|]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ "
                          rf"\| {VERDICT} \|$", text, re.MULTILINE)
     assert len(scaling) == 3
