@@ -15,6 +15,8 @@ from stats import speed_ratio
 
 BASE, OURS = "wsgidav", "davdrive"
 CEILING = "loopback ceiling"  # bench/ceiling.py, measured with get_large only
+DURABLE = "wsgidav-durable"  # bench/durable_wsgidav.py, measured with the PUTs only
+DURABLE_WORKLOADS = ("put_small_c1", "put_small_c8", "put_large")
 MiB = 1 << 20
 # workload -> (minimum speed ratio vs bare WsgiDAV, or None: reported, no target)
 TARGETS: dict[str, float | None] = {
@@ -118,6 +120,25 @@ def _ceiling(got: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
                 f"{ours['median'] / top['median']:.0%} of it{asked}."]
 
 
+def _durable(got: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """The PUTs against WsgiDAV flushing each file to the disk, as davdrive does."""
+    rows = []
+    for name in DURABLE_WORKLOADS:
+        theirs, ours = got.get((name, DURABLE)), got.get((name, OURS))
+        if theirs and ours:
+            ratio = speed_ratio(theirs["median"], ours["median"], ours["better"])
+            shown = f"{ratio:.2f}x" if ratio is not None else "-"
+            rows.append(f"| {name} | {_cell(theirs)} | {_cell(ours)} | {shown} |")
+    if not rows:
+        return []
+    return ["", "Like with like: the PUTs also against WsgiDAV writing each file durably "
+                "(bench/durable_wsgidav.py: the same command, with the file and its folder "
+                "flushed to the disk before the answer, as davdrive does), in the same "
+                "interleaved repetitions. No target; the verdicts above compare with bare "
+                "WsgiDAV.", "",
+            f"| workload | {DURABLE} | {OURS} | ratio |", "|---|---|---|---|", *rows]
+
+
 def render(run: Run) -> str:
     got = _by(run.results)
     rows = ratio_rows(run.results)
@@ -145,6 +166,7 @@ def render(run: Run) -> str:
         goal = f">= {target:g}x" if target is not None else "(none)"
         out.append(f"| {name} | {shown} | {goal} | {verdict(met)} |")
     out += _ceiling(got)
+    out += _durable(got)
     ten_k = got.get(("propfind10k", OURS))
     if ten_k and "ttfb_ms" in ten_k:
         ok = ten_k["ttfb_ms"] <= FIRST_BYTE_MS and not ten_k["errors"]

@@ -120,15 +120,20 @@ def main() -> int:
                 Target(report.BASE, bare.url, prepare=str(tmp / "bare")),
                 Target(report.OURS, ours.url, servers.USER, servers.PASSWORD),
             ]
-            # The large file as bare WsgiDAV's fixture wrote it, sent by bench/ceiling.py.
+            # The large file as bare WsgiDAV's fixture wrote it, sent by bench/ceiling.py;
+            # the PUTs also against WsgiDAV flushing each file (same folder on disk).
             ceiling = servers.start_ceiling(tmp / "bare" / params.prefix / "large" / "big.bin")
+            durable = servers.start_wsgidav(tmp / "bare", tmp, durable=True)
+            durable_target = [Target(report.DURABLE, durable.url)]
             try:
                 results = harness.run(
                     targets, params, names, args.reps, say,
-                    extra={"get_large": [Target(report.CEILING, ceiling.url)]},
+                    extra={"get_large": [Target(report.CEILING, ceiling.url)],
+                           **dict.fromkeys(report.DURABLE_WORKLOADS, durable_target)},
                 )
             finally:
                 ceiling.stop()
+                durable.stop()
             run_info["memory"] = {report.BASE: servers.memory(bare.pid),
                                   report.OURS: servers.memory(ours.pid)}
             try:

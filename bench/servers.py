@@ -69,19 +69,23 @@ def _wait_listening(proc: subprocess.Popen[bytes], port: int, what: str) -> None
     raise RuntimeError(f"{what} did not listen on port {port} within 30 s")
 
 
-def start_wsgidav(root: Path, logs: Path) -> Server:
-    """Bare WsgiDAV on ``root``: filesystem provider, anonymous, quiet."""
+def start_wsgidav(root: Path, logs: Path, durable: bool = False) -> Server:
+    """Bare WsgiDAV on ``root``: filesystem provider, anonymous, quiet; ``durable``:
+    the same command with each written file flushed to the disk before the answer
+    (bench/durable_wsgidav.py)."""
     root.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    wsgidav = Path(sys.executable).with_name("wsgidav")
-    log = open(logs / "wsgidav.log", "wb")  # noqa: SIM115  (closed by Server.stop)
+    name = "wsgidav-durable" if durable else "wsgidav"
+    command = ([sys.executable, str(Path(__file__).with_name("durable_wsgidav.py"))] if durable
+               else [str(Path(sys.executable).with_name("wsgidav"))])
+    log = open(logs / f"{name}.log", "wb")  # noqa: SIM115  (closed by Server.stop)
     proc = subprocess.Popen(
-        [str(wsgidav), "--no-config", "-H", "127.0.0.1", "-p", str(port), "-r", str(root),
+        [*command, "--no-config", "-H", "127.0.0.1", "-p", str(port), "-r", str(root),
          "--auth", "anonymous", "-q", "-q", "-q"],
         stdout=log, stderr=subprocess.STDOUT,
     )
-    _wait_listening(proc, port, "wsgidav")
-    return Server("wsgidav", proc, f"http://127.0.0.1:{port}/", log)
+    _wait_listening(proc, port, name)
+    return Server(name, proc, f"http://127.0.0.1:{port}/", log)
 
 
 def start_ceiling(path: Path) -> Server:

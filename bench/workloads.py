@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -282,7 +283,8 @@ class SmallPut(Workload):
 
     def _load(self, t: Target, tag: str, duration: float) -> dict[str, Any]:
         p = self.params
-        folder = f"{p.prefix}/put/{self.name}-{tag}/"
+        # One folder per target: two targets may serve the same folder on disk.
+        folder = f"{p.prefix}/put/{self.name}-{re.sub(r'[^A-Za-z0-9]+', '-', t.name)}-{tag}/"
         make_dirs(p, t, [folder])
         base = t.path(folder)
         payload = p.small_payload()

@@ -59,6 +59,11 @@ def test_quick_bench_reports_every_row_with_numeric_ratios(tmp_path: Path) -> No
                         r"davdrive [\d,.]+ MB/s = \d+% of it, the target \(5x bare WsgiDAV\) "
                         r"[\d,.]+ MB/s = \d+% of it\.$", text, re.MULTILINE)
     assert ceiling and float(ceiling.group(1).replace(",", "")) > 0
+    # the PUTs also against WsgiDAV writing durably (bench/durable_wsgidav.py)
+    for name in ("put_small_c1", "put_small_c8", "put_large"):
+        assert re.search(rf"^\| {name} \| [\d,.]+ \([\d,.]+\) \| [\d,.]+ \([\d,.]+\) "
+                         rf"\| \d+\.\d\dx \|$", text.split("Like with like", 1)[1],
+                         re.MULTILINE), f"no durable comparison for {name}"
     scaling = re.findall(rf"^\| (GET|PROPFIND|PUT) [^|]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ "
                          rf"\| {VERDICT} \|$", text, re.MULTILINE)
     assert len(scaling) == 3
@@ -95,3 +100,30 @@ def test_a_wrong_body_is_an_error_not_a_measurement(tmp_path: Path,
     text = report.render(report.Run("m", "s", [row, ours], {}))
     assert "| get_small_c1 | - | >= 1.3x | **NOT met** |" in text
     assert "## Errors" in text
+
+
+def test_durable_wsgidav_flushes_the_file_then_its_folder_before_the_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/durable_wsgidav.py's file: on close, the content is flushed and fsynced,
+    then the folder holding its name; only then does WsgiDAV answer."""
+    monkeypatch.syspath_prepend(str(RUN.parent))
+    import durable_wsgidav
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(durable_wsgidav.os, "fsync", fsync)
+    path = tmp_path / "folder" / "new.bin"
+    path.parent.mkdir()
+    stream = durable_wsgidav.DurableFile(open(path, "wb", 8192), str(path))  # noqa: SIM115
+    stream.writelines([b"a" * 5000, b"b" * 5000])
+    stream.write(b"c")
+    assert synced == []
+    stream.close()
+    assert synced == [str(path), str(path.parent)]
+    assert path.read_bytes() == b"a" * 5000 + b"b" * 5000 + b"c"
