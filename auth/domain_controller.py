@@ -111,12 +111,13 @@ class DriveDomainController(BaseDomainController):
         cached = self.cache.get(key)
         if cached is not None:
             found = self.accounts.with_tree_version(db.reads, cached.user_id)
-            row = found[0] if found is not None else None
-            if row is not None and cached.matches(row.user_id, row.auth_version, row.password_hash):
-                admitted = self._admit_cached(db, row, key, password, ip)
-                if admitted is not None and found is not None:
-                    db.tree_version = found[1]
-                return admitted
+            if found is not None:
+                account, tree_version = found
+                if cached.matches(account.user_id, account.auth_version, account.password_hash):
+                    admitted = self._admit_cached(db, account, key, password, ip)
+                    if admitted is not None:
+                        db.tree_version = tree_version
+                    return admitted
             self.cache.drop(key)
         session = db.session
         row = signin.by_login(session.connection(), login)

@@ -125,10 +125,12 @@ class DriveBase:
         self.options = options or DriveOptions()
         self.ip = ip
         self.facts = FactBuilder(session, actor, rights_cache, rights_stamp)
-        self._readable = (
-            (readable_files, (tree_version, rights_stamp, actor))
-            if readable_files is not None and tree_version is not None and rights_stamp
-            else None
+        # Kept answers are used only with the version and stamp they were decided under
+        # (the key then ends with the path's name keys).
+        self._readable_files = readable_files
+        self._readable_key = (
+            (tree_version, rights_stamp, actor)
+            if tree_version is not None and rights_stamp is not None else None
         )
         self.is_junk = self.options.is_junk
         self._chains: dict[tuple[str, ...], list[Node] | None] = {}

@@ -50,9 +50,9 @@ class DriveReading(DriveBase):
         key = tuple(name_key(p) for p in parts)
         if key in self._chains:
             return None
-        readable = self._readable
-        if readable is not None:
-            kept = readable[0].get((*readable[1], key))
+        files, base = self._readable_files, self._readable_key
+        if files is not None and base is not None:
+            kept = files.get((*base, key))
             if kept is not None:
                 return kept  # type: ignore[no-any-return]
         rows = tree.walk_rows(conn if conn is not None else self.session.connection(), parts)
@@ -66,8 +66,8 @@ class DriveReading(DriveBase):
             and not self.is_junk(last.name)
             and decide(self.actor, Action.READ, facts[-1])
         ):
-            if readable is not None:
-                readable[0].put((*readable[1], key), last, facts[-1])
+            if files is not None and base is not None:
+                files.put((*base, key), last, facts[-1])
             return last, facts[-1]
         self._settle(key, tree.adopt(self.session, rows))
         return None
