@@ -101,6 +101,31 @@ def check_text(value: str | None, limit: int, what: str) -> str:
     return text
 
 
+def parse_expiry(text: str | None, what: str = "The expiry") -> dt.datetime | None:
+    """An ISO date or date-time in server local time, as aware UTC; '' or 'never' = no expiry.
+
+    A date alone means the account works until the end of that day.
+    """
+    if text is None or text.strip().lower() in ("", "never", "none"):
+        return None
+    value = text.strip()
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        day = None
+    try:
+        if day is not None:
+            moment = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+        else:
+            moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequest(
+            f"{what}: {text!r} is not an ISO date or date-time "
+            "(e.g. 2026-06-30 or 2026-06-30T18:00)"
+        ) from exc
+    return moment.astimezone(dt.UTC)
+
+
 def check_degree(degree: int) -> int:
     if degree < 0:
         raise BadRequest(f"The degree must be 0 or more, not {degree}.")

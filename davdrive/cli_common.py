@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from davdrive.account_checks import parse_expiry as check_expiry
 from davdrive.errors import BadRequest, NotFound
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
@@ -105,28 +106,8 @@ def flag_pair(parser: argparse.ArgumentParser, dest: str, yes: str, no: str, hel
 
 
 def parse_expiry(text: str | None) -> dt.datetime | None:
-    """An ISO date or date-time in server local time, as aware UTC; '' or 'never' = no expiry.
-
-    A date alone means the account works until the end of that day.
-    """
-    if text is None or text.strip().lower() in ("", "never", "none"):
-        return None
-    value = text.strip()
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        day = None
-    try:
-        if day is not None:
-            moment = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
-        else:
-            moment = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRequest(
-            f"--expires: {text!r} is not an ISO date or date-time "
-            "(e.g. 2026-06-30 or 2026-06-30T18:00)"
-        ) from exc
-    return moment.astimezone(dt.UTC)
+    """``account_checks.parse_expiry`` for ``--expires``."""
+    return check_expiry(text, "--expires")
 
 
 def read_password() -> str:

@@ -1,8 +1,10 @@
 """Domain exception tree.
 
-The core raises these; the WebDAV adapter maps them to HTTP answers in exactly
-one place (``provider/errors.py``). Messages are safe to show to the user:
-they never name a node the user may not see.
+The core raises these. ``STATUS_OF`` below is the one table of the HTTP status
+each answers with, for every adapter (the WebDAV side adds its per-method
+exceptions in ``provider/errors.py``; the browser side uses ``status_of``).
+Messages are safe to show to the user: they never name a node the user may
+not see.
 """
 
 from __future__ import annotations
@@ -122,3 +124,25 @@ def disk_full_of(exc: BaseException) -> DiskFull | None:
     else:
         return None
     return DiskFull("The server has not enough free disk space; nothing was stored.")
+
+
+# The HTTP status each error answers with, nearest class first (``status_of``).
+STATUS_OF: dict[type[DriveError], int] = {
+    BadRequest: 400,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Locked: 423,
+    PreconditionFailed: 412,
+    TooLarge: 413,
+    InsufficientStorage: 507,
+    Throttled: 429,
+}
+
+
+def status_of(exc: DriveError) -> int:
+    """The HTTP status for ``exc``: its nearest class in ``STATUS_OF``, else 500."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]  # type: ignore[index]
+    return 500

@@ -268,6 +268,38 @@ def decide_record(actor: Actor, action: Action, record: RecordFacts) -> Decision
     return Decision(True, f"shared {record.kind} attachment")
 
 
+def may_enter_staff_pages(actor: Actor) -> Decision:
+    """The admin view's staff pages: members >= read, config, or documents = admin.
+
+    Everyone else who may sign in has "My account" only. What each staff page
+    then shows or changes is decided by the use case's own rule.
+    """
+    if actor.is_system or actor.documents == "admin":
+        return Decision(True, "document administrator")
+    if actor.config:
+        return Decision(True, "may change the configuration")
+    if level_at_least(actor.members, "read"):
+        return Decision(True, f"members level {actor.members!r}")
+    return Decision(
+        False, f"category {actor.category!r} has no members, configuration or document "
+        "administration right",
+    )
+
+
+def may_administer_drive(actor: Actor) -> Decision:
+    """The whole tree with every folder's rights, and "view as": document admins only.
+
+    These pages show every item, including those the actor could not see
+    over WebDAV, so they need the right that already sees everything.
+    """
+    if actor.is_system or actor.documents == "admin":
+        return Decision(True, "document administrator")
+    return Decision(
+        False, f"documents level {actor.documents!r} of category {actor.category!r} "
+        "< required 'admin'",
+    )
+
+
 @dataclass(frozen=True)
 class LoginFacts:
     """What decides whether an account may sign in (rule 1)."""

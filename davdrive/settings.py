@@ -258,6 +258,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("auth.realm", str, "davdrive", "Realm shown in the login prompt."),
     Setting(
+        "web.session_idle_minutes",
+        int,
+        60,
+        "An admin view session ends after this many minutes without a request.",
+        _positive,
+    ),
+    Setting(
+        "web.session_max_hours",
+        int,
+        12,
+        "An admin view session ends this many hours after sign-in, whatever its use.",
+        _positive,
+    ),
+    Setting(
         "auth.cache_seconds",
         int,
         300,

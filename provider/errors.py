@@ -35,17 +35,8 @@ _PAGE_INFO = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 # Texts that name the software behind the server are not shown to clients.
 _NAMES_SOFTWARE = re.compile(r"wsgidav|cheroot|python", re.IGNORECASE)
 
-STATUS_OF: dict[type[errors.DriveError], int] = {
-    errors.BadRequest: 400,
-    errors.NotFound: 404,
-    errors.Forbidden: 403,
-    errors.Conflict: 409,
-    errors.Locked: 423,
-    errors.PreconditionFailed: 412,
-    errors.TooLarge: 413,
-    errors.InsufficientStorage: 507,
-    errors.Throttled: 429,
-}
+# The status of each domain error: one table for every adapter (davdrive.errors).
+STATUS_OF = errors.STATUS_OF
 
 
 def quoted_etag(etag: str) -> str:
