@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.sql import ColumnElement
 
 from davdrive.account_checks import (
     UNSET,
@@ -39,6 +41,7 @@ from davdrive.errors import Conflict, Forbidden, NotFound
 from davdrive.hours import parse_hours
 from davdrive.last_admin import account_administers, guard_last_admin
 from davdrive.models import AppPassword, Category, Node, Record, User, utcnow
+from davdrive.paging import check_per_page, clamp_page, page_count
 from davdrive.passwords import Passwords, generate_password, token_hash
 from davdrive.policy import SYSTEM, Actor, LoginFacts
 
@@ -62,6 +65,59 @@ def list_users(session: Session, actor: Actor = SYSTEM) -> list[User]:
         raise Forbidden("Listing users needs the members level 'read' or more.")
     rows = session.scalars(select(User).order_by(User.login_key)).all()
     return [u for u in rows if not u.category.hidden or sees_hidden(actor)]
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of a user search: ``total`` matches in all, this being ``page`` of ``pages``."""
+
+    users: list[User]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return page_count(self.total, self.per_page)
+
+
+def search_users(
+    session: Session, actor: Actor, *, category: str | None = None, active: bool | None = None,
+    text: str = "", page: int = 1, per_page: int = 50,
+) -> UserPage:
+    """One page, by login, of the users matching every filter given; needs ``members >= read``.
+
+    ``text`` is a case-insensitive substring of the login, display name or
+    e-mail (``%`` and ``_`` match themselves). An unknown ``category`` gives an
+    empty page. Users of hidden categories are left out (in the query, so the
+    total agrees) unless ``sees_hidden(actor)``. ``page`` is clamped to
+    [1, pages]; ``per_page`` is 1 to 200 (else BadRequest). Two statements
+    whatever the number of users: the count, then the page with its categories.
+    """
+    if not actor.is_system and actor.members == "none":
+        raise Forbidden("Searching users needs the members level 'read' or more.")
+    check_per_page(per_page)
+    where: list[ColumnElement[bool]] = []
+    if not sees_hidden(actor):
+        where.append(Category.hidden.is_(False))
+    if category is not None:
+        where.append(Category.slug == category)
+    if active is not None:
+        where.append(User.active == active)
+    if text:
+        where.append(or_(
+            User.login_key.contains(login_key(text), autoescape=True),
+            User.display_name.icontains(text, autoescape=True),
+            User.email.icontains(text, autoescape=True),
+        ))
+    count = select(func.count()).select_from(User).join(User.category).where(*where)
+    total = session.scalar(count) or 0
+    page = clamp_page(page, total, per_page)
+    rows = session.scalars(
+        select(User).join(User.category).options(contains_eager(User.category))
+        .where(*where).order_by(User.login_key).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return UserPage(list(rows), total, page, per_page)
 
 
 def user_summary(user: User) -> dict[str, Any]:
