@@ -235,6 +235,10 @@ class DriveBase:
         )
 
     def _new_node(self, parent: Node, name: str, kind: str, **values: object) -> Node:
+        """A new node in ``parent``. Its doc type is only the one given: without one it
+        stores none and inherits the folder's (the effective doc type is the node's
+        own, else the nearest ancestor's), so a later retype of the folder applies
+        to it. Only a move or copy out of the folder gives it one of its own."""
         now = time.time()
         node = Node(
             parent_id=parent.id,
@@ -242,7 +246,7 @@ class DriveBase:
             name_key=name_key(name),
             kind=kind,
             owner_id=self.actor.user_id,
-            doc_type=values.pop("doc_type", parent.doc_type),
+            doc_type=values.pop("doc_type", None),
             visibility="private" if parent.new_files_private and kind == "file" else "shared",
             mtime=values.pop("mtime", now),
             **values,

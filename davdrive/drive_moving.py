@@ -82,10 +82,16 @@ class DriveMoving(DriveWriting):
 
         Every node copied must be readable by the actor, or nothing is copied;
         the copied bytes count against the actor's quota (507 past it).
-        The copy keeps the effective classification of what it copies.
+        The copy keeps the effective classification of what it copies: out of the
+        folder, as its own (as ``move`` does); in the same folder it is the folder's
+        item like the original, so it keeps the original's own values and inherits
+        the rest, as an item created there does.
         """
         nodes = self.check_copy(node, dest_parent, dest_name, replace, recursive)
-        top_class = self._effective_classification(node)
+        top_class = (
+            self._effective_classification(node) if dest_parent.id != node.parent_id
+            else (node.min_degree, node.doc_type, node.visibility)
+        )
         dest_name = validate_name(dest_name, windows=self.options.windows_names)
         with self.creating(dest_parent, dest_name):
             self._hold_parent(dest_parent)

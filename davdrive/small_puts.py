@@ -124,7 +124,7 @@ def store(conn: Connection, drive: DriveBase, new: NewFile, data: bytes) -> str 
     inline_blobs.store(conn, info, data)
     _NEW_NODE.run(conn, {
         "parent_id": parent.id, "name": new.name, "name_key": key, "kind": "file",
-        "owner_id": drive.actor.user_id, "doc_type": parent.doc_type,
+        "owner_id": drive.actor.user_id, "doc_type": None,  # inherits the folder's
         "visibility": "private" if parent.new_files_private else "shared",
         "mtime": time.time(), "blob_sha256": info.sha256, "size": info.size,
         "content_type": guess_content_type(new.name),

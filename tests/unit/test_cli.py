@@ -19,6 +19,7 @@ from davdrive import accounts, cli, inline_blobs, node_admin, tree
 from davdrive.blobs import BlobStore
 from davdrive.models import AppPassword, Category, Node, User
 from davdrive.passwords import Passwords, token_hash
+from davdrive.policy import SYSTEM
 from davdrive.runtime import open_runtime
 from davdrive.settings import Settings, load_settings
 
@@ -468,7 +469,10 @@ def test_demo_loads_an_association_and_is_safe_to_rerun(run: Cli) -> None:
         assert node_admin.folder_rights(session, node_admin.resolve_path(session, "/Board")) == {
             "member": "none", "office": "write"}
         budget = node_admin.resolve_path(session, "/Treasury/Budget 2025.txt")
-        assert budget.doc_type == "treasury" and budget.size > 0 and budget.owner_id is None
+        assert budget.size > 0 and budget.owner_id is None
+        # a file created in a typed folder inherits the folder's doc type (none of its own)
+        assert budget.doc_type is None
+        assert node_admin.facts_for(session, SYSTEM, budget).doc_type == "treasury"
         assert budget.blob_sha256 is not None
         blobs = BlobStore(run.settings.blob_dir)  # or the database, for small content
         with inline_blobs.open_blob(session, blobs, budget.blob_sha256) as stream:

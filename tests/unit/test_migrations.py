@@ -107,3 +107,67 @@ def test_0006_the_database_bumps_the_tree_version_on_every_node_change(
         assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
                             ).scalar() == 0
         conn.execute(text("DELETE FROM node WHERE name = 'a'"))  # no trigger left to fail
+
+
+def test_0007_clears_doc_types_copied_from_the_folder_and_keeps_the_effective_ones(
+    tmp_path: Path,
+) -> None:
+    """Migration 0007: doc types are inherited, not copied. A node whose doc type
+    equals its parent's own column (what earlier releases copied into every new
+    item) stores none afterwards, a chain of such copies included; a doc type
+    differing from the parent's, one under an untyped folder and the folder's own
+    are kept. The effective doc type of every node (its own, else the nearest
+    ancestor's) is the same before and after."""
+    from alembic import command
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'v6.sqlite3'}")
+    command.upgrade(db._alembic_config(engine), "0006")
+    # (id, parent id, doc type)
+    rows = [
+        (1, None, None),          # the root
+        (2, 1, "minutes"),        # a typed folder: its own type
+        (3, 2, "minutes"),        # a file copied the folder's type
+        (4, 2, "treasury"),       # a file typed otherwise
+        (5, 2, "minutes"),        # a sub-folder copied it...
+        (6, 5, "minutes"),        # ...and so did a file in it
+        (7, 1, "minutes"),        # typed under the untyped root
+        (8, 4, "treasury"),       # (a child of the treasury file, as a chain would be)
+        (9, 2, None),             # already inheriting
+    ]
+    insert = text(
+        "INSERT INTO node (id, parent_id, name, name_key, kind, doc_type, visibility, "
+        "new_files_private, min_degree, protected, size, content_type, mtime, created_at, "
+        "updated_at) VALUES (:id, :parent, :name, :name, 'folder', :doc_type, 'shared', 0, 0, "
+        "0, 0, '', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+    )
+    with engine.begin() as conn:
+        for node_id, parent, doc_type in rows:
+            conn.execute(insert, {"id": node_id, "parent": parent, "name": f"n{node_id}",
+                                  "doc_type": doc_type})
+
+    def stored() -> dict[int, tuple[int | None, str | None]]:
+        with engine.connect() as conn:
+            return {i: (p, t) for i, p, t in conn.execute(
+                text("SELECT id, parent_id, doc_type FROM node"))}
+
+    def effective(nodes: dict[int, tuple[int | None, str | None]]) -> dict[int, str | None]:
+        def of(node_id: int | None) -> str | None:
+            while node_id is not None:
+                parent, doc_type = nodes[node_id]
+                if doc_type is not None:
+                    return doc_type
+                node_id = parent
+            return None
+        return {node_id: of(node_id) for node_id in nodes}
+
+    before = stored()
+    command.upgrade(db._alembic_config(engine), "0007")
+    after = stored()
+    assert {i: t for i, (_, t) in after.items()} == {
+        1: None, 2: "minutes", 3: None, 4: "treasury", 5: None, 6: None, 7: "minutes",
+        8: None, 9: None}
+    assert effective(after) == effective(before)
+    command.downgrade(db._alembic_config(engine), "0006")  # nothing to undo
+    assert stored() == after
+    assert db.migrate(engine) is True  # up to head again: nothing more to clear
+    assert stored() == after
