@@ -10,14 +10,15 @@ changes nothing.
 from __future__ import annotations
 
 import argparse
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from davdrive import accounts, demo_files, node_admin, records, tree
+from davdrive import accounts, attachments, demo_files, node_admin, records, tree
+from davdrive.attachments import Upload
 from davdrive.cli_common import Context, format_table, open_session, out
 from davdrive.cli_drive import make_folders
 from davdrive.policy import SYSTEM
@@ -102,21 +103,17 @@ DEMO_RECORDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str, str], ...]
 
 def _demo_records(session: Session, runtime: Runtime) -> None:
     """Records with attachments, so that /dav/backoffice/ shows something at once."""
-    with tempfile.TemporaryDirectory() as folder:
-        for kind, name, login, files in DEMO_RECORDS:
-            record = records.add_record(session, kind, name, login)
-            for visibility in ("shared", "private"):
-                paths = []
-                for file_name, text, seen_by in files:
-                    if seen_by != visibility:
-                        continue
-                    path = Path(folder) / file_name
-                    data = demo_files.JPEG_1X1 if file_name.endswith(".jpg") else (
-                        demo_files.pdf_with_text(text))
-                    path.write_bytes(data)
-                    paths.append(path)
-                if paths:
-                    records.attach(session, runtime.blobs, record, paths, visibility)
+    for kind, name, login, files in DEMO_RECORDS:
+        record = records.add_record(session, kind, name, login)
+        for visibility in ("shared", "private"):
+            uploads = [
+                Upload(file_name, io.BytesIO(
+                    demo_files.JPEG_1X1 if file_name.endswith(".jpg")
+                    else demo_files.pdf_with_text(text)))
+                for file_name, text, seen_by in files if seen_by == visibility
+            ]
+            if uploads:
+                attachments.attach(session, runtime.blobs, record, uploads, visibility)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -1,11 +1,11 @@
 """The ``davdrive`` commands on the drive itself and their parsers.
 
 ``init`` and ``serve`` set up and serve a drive; ``folder``, ``node``,
-``explain``, ``provision`` and ``record`` manage its folders, classification
-and back-office records as the system. Each ``cmd_*`` runs in one session
-(``open_session``), prints what it did and returns the exit status 0; errors
-are raised for ``main`` to report. The HTTP stack is imported only by
-``cmd_serve``.
+``explain`` and ``provision`` manage its folders and classification as the
+system (the ``record`` commands are in ``cli_records``). Each ``cmd_*`` runs
+in one session (``open_session``), prints what it did and returns the exit
+status 0; errors are raised for ``main`` to report. The HTTP stack is
+imported only by ``cmd_serve``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from davdrive import accounts, node_admin, provisioning, records
+from davdrive import accounts, node_admin, provisioning
 from davdrive.cli_common import (
     DB_FILE,
     Context,
@@ -29,7 +29,7 @@ from davdrive.cli_common import (
     require_initialised,
 )
 from davdrive.errors import BadRequest, ConfigError, NotFound
-from davdrive.models import FOLDER_LEVELS, RECORD_KINDS, VISIBILITIES, Node
+from davdrive.models import FOLDER_LEVELS, VISIBILITIES, Node
 from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
@@ -155,34 +155,6 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-# --- records ------------------------------------------------------------------------------
-
-
-def cmd_record_add(ctx: Context, args: argparse.Namespace) -> int:
-    with open_session(ctx) as (_, session):
-        record = records.add_record(session, args.kind, args.name, args.user)
-        path = records.record_path(record)
-    out(f"created {args.kind} record {args.name!r} at {path}")
-    return 0
-
-
-def cmd_record_attach(ctx: Context, args: argparse.Namespace) -> int:
-    files = [Path(f) for f in args.files]
-    with open_session(ctx) as (runtime, session):
-        record = records.find_record(session, args.kind, args.name)
-        total = len(files)
-        out(f"checking {total} file(s)...")
-        allowed = frozenset(ctx.settings["attachments.allowed_types"])
-        attached = records.attach(
-            session, runtime.blobs, record, files, args.visibility, allowed=allowed
-        )
-        path = records.record_path(record)
-    for i, attachment in enumerate(attached, 1):
-        out(f"[{i}/{total}] attached {path}/{attachment.file_name} "
-            f"({attachment.content_type}, {attachment.visibility})")
-    return 0
-
-
 # --- the parsers -----------------------------------------------------------------------------
 
 
@@ -233,22 +205,6 @@ def add_drive_parsers(sub: Any) -> None:
     )
     provision.add_argument("file", nargs="?", help=f"default: {DEFAULT_PROVISIONING}")
     provision.set_defaults(handler=cmd_provision)
-
-    record = sub.add_parser("record", help="back-office records and their attachments")
-    rsub = record.add_subparsers(dest="action", required=True, metavar="add|attach")
-    radd = rsub.add_parser("add", help="add a member, product or activity record")
-    radd.add_argument("kind", choices=RECORD_KINDS)
-    radd.add_argument("name")
-    radd.add_argument("--user", metavar="LOGIN", help="link a member record to an account")
-    radd.set_defaults(handler=cmd_record_add)
-    rattach = rsub.add_parser(
-        "attach", help="attach files (JPEG, PDF, Word, Excel, PowerPoint); all or nothing"
-    )
-    rattach.add_argument("kind", choices=RECORD_KINDS)
-    rattach.add_argument("name")
-    rattach.add_argument("files", nargs="+", metavar="FILE")
-    rattach.add_argument("--visibility", choices=VISIBILITIES, default="private")
-    rattach.set_defaults(handler=cmd_record_attach)
 
     explain = sub.add_parser(
         "explain", help="what a user may do on a path, and why (the policy's reasons)"

@@ -94,6 +94,22 @@ class IncompleteUpload(BadRequest):
     """The upload ended before all announced bytes arrived; nothing was stored."""
 
 
+class AttachmentsRefused(BadRequest):
+    """Some files may not be attached; nothing was attached.
+
+    ``refusals`` holds (file name, reason) for every refused file, in the order
+    given; each reason is a sentence that names its file. The message names them all.
+    """
+
+    def __init__(self, refusals: list[tuple[str, str]], total: int) -> None:
+        names = ", ".join(repr(name) for name, _ in refusals)
+        super().__init__(
+            f"Nothing was attached: {len(refusals)} of {total} file(s) refused ({names}). "
+            + " ".join(reason for _, reason in refusals)
+        )
+        self.refusals = list(refusals)
+
+
 class ConfigError(DriveError):
     """The configuration is invalid; ``errors`` lists every problem found."""
 

@@ -1,40 +1,47 @@
-"""Back-office records (member, product, activity) and their attachments.
+"""Back-office records (member, product, activity): add, find, search, rename, delete.
 
 A record has a display name and a folder name, chosen once by
 ``paths.safe_name`` (valid on every client, unique per kind whatever the
-case) and never changed afterwards, so links keep working. Attachments are
-stored in the blob store; their type is checked on the content
-(``davdrive.filetypes``). Attaching several files is all or nothing: every
-file is checked before anything is stored. Functions flush and audit; the
-caller commits.
+case) and never changed afterwards, so links keep working: renaming changes
+the display name only. Attachments are in ``davdrive.attachments``.
+Adding, renaming and attaching need ``members >= write`` (or document
+administration); deleting needs ``members = admin`` or ``documents = admin``
+(seed 001); searching is for staff (``policy.is_staff``). Functions validate
+everything before changing anything, flush and audit; the caller commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
-from davdrive import filetypes
 from davdrive.accounts import audit_change, get_user
 from davdrive.backoffice import BRANCH, FOLDER_OF_KIND
-from davdrive.blobs import BlobInfo, BlobStore
-from davdrive.conflicts import ensure_blob_row
 from davdrive.errors import BadRequest, Conflict, Forbidden, NotFound
-from davdrive.models import RECORD_KINDS, VISIBILITIES, Attachment, Record
+from davdrive.models import RECORD_KINDS, Attachment, Record
+from davdrive.paging import check_per_page, clamp_page, page_count
 from davdrive.paths import name_key, safe_name
-from davdrive.policy import SYSTEM, Actor
+from davdrive.policy import SYSTEM, Actor, is_staff
 
-CHUNK = 1024 * 1024
+MAX_NAME = 255
 
 
-def _require_members_write(actor: Actor, what: str) -> None:
-    """Records belong to the members side (seed 001): ``members >= write`` or admin."""
+def require_members_write(actor: Actor, what: str) -> None:
+    """Records belong to the members side (seed 001): ``members >= write`` or document admin."""
     if actor.is_system or actor.members in ("write", "admin") or actor.documents == "admin":
         return
     raise Forbidden(f"Not allowed: {what} needs the members level 'write'.")
+
+
+def _require_delete(actor: Actor) -> None:
+    """Seed 001: ``members = write`` adds and edits records but does not delete them."""
+    if actor.is_system or actor.members == "admin" or actor.documents == "admin":
+        return
+    raise Forbidden("Not allowed: deleting a record needs the members level 'admin'.")
 
 
 def _check_kind(kind: str) -> str:
@@ -43,15 +50,21 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
+def _check_name(name: str) -> str:
+    """The display name without surrounding spaces, 1 to 255 characters."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise BadRequest(f"A record name has 1 to {MAX_NAME} characters.")
+    return name
+
+
 def add_record(
     session: Session, kind: str, name: str, user_login: str | None = None, actor: Actor = SYSTEM
 ) -> Record:
     """A new record; a member record may be linked to a user account."""
     _check_kind(kind)
-    _require_members_write(actor, "adding a record")
-    name = name.strip()
-    if not name or len(name) > 255:
-        raise BadRequest("A record name has 1 to 255 characters.")
+    require_members_write(actor, "adding a record")
+    name = _check_name(name)
     user = get_user(session, user_login) if user_login else None
     if user is not None and kind != "member":
         raise BadRequest("Only member records are linked to a user account.")
@@ -67,6 +80,9 @@ def add_record(
 
 def record_path(record: Record) -> str:
     return f"/{BRANCH}/{FOLDER_OF_KIND[record.kind]}/{record.folder_name}"
+
+
+# --- look-ups --------------------------------------------------------------------------------
 
 
 def find_record(session: Session, kind: str, name: str) -> Record:
@@ -88,61 +104,100 @@ def find_record(session: Session, kind: str, name: str) -> Record:
     return by_name[0]
 
 
-def attach(
-    session: Session,
-    blobs: BlobStore,
-    record: Record,
-    files: Sequence[Path],
-    visibility: str = "private",
-    actor: Actor = SYSTEM,
-    allowed: frozenset[str] | None = None,
-) -> list[Attachment]:
-    """Attach ``files`` to ``record``: every one is checked first, then all are stored.
+def get_record(session: Session, record_id: int) -> Record:
+    """The record of id ``record_id`` (NotFound). No rights are checked: the caller's rule."""
+    record = session.get(Record, record_id)
+    if record is None:
+        raise NotFound(f"No record {record_id}.")
+    return record
 
-    A refused file (type, unreadable, name taken) refuses the whole call and
-    stores nothing. Names are made safe and unique within the record.
-    ``allowed`` is the set of allowed type keys (default: every known type).
+
+@dataclass(frozen=True)
+class RecordPage:
+    """One page of a record search: ``total`` matches in all, this being ``page`` of
+    ``pages``; ``attachment_counts`` maps each record's id to its number of attachments."""
+
+    records: list[Record]
+    total: int
+    page: int
+    per_page: int
+    attachment_counts: dict[int, int]
+
+    @property
+    def pages(self) -> int:
+        return page_count(self.total, self.per_page)
+
+
+def search_records(
+    session: Session, actor: Actor, kind: str | None = None, text: str = "",
+    page: int = 1, per_page: int = 50,
+) -> RecordPage:
+    """One page of records by kind, then display name; staff only (``policy.is_staff``).
+
+    ``text`` is a case-insensitive substring of the display or folder name
+    (``%`` and ``_`` match themselves); an unknown ``kind`` is a BadRequest.
+    ``page`` is clamped to [1, pages]; ``per_page`` is 1 to 200 (else
+    BadRequest). Two statements: the count, then the page with its counts.
     """
-    if allowed is None:
-        allowed = filetypes.DEFAULT_ALLOWED
-    _require_members_write(actor, "attaching files")
-    if visibility not in VISIBILITIES:
-        raise BadRequest("The visibility is 'shared' or 'private'.")
-    if not files:
-        raise BadRequest("Give at least one file to attach.")
-    taken = {name_key(n) for n in session.scalars(
-        select(Attachment.file_name).where(Attachment.record_id == record.id))}
-    planned: list[tuple[Path, str, str]] = []
-    for path in files:
-        if not path.is_file():
-            raise BadRequest(f"{str(path)!r} is not a readable file; nothing was attached.")
-        content_type = filetypes.check_attachment(path, path.name, allowed).content_type
-        name = safe_name(path.name, taken, fallback="attachment")
-        taken.add(name_key(name))
-        planned.append((path, name, content_type))
-    attached = []
-    for path, name, content_type in planned:
-        info = _store(blobs, path)
-        ensure_blob_row(session, info)  # inserted at once: before the attachment row
-        attachment = Attachment(
-            record_id=record.id, file_name=name, blob_sha256=info.sha256, size=info.size,
-            visibility=visibility, uploaded_by=actor.user_id, content_type=content_type,
-        )
-        session.add(attachment)
-        attached.append(attachment)
+    if not is_staff(actor):
+        raise Forbidden("Searching records needs the members level 'read' or more.")
+    check_per_page(per_page)
+    where: list[ColumnElement[bool]] = []
+    if kind is not None:
+        where.append(Record.kind == _check_kind(kind))
+    if text:
+        where.append(or_(Record.name.icontains(text, autoescape=True),
+                         Record.folder_name.icontains(text, autoescape=True)))
+    total = session.scalar(select(func.count()).select_from(Record).where(*where)) or 0
+    page = clamp_page(page, total, per_page)
+    attached = (select(func.count(Attachment.id)).where(Attachment.record_id == Record.id)
+                .correlate(Record).scalar_subquery())
+    rows = session.execute(
+        select(Record, attached).where(*where)
+        .order_by(Record.kind, func.lower(Record.name), Record.id)
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return RecordPage([r for r, _ in rows], total, page, per_page, {r.id: n for r, n in rows})
+
+
+def record_summary(record: Record, attachments: int) -> dict[str, Any]:
+    """A JSON-ready description of a record with stable keys."""
+    return {
+        "id": record.id, "kind": record.kind, "name": record.name,
+        "folder_name": record.folder_name, "path": record_path(record),
+        "linked_user_id": record.user_id, "attachments": attachments,
+    }
+
+
+# --- changes ---------------------------------------------------------------------------------
+
+
+def rename_record(session: Session, record: Record, name: str, actor: Actor = SYSTEM) -> Record:
+    """Give ``record`` a new display name (checked as by ``add_record``); members write.
+
+    The folder name stays, so the record's path, and every link to it or to its
+    attachments, keeps working.
+    """
+    require_members_write(actor, "renaming a record")
+    name = _check_name(name)
+    old, record.name = record.name, name
     session.flush()
-    audit_change(session, actor, "record.attach", path=record_path(record),
-                 detail=", ".join(a.file_name for a in attached))
-    return attached
+    audit_change(session, actor, "record.rename", path=record_path(record),
+                 detail=f"{old} -> {name}")
+    return record
 
 
-def _store(blobs: BlobStore, path: Path) -> BlobInfo:
-    writer = blobs.writer()
-    try:
-        with path.open("rb") as source:
-            while chunk := source.read(CHUNK):
-                writer.write(chunk)
-        return writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
+def delete_record(session: Session, record: Record, actor: Actor = SYSTEM) -> None:
+    """Delete ``record`` and its attachments; needs ``members = admin`` or ``documents = admin``.
+
+    The attachments' content stays in the blob store (other rows may share it).
+    """
+    _require_delete(actor)
+    path = record_path(record)
+    count = session.scalar(
+        select(func.count()).select_from(Attachment).where(Attachment.record_id == record.id))
+    session.execute(delete(Attachment).where(Attachment.record_id == record.id))
+    session.delete(record)
+    session.flush()
+    audit_change(session, actor, "record.delete", path=path,
+                 detail=f"{record.name} ({count} attachment(s))")

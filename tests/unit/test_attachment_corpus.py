@@ -29,6 +29,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from davdrive import demo_files, filetypes, records
+from davdrive.attachments import attach, open_uploads
+from davdrive.errors import AttachmentsRefused
 from davdrive.filetypes import FileTypeRefused, check_attachment
 from davdrive.models import Attachment
 from davdrive.runtime import Runtime
@@ -275,8 +277,9 @@ def test_attaching_a_polyglot_to_a_record_stores_nothing(
     photo.write_bytes(JPEG + HTML)
     card = tmp_path / "card.pdf"
     card.write_bytes(demo_files.pdf_with_text("Card"))
-    with pytest.raises(FileTypeRefused) as refused:
-        records.attach(session, runtime.blobs, record, [card, photo])
+    with pytest.raises(AttachmentsRefused) as refused, open_uploads([card, photo]) as uploads:
+        attach(session, runtime.blobs, record, uploads)
+    assert [name for name, _ in refused.value.refusals] == ["photo.jpg"]
     assert "'photo.jpg'" in str(refused.value) and "end of the image" in str(refused.value)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Attachment)) == 0
