@@ -289,3 +289,24 @@ class LoginStat(Base):
     successes: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WebSession(Base):
+    """A signed-in browser (the admin view): server-side, so that every process
+    agrees and a sign-out, a password change or an account change ends it.
+
+    Only the sha256 of the cookie's token is kept. ``auth_version`` is the
+    user's at sign-in: when the account's changes (password, category, active,
+    expiry, hours) the session no longer holds.
+    """
+
+    __tablename__ = "web_session"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    auth_version: Mapped[int] = mapped_column(Integer)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
