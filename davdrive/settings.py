@@ -61,9 +61,15 @@ def _port(value: Any) -> str | None:
     return None if 0 <= value <= 65535 else "must be between 0 and 65535"
 
 
+# Top-level paths of the browser side (web/): the drive may not be mounted there.
+RESERVED_MOUNTS = ("admin", "files")
+
+
 def _mount(value: Any) -> str | None:
     if not value.startswith("/") or value.endswith("/") or value == "/":
         return "must start with '/' and not end with '/' (e.g. /dav)"
+    if value.split("/")[1].lower() in RESERVED_MOUNTS:
+        return f"may not be under {', '.join('/' + m for m in RESERVED_MOUNTS)} (the browser side)"
     return None
 
 

@@ -103,3 +103,9 @@ def test_allowed_hosts_must_be_bare_host_names() -> None:
         with pytest.raises(ConfigError) as caught:
             load_settings(None, {"DAVDRIVE_SERVER_ALLOWED_HOSTS": bad}, {})
         assert "server.allowed_hosts" in str(caught.value)
+
+
+@pytest.mark.parametrize("mount", ["/admin", "/Admin/dav", "/files"])
+def test_the_drive_is_never_mounted_over_the_browser_side(mount: str) -> None:
+    with pytest.raises(ConfigError, match="dav.mount"):
+        load_settings(None, {"DAVDRIVE_DAV_MOUNT": mount}, {})
