@@ -4,7 +4,9 @@
 stack, outermost first:
 
     CatchAll -> HeadersOnly -> HardeningMiddleware -> router
-        /            OPTIONS answered with DAV headers, no credentials
+        /            OPTIONS answered with DAV headers, no credentials; a browser's GET
+                     is sent to /admin/
+        /admin/...   the admin view (web.create_web_app, Flask)
         <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> FastPut -> NextcloudLayout
                      -> XmlBodyMiddleware -> FastReads -> StatusPageScrubber
                      -> StreamedResponses -> FileResponses -> WsgiDAV(DriveProvider)
@@ -60,6 +62,7 @@ from provider.lock_storage import SqlLockStorage
 from provider.nextcloud_layout import NextcloudLayout
 from provider.propfind import StreamedResponses
 from provider.xml_body import XmlBodyMiddleware
+from web import create_web_app
 
 _log = logging.getLogger("davdrive")
 
@@ -112,6 +115,14 @@ def _install_lock_manager(dav: WsgiDAVApp, settings: Settings, current: CurrentR
         provider.set_lock_manager(manager)
 
 
+ADMIN = "/admin"
+
+
+def _from_browser(environ: dict[str, Any]) -> bool:
+    """A browser asks for HTML first; WebDAV clients and scripts do not."""
+    return "text/html" in environ.get("HTTP_ACCEPT", "")
+
+
 class DriveApp:
     """The whole WSGI application; ``runtime`` and ``provider`` give tests access
     to the engine and to the WebDAV provider."""
@@ -150,6 +161,7 @@ class DriveApp:
             layout, self.mount, self.provider, enabled=settings["dav.fast_put"],
             commits=GroupCommit(runtime.engine),
         )
+        self._web = create_web_app(settings, runtime)
         self._dav = ContextMiddleware(
             BasicAuthMiddleware(signed_in, self.controller), runtime, current
         )
@@ -168,9 +180,14 @@ class DriveApp:
         path = environ.get("PATH_INFO", "") or "/"
         if path == self.mount or path.startswith(self.mount + "/"):
             return self._dav(environ, start_response)  # type: ignore[no-any-return]
+        if path == ADMIN or path.startswith(ADMIN + "/"):
+            return self._web(environ, start_response)  # type: ignore[no-any-return]
         method = environ.get("REQUEST_METHOD", "")
         if path == "/" and method == "OPTIONS":
             start_response("200 OK", [*DAV_HEADERS, ("Content-Length", "0")])
+            return [b""]
+        if path == "/" and method in ("GET", "HEAD") and _from_browser(environ):
+            start_response("302 Found", [("Location", ADMIN + "/"), ("Content-Length", "0")])
             return [b""]
         if path == "/" and method in ("GET", "HEAD"):
             return plain_response(

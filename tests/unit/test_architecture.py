@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "davdrive"
 # The app factory is the one core module allowed to wire the adapters together.
 WIRING = {CORE / "server.py"}
-FORBIDDEN = ("wsgidav", "cheroot", "provider", "auth", "werkzeug", "flask")
+FORBIDDEN = ("wsgidav", "cheroot", "provider", "auth", "web", "werkzeug", "flask")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -58,3 +58,13 @@ def test_adapters_do_not_import_each_others_internals_from_core() -> None:
     for path in sorted((ROOT / "provider").rglob("*.py")):
         for module in imported_modules(path):
             assert module.split(".")[0] != "auth", f"{path.name} imports {module}"
+
+
+def test_browser_side_imports_the_core_but_not_the_webdav_adapter() -> None:
+    """web/ shares the core with provider/ and auth/, but no HTTP plumbing (DESIGN 11.8)."""
+    offenders = []
+    for path in sorted((ROOT / "web").rglob("*.py")):
+        for module in imported_modules(path):
+            if module.split(".")[0] in ("provider", "auth", "wsgidav", "cheroot"):
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == [], "; ".join(offenders)
