@@ -46,3 +46,20 @@ def whole_number(name: str, what: str) -> int:
     if not raw.isdigit():
         raise BadRequest(f"{what} is a whole number (0 or more).")
     return int(raw)
+
+
+def refusal(change: Callable[[], object]) -> DriveError | None:
+    """Run the use case ``change`` and commit; when it refuses, roll back and return why.
+
+    The one way views change data: a refusal leaves nothing half-written, and
+    the view shows the returned error by its field (or as the page's status).
+    """
+    from flask import g
+
+    try:
+        change()
+    except DriveError as exc:
+        g.db.rollback()
+        return exc
+    g.db.commit()
+    return None

@@ -13,11 +13,11 @@ from flask import g, redirect, render_template, request, url_for
 
 from davdrive import categories
 from davdrive.account_checks import check_slug
-from davdrive.errors import DriveError
+from davdrive.errors import status_of
 from davdrive.models import LEVELS, Category
 from davdrive.policy import may_enter_staff_pages
 from web.admin.blueprint import admin, needs
-from web.forms import Errors, checked, text
+from web.forms import Errors, checked, refusal, text
 
 FLAGS = ("login", "config", "hidden", "may_delete")
 
@@ -66,13 +66,10 @@ def _fields() -> dict[str, Any]:
 @admin.post("/categories/<slug>")
 @needs(may_enter_staff_pages)
 def category_set(slug: str) -> Any:
-    try:
-        categories.set_category(g.db, slug, actor=g.actor, is_default=checked("is_default") or None,
-                                **_fields())
-    except DriveError as exc:
-        g.db.rollback()
-        return _page(Errors({"": exc.message}), editing=slug, status=_status(exc))
-    g.db.commit()
+    refused = refusal(lambda: categories.set_category(
+        g.db, slug, actor=g.actor, is_default=checked("is_default") or None, **_fields()))
+    if refused:
+        return _page(Errors({"": refused.message}), editing=slug, status=status_of(refused))
     return redirect(url_for("admin.categories", done=f"Category {slug} saved."), 303)
 
 
@@ -85,21 +82,12 @@ def category_add() -> Any:
         return _page(errors, editing="+", status=400)
     fields = _fields()
     fields["label"] = fields["label"] or slug
-    try:
-        categories.add_category(g.db, slug, actor=g.actor, is_default=checked("is_default"),
-                                **fields)
-    except DriveError as exc:
-        g.db.rollback()
-        errors["slug" if "exists" in exc.message else ""] = exc.message
-        return _page(errors, editing="+", status=_status(exc))
-    g.db.commit()
+    refused = refusal(lambda: categories.add_category(
+        g.db, slug, actor=g.actor, is_default=checked("is_default"), **fields))
+    if refused:
+        errors["slug" if "exists" in refused.message else ""] = refused.message
+        return _page(errors, editing="+", status=status_of(refused))
     return redirect(url_for("admin.categories", done=f"Category {slug} created."), 303)
-
-
-def _status(exc: DriveError) -> int:
-    from davdrive.errors import status_of
-
-    return status_of(exc)
 
 
 # --- document types ---------------------------------------------------------------------
@@ -122,10 +110,8 @@ def doctype_add() -> Any:
     slug = errors.check("slug", lambda: check_slug(text("slug", 64), "document type"))
     if errors or slug is None:
         return doctypes(errors, 400)
-    try:
-        categories.add_doctype(g.db, slug, text("label", 200) or None, actor=g.actor)
-    except DriveError as exc:
-        g.db.rollback()
-        return doctypes(Errors({"slug": exc.message}), _status(exc))
-    g.db.commit()
+    refused = refusal(lambda: categories.add_doctype(g.db, slug, text("label", 200) or None,
+                                                     actor=g.actor))
+    if refused:
+        return doctypes(Errors({"slug": refused.message}), status_of(refused))
     return redirect(url_for("admin.doctypes", done=f"Document type {slug} added."), 303)

@@ -20,7 +20,7 @@ from davdrive.policy import may_administer_drive
 from davdrive.services import Drive
 from davdrive.view_as import listing_as
 from web.admin.blueprint import admin, needs
-from web.forms import Errors, checked, text, whole_number
+from web.forms import Errors, checked, refusal, text, whole_number
 from web.request_state import state
 
 
@@ -85,12 +85,9 @@ def folder_rights() -> Any:
         level = request.form.get(f"right-{category.slug}")
         if level is not None and level != current.get(category.slug, node_admin.INHERIT):
             wanted[category.slug] = level
-    try:
-        node_admin.set_folder_rights(g.db, folder, wanted, actor=g.actor)
-    except DriveError as exc:
-        g.db.rollback()
-        return _folder_page(path, Errors({"rights": exc.message}), status=status_of(exc))
-    g.db.commit()
+    refused = refusal(lambda: node_admin.set_folder_rights(g.db, folder, wanted, actor=g.actor))
+    if refused:
+        return _folder_page(path, Errors({"rights": refused.message}), status=status_of(refused))
     return _saved(path, "Rights saved." if wanted else "Nothing changed.")
 
 
@@ -116,12 +113,10 @@ def folder_settings() -> Any:
         changes["protected"] = checked("protected")
     if node.is_folder and checked("new_files_private") != bool(node.new_files_private):
         changes["new_files_private"] = checked("new_files_private")
-    try:
-        node_admin.node_set(g.db, node, actor=g.actor, **changes)
-    except DriveError as exc:
-        g.db.rollback()
-        return _folder_page(path, Errors({"settings": exc.message}), status=status_of(exc))
-    g.db.commit()
+    refused = refusal(lambda: node_admin.node_set(g.db, node, actor=g.actor, **changes))
+    if refused:
+        return _folder_page(path, Errors({"settings": refused.message}),
+                            status=status_of(refused))
     return _saved(path, "Settings saved." if changes else "Nothing changed.")
 
 
@@ -133,16 +128,13 @@ def folder_new() -> Any:
     st = state()
     drive = Drive(g.db, st.runtime.blobs, g.actor, st.runtime.drive_options,
                   ip=request.remote_addr or "")
-    try:
-        if not name:
-            from davdrive.errors import BadRequest
-
-            raise BadRequest("Give the new folder a name.")
-        _folder, created = node_admin.make_folders(g.db, drive, join([*split_path(parent), name]))
-    except DriveError as exc:
-        g.db.rollback()
-        return _folder_page(parent, Errors({"name": exc.message}), status=status_of(exc))
-    g.db.commit()
+    if not name:
+        return _folder_page(parent, Errors({"name": "Give the new folder a name."}), status=400)
+    created: list[str] = []
+    refused = refusal(lambda: created.extend(
+        node_admin.make_folders(g.db, drive, join([*split_path(parent), name]))[1]))
+    if refused:
+        return _folder_page(parent, Errors({"name": refused.message}), status=status_of(refused))
     return _saved(parent, f"Folder {name} created." if created else f"{name} already exists.")
 
 

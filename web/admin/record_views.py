@@ -14,11 +14,11 @@ from typing import Any, BinaryIO, cast
 from flask import Response, g, redirect, render_template, request, url_for
 
 from davdrive import attachments, records
-from davdrive.errors import AttachmentsRefused, BadRequest, DriveError, status_of
+from davdrive.errors import AttachmentsRefused, BadRequest, status_of
 from davdrive.models import RECORD_KINDS, Record
 from davdrive.policy import may_enter_staff_pages
 from web.admin.blueprint import admin, needs
-from web.forms import Errors, text
+from web.forms import Errors, refusal, text
 from web.request_state import state
 
 PER_PAGE = 50
@@ -44,14 +44,13 @@ def records_page(errors: Errors | None = None, status: int = 200) -> Any:
 @needs(may_enter_staff_pages)
 def record_add() -> Any:
     kind, name, user = text("kind", 16), text("name", 300), text("user", 200)
-    try:
-        record = records.add_record(g.db, kind, name, user or None, actor=g.actor)
-    except DriveError as exc:
-        g.db.rollback()
-        field = "user" if "user" in exc.message.lower() else "name"
-        return records_page(Errors({field: exc.message}), status_of(exc))
-    g.db.commit()
-    return redirect(url_for("admin.record", record_id=record.id), 303)
+    added: list[Record] = []
+    refused = refusal(lambda: added.append(
+        records.add_record(g.db, kind, name, user or None, actor=g.actor)))
+    if refused:
+        field = "user" if "user" in refused.message.lower() else "name"
+        return records_page(Errors({field: refused.message}), status_of(refused))
+    return redirect(url_for("admin.record", record_id=added[0].id), 303)
 
 
 def _record_page(record: Record, errors: Errors | None = None, status: int = 200,
@@ -82,12 +81,10 @@ def _back(record_id: int, message: str) -> Any:
 @needs(may_enter_staff_pages)
 def record_rename(record_id: int) -> Any:
     rec = _record(record_id)
-    try:
-        records.rename_record(g.db, rec, text("name", 300), actor=g.actor)
-    except DriveError as exc:
-        g.db.rollback()
-        return _record_page(_record(record_id), Errors({"name": exc.message}), status_of(exc))
-    g.db.commit()
+    refused = refusal(lambda: records.rename_record(g.db, rec, text("name", 300), actor=g.actor))
+    if refused:
+        return _record_page(_record(record_id), Errors({"name": refused.message}),
+                            status_of(refused))
     return _back(record_id, "Renamed.")
 
 

@@ -27,11 +27,11 @@ from davdrive.account_checks import (
     sees_hidden,
 )
 from davdrive.categories import list_categories
-from davdrive.errors import DriveError, NotFound, status_of
+from davdrive.errors import NotFound, status_of
 from davdrive.models import User
 from davdrive.policy import may_enter_staff_pages
 from web.admin.blueprint import admin, needs
-from web.forms import Errors, checked, text, whole_number
+from web.forms import Errors, checked, refusal, text, whole_number
 from web.request_state import state
 
 PER_PAGE = 50
@@ -121,22 +121,20 @@ def user_add() -> Any:
     login = errors.check("login", lambda: check_login(values["login"]))
     if errors or login is None:
         return _form(None, errors, values, 400)
-    try:
-        _user, password = users.add_user(
-            g.db, state().runtime.passwords, login, category=values["category"] or None,
-            degree=values["degree_value"], password=values["password"] or None,
-            active=values["active"], expires_at=values["expires_value"],
-            hours=values["hours_value"] or "", display_name=values["display_name"],
-            email=values["email"], actor=g.actor,
-        )
-    except DriveError as exc:
-        g.db.rollback()
-        errors["login" if "login" in exc.message.lower() else ""] = exc.message
-        return _form(None, errors, values, status_of(exc))
-    g.db.commit()
-    shown = "" if values["password"] else password
-    if shown:
-        return _form(_user, Errors(), _values_of(_user), 201, password=shown)
+    added: list[tuple[User, str]] = []
+    refused = refusal(lambda: added.append(users.add_user(
+        g.db, state().runtime.passwords, login, category=values["category"] or None,
+        degree=values["degree_value"], password=values["password"] or None,
+        active=values["active"], expires_at=values["expires_value"],
+        hours=values["hours_value"] or "", display_name=values["display_name"],
+        email=values["email"], actor=g.actor,
+    )))
+    if refused:
+        errors["login" if "login" in refused.message.lower() else ""] = refused.message
+        return _form(None, errors, values, status_of(refused))
+    user, password = added[0]
+    if not values["password"]:  # generated: shown once, here
+        return _form(user, Errors(), _values_of(user), 201, password=password)
     return redirect(url_for("admin.users", done=f"User {login} created."), 303)
 
 
@@ -173,14 +171,12 @@ def user_set(login: str) -> Any:
         changes["password"] = values["password"]
     if not changes:
         return redirect(url_for("admin.users", done=f"User {user.login}: nothing changed."), 303)
-    try:
-        users.set_user(g.db, state().runtime.passwords, user.login, actor=g.actor,
-                       expires_at=changes.pop("expires_at", UNSET), **changes)
-    except DriveError as exc:
-        g.db.rollback()
-        errors[_field_of(exc.message)] = exc.message
-        return _form(users.get_user(g.db, login), errors, values, status_of(exc))
-    g.db.commit()
+    expires = changes.pop("expires_at", UNSET)
+    refused = refusal(lambda: users.set_user(g.db, state().runtime.passwords, user.login,
+                                             actor=g.actor, expires_at=expires, **changes))
+    if refused:
+        errors[_field_of(refused.message)] = refused.message
+        return _form(users.get_user(g.db, login), errors, values, status_of(refused))
     return redirect(url_for("admin.users", done=f"User {user.login} saved."), 303)
 
 
