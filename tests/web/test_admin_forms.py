@@ -324,3 +324,32 @@ def test_failed_sign_ins_are_audited(office: DriveApp) -> None:
     with office.runtime.sessions() as session:
         events = session.query(AuditEvent).filter_by(action="login", outcome="refused").all()
     assert any("admin view" in e.detail for e in events)
+
+
+def _add_members(app: DriveApp, count: int) -> None:
+    from davdrive.models import User
+
+    with app.runtime.sessions() as session:
+        member = session.query(Category).filter_by(slug="member").one()
+        session.add_all(User(login=f"m{i:05d}", login_key=f"m{i:05d}", category_id=member.id,
+                             password_hash="x") for i in range(count))
+        session.commit()
+
+
+def test_the_user_list_costs_the_same_statements_with_thousands_of_users(
+    office: DriveApp,
+) -> None:
+    from tests.conftest import recorded_statements
+
+    b = Browserless(office)
+    b.sign_in("root")
+    b.get("/admin/users")
+    with recorded_statements(office.runtime.engine) as few:
+        b.get("/admin/users?page=2")
+    _add_members(office, 3000)
+    with recorded_statements(office.runtime.engine) as many:
+        answer = b.get("/admin/users?page=30")
+    assert answer.status_code == 200
+    assert len(many) == len(few), many
+    assert b.page.count('<tr id="user-') == 50
+    assert "page 30 of 61" in b.page  # 3,006 users, 50 a page
