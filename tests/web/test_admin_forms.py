@@ -353,3 +353,23 @@ def test_the_user_list_costs_the_same_statements_with_thousands_of_users(
     assert len(many) == len(few), many
     assert b.page.count('<tr id="user-') == 50
     assert "page 30 of 61" in b.page  # 3,006 users, 50 a page
+
+
+def test_my_app_passwords_are_made_shown_once_used_over_webdav_and_revoked(
+    office: DriveApp,
+) -> None:
+    from tests.conftest import Dav, basic
+
+    b = Browserless(office)
+    b.sign_in("mary")
+    b.get("/admin/account")
+    answer = b.post("/admin/account/app-passwords", {"label": "phone"})
+    assert answer.status_code == 200
+    token = b.page.split('id="new-token">', 1)[1].split("<", 1)[0]
+    dav = Dav(Browserless(office).client, basic("mary", token))
+    assert dav("PROPFIND", "/dav/", Depth="0").status_code == 207
+    assert Browserless(office).sign_in("mary", token).status_code == 200  # not for the browser
+    b.get("/admin/account")
+    assert "phone" in b.page and token not in b.page
+    assert b.post("/admin/account/app-passwords/revoke", {"label": "phone"}).status_code == 303
+    assert dav("PROPFIND", "/dav/", Depth="0").status_code == 401

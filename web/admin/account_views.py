@@ -1,4 +1,5 @@
-"""Sign-in, sign-out, the start page and "My account" (every signed-in user)."""
+"""Sign-in, sign-out, the start page and "My account" (every signed-in user): display
+name, password, and one's own app passwords for sync clients."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from flask import g, redirect, render_template, request, url_for
 
 from davdrive import web_sessions
 from davdrive.account_checks import check_password, check_text
-from davdrive.errors import DriveError
+from davdrive.app_passwords import list_app_passwords
+from davdrive.errors import DriveError, status_of
 from davdrive.policy import may_enter_staff_pages
-from davdrive.users import set_user
+from davdrive.users import app_password, revoke_app_password, set_user
 from web.admin.blueprint import admin, signed_in
-from web.forms import Errors, text
+from web.forms import Errors, refusal, text
 from web.request_state import set_session_cookie, state
 
 
@@ -65,11 +67,15 @@ def index() -> Any:
 
 @admin.get("/account")
 @signed_in
-def account(errors: Errors | None = None, done: str = "", status: int = 200) -> Any:
-    if not done and request.args.get("saved") == "password":
-        done = "Your password was changed; your other sessions have ended."
+def account(errors: Errors | None = None, done: str = "", status: int = 200,
+            token: str = "") -> Any:
+    if not done:
+        done = {"password": "Your password was changed; your other sessions have ended.",
+                "revoked": "The app password was revoked."}.get(request.args.get("saved", ""), "")
     return render_template("admin/account.html", user=g.user, errors=errors or Errors(),
-                           done=done), status
+                           done=done, token=token,
+                           app_passwords=list_app_passwords(g.db, g.user.login, g.actor)
+                           ), status
 
 
 @admin.post("/account")
@@ -109,3 +115,25 @@ def account_password() -> Any:
     g.db.commit()
     set_session_cookie(token)
     return redirect(url_for("admin.account", saved="password"), 303)
+
+
+@admin.post("/account/app-passwords")
+@signed_in
+def app_password_add() -> Any:
+    label = text("label", 200)
+    made: list[str] = []
+    refused = refusal(lambda: made.append(app_password(g.db, g.user.login, label, g.actor)))
+    if refused:
+        return account(Errors({"label": refused.message}), status=status_of(refused))
+    return account(done=f"App password {label!r} created: copy it now, it is shown only once.",
+                   token=made[0])
+
+
+@admin.post("/account/app-passwords/revoke")
+@signed_in
+def app_password_revoke() -> Any:
+    label = request.form.get("label", "")[:200]
+    refused = refusal(lambda: revoke_app_password(g.db, g.user.login, label, g.actor))
+    if refused:
+        return account(Errors({"label": refused.message}), status=status_of(refused))
+    return redirect(url_for("admin.account", saved="revoked"), 303)
