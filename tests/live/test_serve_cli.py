@@ -68,7 +68,7 @@ def test_init_demo_serve_then_a_demo_user_lists_the_drive(tmp_path: Path) -> Non
         root = url.rsplit("/dav/", 1)[0]
         options = requests.options(root + "/", timeout=10)
         assert options.status_code == 200 and "2" in options.headers["DAV"]
-        # Nothing but the drive is mounted: no directory browser, no other share.
+        # Only the drive and the admin view are mounted: no directory browser, no other share.
         carol = {"Authorization": basic("carol", credentials["carol"])}
         listing = requests.get(url, headers=carol, timeout=10)
         # GET on a folder: 200 with one line of text, never a listing (issue 10).
@@ -78,10 +78,16 @@ def test_init_demo_serve_then_a_demo_user_lists_the_drive(tmp_path: Path) -> Non
         home = requests.get(root + "/", timeout=10)
         assert home.headers["Content-Type"].startswith("text/plain")
         assert "/dav/" in home.text and b"<html" not in home.content.lower()
-        for other in ("/admin/", "/static/x.css", "/dav2/", "/favicon.ico"):
+        for other in ("/static/x.css", "/dav2/", "/favicon.ico", "/admin-x/"):
             answer = requests.get(root + other, headers=carol, timeout=10)
             assert answer.status_code == 404, (other, answer.status_code)
             assert b"<html" not in answer.content.lower()
+        # The admin view is mounted: a browser is sent to it and asked to sign in there
+        # (HTTP Basic credentials do not open it).
+        browser = requests.get(root + "/", headers={**carol, "Accept": "text/html"},
+                               timeout=10)
+        assert browser.url == root + "/admin/signin?next=/admin/"
+        assert 'id="signin"' in browser.text
         # The demo's back office: carol's own shared card, not her medical certificate.
         own = url + "backoffice/members/Carol%20Petit/"
         card = requests.get(own + "Membership%20card.pdf", headers=carol, timeout=10)
