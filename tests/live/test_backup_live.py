@@ -1,9 +1,10 @@
-"""A backup taken while clients upload (seed 000: "sauvegardés toutes les nuits"; DESIGN 4).
+"""Backups of a served drive (seed 000: "sauvegardés toutes les nuits"; DESIGN 4).
 
-Rule: every file whose PUT was answered 201/204 before `davdrive backup` began is in the
-snapshot byte for byte, whatever was uploaded meanwhile; the snapshot, restored into a
-new folder, passes `davdrive check` and is served. Uploads are forced into the
-backup's most delicate moment: after its database copy, before it links the blob files.
+Rules: every file whose PUT was answered 201/204 before `davdrive backup` began is in
+the snapshot byte for byte, whatever was uploaded meanwhile; the snapshot, restored
+into a new folder, passes `davdrive check` and is served. Uploads are forced into the
+backup's most delicate moment: after its database copy, before it links the blob
+files. With `serve --workers N` one process only runs the nightly backup.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from davdrive.runtime import open_runtime
 from davdrive.server import create_app
 from davdrive.settings import load_settings
 from tests.conftest import LiveServer, basic, serving, stored_bytes
+from tests.live.test_serve_cli import init_with_admin, start_server, stop
+from tests.live.test_workers import OLD, _children, _propfind, _wait_for, only
 
 pytestmark = pytest.mark.live
 
@@ -101,6 +104,8 @@ def test_a_backup_during_uploads_restores_every_file_answered_before_it(
     before = [(name, body) for at, name, body, status in uploads.answered if at < began]
     assert all(status in (201, 204) for _, _, _, status in uploads.answered)
     assert len(before) >= 12 and len(uploads.answered) >= len(before) + 12
+    # exactly the files of its rows: no blob of an upload that landed after its copy
+    assert main(["--data", str(data), "backup", "--verify", str(snapshot)]) == 0
 
     restored = load_settings(None, {}, {"data_dir": str(tmp_path / "restored"),
                                         "server.port": 0})
@@ -128,3 +133,22 @@ def test_a_backup_during_uploads_restores_every_file_answered_before_it(
                 assert got.status_code == 200 and got.content == body, name
     finally:
         app.close()
+
+
+def test_with_workers_one_process_only_runs_the_nightly_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    init_with_admin(data, "dora", OLD)
+    monkeypatch.setenv("DAVDRIVE_BACKUP_HOUR", "3")
+    server, url = start_server(data, "--workers", "2")
+    try:
+        assert _wait_for(lambda: len(_children(server.pid)) == 2)
+        kids = _children(server.pid)
+        for worker in kids:  # each worker answers: each has set itself up
+            with only(worker, kids):
+                assert _propfind(url, OLD) == 207
+    finally:
+        stop(server)
+    assert server.stderr is not None
+    assert server.stderr.read().count("nightly backup at 03:00") == 1
