@@ -33,7 +33,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from davdrive import audit, check, db, rotation, snapshots
@@ -157,7 +157,7 @@ def take_snapshot(
         try:
             manifest.schema = db.current_revision(copied)
             with Session(copied) as session:
-                result.inline = len(session.scalars(select(BlobInline.sha256)).all())
+                result.inline = session.scalar(select(func.count()).select_from(BlobInline)) or 0
                 needed = [sha256 for sha256, _ in check.file_blobs(session)]
         finally:
             copied.dispose()
