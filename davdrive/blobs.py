@@ -197,15 +197,19 @@ class BlobWriter:
 class BlobStore:
     """Local content-addressed store."""
 
-    def __init__(self, root: Path, *, collect_failed: bool = True) -> None:
+    def __init__(
+        self, root: Path, *, collect_failed: bool = True, read_only: bool = False
+    ) -> None:
         """``collect_failed``: delete the blob of a failed commit when nothing in this
         process still needs it. Only one process may do so: the pending counts are
         per process, so with several server processes an identical upload in
         another one could lose its blob between its placement and its commit.
-        Those leave such blobs to ``davdrive check --repair`` instead."""
+        Those leave such blobs to ``davdrive check --repair`` instead.
+        ``read_only``: only for reading (a snapshot's blobs): nothing is created."""
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.collect_failed = collect_failed
         self._lock = threading.Lock()
         self._pending: dict[str, int] = {}  # digest -> writers finished, not yet settled
@@ -225,7 +229,7 @@ class BlobStore:
             except BaseException:
                 self._release(sha256)
                 raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return True
 
     def settle(self, writer: BlobWriter, failed: bool, referenced: Callable[[str], bool]) -> None:
@@ -255,6 +259,8 @@ class BlobStore:
         return left
 
     def temp_files(self) -> list[Path]:
+        if not self.tmp_dir.is_dir():  # a read-only store without one
+            return []
         return [p for p in self.tmp_dir.iterdir() if p.is_file()]
 
     def remove_stale_temp(self, older_than: float) -> list[Path]:
@@ -270,6 +276,8 @@ class BlobStore:
 
     def digests(self) -> Iterator[str]:
         """Every stored blob's digest (files at their address), sorted by folder."""
+        if not self.root.is_dir():
+            return
         for first in sorted(self.root.iterdir()):
             if len(first.name) != 2 or not first.is_dir():
                 continue
@@ -355,10 +363,11 @@ def _make_dirs_durable(path: Path) -> None:
             folder.mkdir()
         except FileExistsError:
             continue  # another process made it and fsyncs its parent itself
-        _fsync_dir(folder.parent)
+        fsync_dir(folder.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the entries of folder ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

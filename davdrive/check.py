@@ -10,7 +10,10 @@ waiting for its commit); the event chain (``audit.verify``).
 
 ``run_check`` returns a ``Report``: every problem found (``kind``, ``subject``,
 ``detail``), the first one names what to look at. ``repair=True`` removes the
-stale temp files and the blob files no row refers to, nothing else.
+stale temp files and the blob files no row refers to, nothing else. It runs on
+any session and blob folder: the live data folder's, or a snapshot's
+(``davdrive.snapshots.verify``). ``referenced`` and ``file_blobs`` name the
+blobs the rows need, for the backup and the restore to copy exactly those.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ PROGRESS_EVERY = 1000
 @dataclass(frozen=True)
 class Problem:
     kind: str  # integrity | foreign_key | blob_missing | blob_corrupt | live_under_trash |
-    #            duplicate_name | stale_temp | orphan_blob | event_chain
+    #            duplicate_name | stale_temp | orphan_blob | event_chain | manifest
     subject: str
     detail: str
 
@@ -116,7 +119,7 @@ def _database(session: Session) -> list[Problem]:
     return found
 
 
-def _referenced(session: Session) -> Iterator[tuple[str, str]]:
+def referenced(session: Session) -> Iterator[tuple[str, str]]:
     """(sha256, the first row naming it) for every blob a row refers to."""
     seen: set[str] = set()
     queries = [
@@ -131,13 +134,20 @@ def _referenced(session: Session) -> Iterator[tuple[str, str]]:
                 yield sha256, f"{table} {row_id}"
 
 
+def file_blobs(session: Session) -> Iterator[tuple[str, str]]:
+    """``referenced`` less the blobs kept in the database: those whose content is a file
+    of the blob store."""
+    kept_inline = inline_blobs.digests(session)
+    return ((sha256, row) for sha256, row in referenced(session) if sha256 not in kept_inline)
+
+
 def _row_blobs(
     session: Session, blobs: BlobStore, report: Report, progress: Progress | None
 ) -> list[Problem]:
     found = []
     sizes = {sha: size for sha, size in session.execute(select(Blob.sha256, Blob.size))}
     kept_inline = inline_blobs.digests(session)
-    for sha256, row in _referenced(session):
+    for sha256, row in referenced(session):
         stored: int | None = None
         if sha256 in kept_inline:  # in the database (davdrive.inline_blobs)
             data = inline_blobs.read(session, sha256) or b""

@@ -24,10 +24,9 @@ from davdrive.account_checks import parse_expiry as check_expiry
 from davdrive.errors import BadRequest, NotFound
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
-from davdrive.settings import Settings
+from davdrive.settings import DB_FILE, Settings
 
 PROG = "davdrive"
-DB_FILE = "davdrive.sqlite3"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from davdrive import accounts, node_admin, provisioning
 from davdrive.cli_common import (
-    DB_FILE,
     Context,
     database_missing,
     flag_pair,
@@ -33,6 +32,7 @@ from davdrive.models import FOLDER_LEVELS, VISIBILITIES, Node
 from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
+from davdrive.settings import DB_FILE
 
 # --- init, serve -----------------------------------------------------------------------
 

@@ -12,21 +12,28 @@ import json
 import sys
 from typing import Any
 
-from davdrive.check import ORPHAN_AGE_SECONDS, TEMP_AGE_SECONDS, run_check
+from davdrive.check import ORPHAN_AGE_SECONDS, TEMP_AGE_SECONDS, Report, run_check
 from davdrive.cli_common import PROG, Context, open_session, out
 
 
-def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
-    def progress(count: int) -> None:
-        print(f"{count} blobs checked", file=sys.stderr, flush=True)
+def check_progress(count: int) -> None:
+    print(f"{count} blobs checked", file=sys.stderr, flush=True)
 
+
+def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     with open_session(ctx) as (runtime, session):
         report = run_check(
             session, runtime.blobs, repair=args.repair, temp_age=args.temp_age,
-            orphan_age=args.orphan_age, progress=None if args.json else progress,
+            orphan_age=args.orphan_age, progress=None if args.json else check_progress,
         )
         session.rollback()  # a check never writes to the database
-    if args.json:
+    return show_report(report, args.json, "check failed")
+
+
+def show_report(report: Report, as_json: bool, failure: str) -> int:
+    """Print ``report`` (every problem on stdout, or JSON) and return the exit status:
+    0 when it holds, else 1 with ``failure`` and the first problem on stderr."""
+    if as_json:
         out(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     else:
         for fixed in report.repaired:
@@ -37,7 +44,7 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
             + ("no problem found" if report.ok else f"{len(report.problems)} problem(s)"))
     if report.ok:
         return 0
-    print(f"{PROG}: check failed: {report.problems[0].line()}", file=sys.stderr)
+    print(f"{PROG}: {failure}: {report.problems[0].line()}", file=sys.stderr)
     return 1
 
 

@@ -18,7 +18,8 @@ authentication.
 
 ``serve(settings)`` holds the data folder's server lock (``davdrive.folder_lock``:
 one server per data folder; ``server.workers`` processes share it and one
-listening socket, see ``davdrive.workers``) and runs the app under cheroot
+listening socket, see ``davdrive.workers``) and runs the app under cheroot, with
+the nightly backup (``davdrive.nightly``, in one process only) when configured
 (``provider.http_server``: strict request parsing, head and body timeouts, a
 cap per source address), with TLS when configured. No answer names a product or library version.
 """
@@ -43,6 +44,7 @@ from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
 from davdrive.folder_lock import serving
 from davdrive.group_commit import GroupCommit
+from davdrive.nightly import start_nightly
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from davdrive.workers import supervise
@@ -276,11 +278,14 @@ def serve(settings: Settings) -> int:
         server = make_server(app)
         server.prepare()
         _announce(settings, server.bind_addr[:2], app.mount)
+        nightly = start_nightly(app.runtime)
         try:
             server.serve()
         except KeyboardInterrupt:
             print("Stopping.", file=sys.stderr)
         finally:
+            if nightly is not None:
+                nightly.stop()
             server.stop()
             app.close()
     return 0
@@ -308,20 +313,22 @@ def _serve_workers(settings: Settings) -> int:
     _announce(settings, listener.getsockname()[:2], settings["dav.mount"],
               f" ({count} worker processes)")
     try:
-        status = supervise(count, lambda: _work(settings, listener))
+        status = supervise(count, lambda slot: _work(settings, listener, slot))
     finally:
         listener.close()
     print("Stopped.", file=sys.stderr)
     return status
 
 
-def _work(settings: Settings, listener: socket.socket) -> int:
+def _work(settings: Settings, listener: socket.socket, slot: int) -> int:
     """One worker process: its own engine, app and cheroot server on ``listener``;
     SIGTERM or SIGINT stops it, and so does the end of its parent (even by SIGKILL:
-    no orphaned worker keeps the port and the data folder)."""
+    no orphaned worker keeps the port and the data folder). Worker 0 (started again
+    in the same slot when it ends) also runs the nightly backup."""
     parent = os.getppid()
     app = create_app(settings, clean_temp=False)
     server = make_server(app, listener)
+    nightly = start_nightly(app.runtime) if slot == 0 else None
 
     def _interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -335,6 +342,8 @@ def _work(settings: Settings, listener: socket.socket) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if nightly is not None:
+            nightly.stop()
         server.stop()
         app.close()
     return 0

@@ -78,6 +78,10 @@ def _log_level(value: Any) -> str | None:
     return None if value.lower() in ok else "must be one of " + ", ".join(ok)
 
 
+def _hour_or_off(value: Any) -> str | None:
+    return None if -1 <= value <= 23 else "must be an hour from 0 to 23, or -1 (off)"
+
+
 def _known_types(value: Any) -> str | None:
     unknown = [v for v in value if v not in ALL_TYPES]
     if unknown:
@@ -91,6 +95,7 @@ def _category_quotas(value: Any) -> str | None:
 
 
 MiB = 1024 * 1024
+DB_FILE = "davdrive.sqlite3"  # the SQLite database's file in the data folder (and a snapshot)
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", str, "./data", "Folder holding the database, blobs and backups."),
@@ -320,6 +325,17 @@ SETTINGS: tuple[Setting, ...] = (
         "each user of that category may own at most that many bytes of file content. "
         "Categories not listed have no quota.", _category_quotas,
     ),
+    # --- backups (README "Backups and restore") ---
+    Setting(
+        "backup.dir", str, "",
+        "Folder of the snapshots `davdrive backup` takes; empty means <data_dir>/backups. "
+        "On another file system, blob files are copied instead of hard-linked.",
+    ),
+    Setting(
+        "backup.hour", int, -1,
+        "Hour (0-23, the server's local time) at which `serve` takes a backup every night; "
+        "-1 turns the nightly backup off.", _hour_or_off,
+    ),
     Setting("log.level", str, "info", "Log level: debug, info, warning or error.", _log_level),
     Setting(
         "attachments.allowed_types", list, sorted(ALL_TYPES),
@@ -347,11 +363,16 @@ class Settings:
     @property
     def database_url(self) -> str:
         url = self.values["database.url"]
-        return url or f"sqlite:///{self.data_dir / 'davdrive.sqlite3'}"
+        return url or f"sqlite:///{self.data_dir / DB_FILE}"
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def backup_dir(self) -> Path:
+        folder = self.values["backup.dir"]
+        return Path(folder).resolve() if folder else self.data_dir / "backups"
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with dotted names (``server__port`` or 'server.port') changed."""

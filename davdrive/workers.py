@@ -1,7 +1,8 @@
 """Several server processes: a supervising parent and forked workers.
 
-``supervise(count, work)`` forks ``count`` workers, each running ``work()``
-(its return value is the worker's exit status), and watches them:
+``supervise(count, work)`` forks ``count`` workers, each running ``work(slot)``
+(``slot``: 0 to ``count - 1``, kept by a worker started again; its return value
+is the worker's exit status), and watches them:
 
 - The parent's objects are frozen out of the garbage collector before each fork
   (``gc.freeze``), so that the memory they fill stays shared with the workers.
@@ -30,6 +31,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 _log = logging.getLogger("davdrive")
@@ -40,7 +42,7 @@ STOP_GRACE = 15.0
 POLL = 0.1
 
 
-def supervise(count: int, work: Callable[[], int]) -> int:
+def supervise(count: int, work: Callable[[int], int]) -> int:
     """Run ``count`` workers until SIGTERM/SIGINT; see the module docstring."""
     stop: list[int] = []
 
@@ -53,7 +55,7 @@ def supervise(count: int, work: Callable[[], int]) -> int:
     status = 0
     try:
         for slot in range(count):
-            workers[_fork(work)] = slot
+            workers[_fork(partial(work, slot))] = slot
         while not stop:
             pid, code = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
@@ -70,7 +72,7 @@ def supervise(count: int, work: Callable[[], int]) -> int:
                 break
             _log.warning("worker %d (pid %d) ended: %s; starting it again",
                          slot, pid, _describe(code))
-            workers[_fork(work)] = slot
+            workers[_fork(partial(work, slot))] = slot
     finally:
         _stop_all(workers)
         for sig, handler in previous.items():

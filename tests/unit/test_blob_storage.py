@@ -158,13 +158,13 @@ def test_new_blob_folders_are_made_durable_before_the_row_can_commit(
     from davdrive import blobs
 
     synced: list[Path] = []
-    real = blobs._fsync_dir
+    real = blobs.fsync_dir
 
     def recording(path: Path) -> None:
         synced.append(Path(path))
         real(path)
 
-    monkeypatch.setattr(blobs, "_fsync_dir", recording)
+    monkeypatch.setattr(blobs, "fsync_dir", recording)
     store = BlobStore(tmp_path / "blobs")
     info = store.put_bytes(b"first content of its prefix")
     folder = store.path(info.sha256).parent
