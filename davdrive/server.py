@@ -18,7 +18,8 @@ authentication.
 
 ``serve(settings)`` holds the data folder's server lock (``davdrive.folder_lock``:
 one server per data folder; ``server.workers`` processes share it and one
-listening socket, see ``davdrive.workers``) and runs the app under cheroot
+listening socket, see ``davdrive.workers``), starts the periodic clean-up
+(``davdrive.housekeeping``) and runs the app under cheroot
 (``provider.http_server``: strict request parsing, head and body timeouts, a
 cap per source address), with TLS when configured. No answer names a product or library version.
 """
@@ -43,6 +44,7 @@ from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
 from davdrive.folder_lock import serving
 from davdrive.group_commit import GroupCommit
+from davdrive.housekeeping import Housekeeper
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
 from davdrive.workers import supervise
@@ -276,14 +278,29 @@ def serve(settings: Settings) -> int:
         server = make_server(app)
         server.prepare()
         _announce(settings, server.bind_addr[:2], app.mount)
+        housekeeper = start_housekeeping(app)
         try:
             server.serve()
         except KeyboardInterrupt:
             print("Stopping.", file=sys.stderr)
         finally:
             server.stop()
+            if housekeeper is not None:
+                housekeeper.stop()
             app.close()
     return 0
+
+
+def start_housekeeping(app: DriveApp) -> Housekeeper | None:
+    """The periodic trash purge and garbage collection (``davdrive.housekeeping``),
+    unless ``storage.collect_minutes`` is 0; one process of the data folder runs it."""
+    s = app.settings
+    if not s["storage.collect_minutes"]:
+        return None
+    return Housekeeper(
+        s.data_dir, app.runtime.sessions, app.runtime.blobs,
+        trash_days=s["storage.trash_days"], interval=s["storage.collect_minutes"] * 60.0,
+    ).start()
 
 
 def _announce(settings: Settings, address: tuple[str, int], mount: str, note: str = "") -> None:
@@ -329,6 +346,7 @@ def _work(settings: Settings, listener: socket.socket) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
+    housekeeper = start_housekeeping(app)
     try:
         server.prepare()
         server.serve()
@@ -336,6 +354,8 @@ def _work(settings: Settings, listener: socket.socket) -> int:
         pass
     finally:
         server.stop()
+        if housekeeper is not None:
+            housekeeper.stop()
         app.close()
     return 0
 
