@@ -15,7 +15,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -24,23 +23,15 @@ from davdrive.blob_gc import collect_garbage
 from davdrive.blobs import BlobInfo, BlobStore
 from davdrive.conflicts import ensure_blob_row
 from davdrive.models import AuditEvent, Blob, BlobInline, Node
-from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
-from davdrive.services import Drive
-from davdrive.settings import Settings, load_settings
-from tests.conftest import files_only_settings, put_file
+from davdrive.settings import load_settings
+from tests.conftest import put_file
+from tests.unit import test_blob_storage
+from tests.unit.test_blob_storage import drive_of
+
+settings = test_blob_storage.settings  # every upload as a blob file (a fixture)
 
 PDF = demo_files.pdf_with_text("Minutes")
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Every upload as a blob file (the rules are about files in the store)."""
-    return files_only_settings(tmp_path)
-
-
-def drive_of(runtime: Runtime, session: Session) -> Drive:
-    return Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
 
 
 def sha(data: bytes) -> str:
@@ -115,9 +106,9 @@ def test_versions_past_the_limit_free_their_content(
     content is then collected."""
     from davdrive.runtime import open_runtime
 
-    settings = load_settings(None, {}, {"data_dir": str(tmp_path / "v"),
-                                        "storage.inline_blob_bytes": 0, "storage.versions": 1})
-    runtime = open_runtime(settings)
+    runtime = open_runtime(load_settings(None, {}, {
+        "data_dir": str(tmp_path / "v"), "storage.inline_blob_bytes": 0, "storage.versions": 1,
+    }))
     try:
         with runtime.sessions() as session:
             drive = drive_of(runtime, session)
@@ -157,8 +148,7 @@ def test_content_kept_in_the_database_is_collected_too(
     """Rule: an unreferenced small blob loses its ``blob_inline`` row with its row."""
     from davdrive.runtime import open_runtime
 
-    settings = load_settings(None, {}, {"data_dir": str(tmp_path / "i")})
-    runtime = open_runtime(settings)
+    runtime = open_runtime(load_settings(None, {}, {"data_dir": str(tmp_path / "i")}))
     try:
         with runtime.sessions() as session:
             drive = drive_of(runtime, session)

@@ -8,62 +8,50 @@ import datetime as dt
 import hashlib
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from davdrive import node_admin, tree
-from davdrive.passwords import Passwords
 from davdrive.policy import SYSTEM
 from davdrive.runtime import open_runtime
 from davdrive.services import Drive
 from tests.conftest import put_file
+from tests.unit import test_cli
 from tests.unit.test_cli import Cli, assert_one_line_error
 
 BIG = os.urandom(100 * 1024)  # larger than storage.inline_blob_bytes: a blob file
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI reads DAVDRIVE_* variables; the developer's own must not leak in."""
-    for key in list(os.environ):
-        if key.startswith("DAVDRIVE_") and key != "DAVDRIVE_STRICT":
-            monkeypatch.delenv(key)
+# The command-line tests' fixtures: a clean environment, an initialised data folder.
+clean_env, run, ready = test_cli.clean_env, test_cli.run, test_cli.ready
 
 
-@pytest.fixture
-def ready(
-    tmp_path: Path,
-    fast_passwords: Passwords,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Cli:
-    run = Cli(tmp_path / "data", fast_passwords, capsys, monkeypatch)
-    assert run("init").code == 0
-    return run
+@contextmanager
+def system_drive(cli: Cli) -> Iterator[tuple[Session, Drive]]:
+    """A session on ``cli``'s data folder and the drive as the system."""
+    runtime = open_runtime(cli.settings, cli.passwords)
+    try:
+        with runtime.sessions() as session:
+            yield session, Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
+    finally:
+        runtime.close()
 
 
 def put(cli: Cli, path: str, data: bytes) -> None:
     """Write ``data`` at ``path`` as the system (folders made as needed)."""
-    runtime = open_runtime(cli.settings, cli.passwords)
-    try:
-        with runtime.sessions() as session:
-            drive = Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
-            *folders, name = [p for p in path.split("/") if p]
-            parent = node_admin.make_folders(session, drive, "/" + "/".join(folders))[0]
-            put_file(drive, parent, name, data)
-    finally:
-        runtime.close()
+    with system_drive(cli) as (session, drive):
+        *folders, name = [p for p in path.split("/") if p]
+        parent = node_admin.make_folders(session, drive, "/" + "/".join(folders))[0]
+        put_file(drive, parent, name, data)
 
 
 def delete(cli: Cli, path: str) -> None:
-    runtime = open_runtime(cli.settings, cli.passwords)
-    try:
-        with runtime.sessions() as session:
-            drive = Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
-            drive.delete(node_admin.resolve_path(session, path))
-    finally:
-        runtime.close()
+    with system_drive(cli) as (session, drive):
+        drive.delete(node_admin.resolve_path(session, path))
 
 
 def blob_file(cli: Cli, data: bytes) -> Path:
@@ -72,14 +60,10 @@ def blob_file(cli: Cli, data: bytes) -> Path:
 
 
 def content(cli: Cli, path: str) -> bytes:
-    runtime = open_runtime(cli.settings, cli.passwords)
-    try:
-        with runtime.sessions() as session:
-            drive = Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
-            with drive.open_content(node_admin.resolve_path(session, path)) as stream:
-                return stream.read()
-    finally:
-        runtime.close()
+    with system_drive(cli) as (session, drive), drive.open_content(
+        node_admin.resolve_path(session, path)
+    ) as stream:
+        return stream.read()
 
 
 # --- trash -----------------------------------------------------------------------------------
