@@ -223,3 +223,17 @@ def test_ensure_placed_links_the_bytes_back_and_settle_drops_the_temp_file(
     assert store.verify(info.sha256)
     store.settle(writer, False, lambda _: True)
     assert store.temp_files() == [] and store.verify(info.sha256)
+
+
+def test_an_empty_file_made_by_lock_keeps_its_content_in_the_database(
+    runtime: Runtime, session: Session
+) -> None:
+    """Rule: LOCK on a new name makes an empty file whose (empty) content the same
+    commit stores: no blob file that a collection could remove before it."""
+    drive = drive_of(runtime, session)
+    node = drive.create_empty_file(tree.get_root(session), "report.docx")
+    assert node.blob_sha256 == sha(b"") and not runtime.blobs.exists(sha(b""))
+    assert session.get(BlobInline, sha(b"")) is not None
+    assert collect_garbage(session, runtime.blobs, min_age=0).blobs == 0
+    with drive.open_content(node) as stream:
+        assert stream.read() == b""
