@@ -30,25 +30,26 @@ that nothing refers to yet, between an upload's ``finish`` and its commit, in
 this process or another. So the commit, holding the database's write lock that
 the collection also takes, first calls ``ensure_placed``, which links the bytes
 back at their address if they were removed: a committed row never points at a
-missing blob.
+missing blob. The file-system steps (durable folders and entries, links, a full
+disk) are in ``davdrive.blob_files``.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from davdrive import blob_receive
-from davdrive.errors import ChangedMeanwhile, DiskFull, TooLarge
+from davdrive import blob_files, blob_receive
+from davdrive.blob_files import disk_full_as_error
+from davdrive.errors import ChangedMeanwhile, TooLarge
 from davdrive.hashing import ContentHashes
 
 READ_BLOCK = 1024 * 1024
@@ -257,12 +258,12 @@ class BlobStore:
             try:
                 if target.exists():
                     return True
-                _make_dirs_durable(target.parent)
-                kept = _link_or_move(tmp, target)
+                blob_files.make_dirs_durable(target.parent)
+                kept = blob_files.link_or_move(tmp, target)
             except BaseException:
                 self._release(sha256)
                 raise
-        _fsync_dir(target.parent)
+        blob_files.fsync_dir(target.parent)
         return kept
 
     def relink(self, tmp: Path, sha256: str) -> bool:
@@ -270,14 +271,10 @@ class BlobStore:
         durable); False when ``tmp`` is gone."""
         target = self.path(sha256)
         with self._lock:
-            _make_dirs_durable(target.parent)
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                return True
-            except FileNotFoundError:
+            blob_files.make_dirs_durable(target.parent)
+            if not blob_files.link_back(tmp, target):
                 return False
-        _fsync_dir(target.parent)
+        blob_files.fsync_dir(target.parent)
         return True
 
     def settle(self, writer: BlobWriter, failed: bool, referenced: Callable[[str], bool]) -> None:
@@ -383,61 +380,3 @@ class BlobStore:
 
 
 TEMP_PREFIX = "up-"
-_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
-
-
-@contextmanager
-def disk_full_as_error() -> Iterator[None]:
-    """Turn an OSError of a full disk (ENOSPC, EDQUOT) into ``DiskFull``."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in _FULL:
-            raise DiskFull(
-                "The server has not enough free disk space; nothing was stored."
-            ) from exc
-        raise
-
-
-def _make_dirs_durable(path: Path) -> None:
-    """Create ``path`` and its missing parents, fsyncing the folder that receives each
-    new one, so that after a crash a committed row never points into a lost folder.
-    Called under the store's lock: no other upload of this process sees a new folder
-    before its entry is durable."""
-    missing: list[Path] = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue  # another process made it and fsyncs its parent itself
-        _fsync_dir(folder.parent)
-
-
-_NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK})
-
-
-def _link_or_move(tmp: Path, target: Path) -> bool:
-    """Link ``tmp`` at ``target`` and keep it (True); where the file system has no hard
-    links, rename it there (False). A blob placed meanwhile by another process is fine."""
-    try:
-        os.link(tmp, target)
-        return True
-    except FileExistsError:
-        return True
-    except OSError as exc:
-        if exc.errno not in _NO_LINKS:
-            raise
-    os.replace(tmp, target)
-    return False
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
