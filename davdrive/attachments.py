@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 
 from davdrive import filetypes, inline_blobs
 from davdrive.accounts import audit_change
-from davdrive.blobs import BlobInfo, BlobStore
+from davdrive.blobs import BlobStore, BlobWriter
 from davdrive.conflicts import ensure_blob_row
 from davdrive.errors import AttachmentsRefused, BadRequest, NotFound
 from davdrive.models import VISIBILITIES, Attachment, Record
 from davdrive.paths import name_key, safe_name
 from davdrive.policy import SYSTEM, Action, Actor, RecordFacts, decide_record
 from davdrive.records import record_path, require_members_write
+from davdrive.write_lock import take_write_lock
 
 CHUNK = 1024 * 1024
 
@@ -109,28 +110,41 @@ def attach(
     if refusals:
         raise AttachmentsRefused(refusals, len(uploads))
     attached = []
-    for upload, name, content_type in planned:
-        info = _store(blobs, upload.stream)
-        ensure_blob_row(session, info)  # inserted at once: before the attachment row
-        attachment = Attachment(
-            record_id=record.id, file_name=name, blob_sha256=info.sha256, size=info.size,
-            visibility=visibility, uploaded_by=actor.user_id, content_type=content_type,
-        )
-        session.add(attachment)
-        attached.append(attachment)
-    session.flush()
+    writers: list[BlobWriter] = []
+    try:
+        for upload, name, content_type in planned:
+            writer = _store(blobs, upload.stream)
+            writers.append(writer)
+            info = writer.finish()
+            ensure_blob_row(session, info)  # inserted at once: before the attachment row
+            attachment = Attachment(
+                record_id=record.id, file_name=name, blob_sha256=info.sha256, size=info.size,
+                visibility=visibility, uploaded_by=actor.user_id, content_type=content_type,
+            )
+            session.add(attachment)
+            attached.append(attachment)
+        session.flush()
+        # The write lock a garbage collection takes, held until the caller commits: a
+        # blob it removed since its writer finished is put back first (blobs.py).
+        take_write_lock(session, "drive")
+        for writer in writers:
+            writer.ensure_placed()
+    finally:
+        for writer in writers:
+            blobs.settle(writer, False, lambda _: True)
     audit_change(session, actor, "record.attach", path=record_path(record),
                  detail=", ".join(a.file_name for a in attached))
     return attached
 
 
-def _store(blobs: BlobStore, stream: BinaryIO) -> BlobInfo:
+def _store(blobs: BlobStore, stream: BinaryIO) -> BlobWriter:
+    """A writer holding ``stream``'s content, not finished yet (aborted on an error)."""
     writer = blobs.writer()
     try:
         stream.seek(0)
         while chunk := stream.read(CHUNK):
             writer.write(chunk)
-        return writer.finish()
+        return writer
     except BaseException:
         writer.abort()
         raise

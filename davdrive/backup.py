@@ -37,7 +37,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from davdrive import audit, check, db, rotation, snapshots
-from davdrive.blobs import BlobStore, fsync_dir
+from davdrive.blob_files import fsync_dir
+from davdrive.blob_removal import keeping_blobs
+from davdrive.blobs import BlobStore
 from davdrive.errors import BadRequest, Conflict
 from davdrive.models import BlobInline, utcnow
 from davdrive.policy import SYSTEM
@@ -93,8 +95,9 @@ def run_backup(
     backup_dir = runtime.settings.backup_dir
     with _one_backup_at_a_time(backup_dir):
         try:
-            result = take_snapshot(runtime.engine, runtime.blobs, backup_dir, now=now,
-                                   progress=progress)
+            with keeping_blobs(runtime.blobs.root):
+                result = take_snapshot(runtime.engine, runtime.blobs, backup_dir, now=now,
+                                       progress=progress)
         except Exception as exc:
             with suppress(Exception):  # the failure itself is what the caller must see
                 _audit(runtime, "failed", str(exc))

@@ -23,24 +23,33 @@ failed commit left unreferenced (``BlobStore`` keeps a per-digest count of
 writers between ``finish`` and their commit, so a blob shared with a
 concurrent upload of the same content is never deleted under it). A full
 disk (ENOSPC) raises ``DiskFull``.
+
+A finished writer keeps its temp file (a second link to the same bytes) until
+it is settled: the garbage collection (``davdrive.blob_gc``) may remove a blob
+that nothing refers to yet, between an upload's ``finish`` and its commit, in
+this process or another. So the commit, holding the database's write lock that
+the collection also takes, first calls ``ensure_placed``, which links the bytes
+back at their address if they were removed: a committed row never points at a
+missing blob. The file-system steps (durable folders and entries, links, a full
+disk) are in ``davdrive.blob_files``.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from davdrive import blob_receive
-from davdrive.errors import DiskFull, TooLarge
+from davdrive import blob_files, blob_receive
+from davdrive.blob_files import disk_full_as_error
+from davdrive.errors import ChangedMeanwhile, TooLarge
 from davdrive.hashing import ContentHashes
 
 READ_BLOCK = 1024 * 1024
@@ -80,6 +89,7 @@ class BlobWriter:
         self._handed = 0  # bytes handed to the kernel's writeback
         self._dropped = 0  # bytes before this are out of the page cache (mostly)
         self.sha256: str | None = None  # set by finish: the blob is addressable
+        self._kept = False  # finish linked the temp file to the blob: it holds the bytes too
 
     def also_compute(self, name: str) -> None:
         """Also compute digest ``name`` (``sha1`` or ``md5``; ``sha256`` always is);
@@ -156,12 +166,39 @@ class BlobWriter:
                 digests = self._hashes.hexdigests()
                 self._hashes.close()
                 info = _info(digests, self.size)
-                self._store.place(self._tmp, info.sha256)
+                self._kept = self._store.place(self._tmp, info.sha256)
         except BaseException:
             self.abort()
             raise
         self.sha256 = info.sha256
         return info
+
+    def ensure_placed(self) -> None:
+        """Make sure the finished blob is at its address, linking it back from the kept
+        temp file when a garbage collection removed it since ``finish``.
+
+        Call it holding the database's write lock (which ``davdrive.blob_gc`` takes to
+        remove a blob), in the transaction that commits a row referring to the blob:
+        nothing can remove it between this check and that commit. Raises
+        ``ChangedMeanwhile`` (retry) in the one case it cannot put it back: the temp
+        file is gone too (a file system without hard links, or a clean-up of temp
+        files older than the upload).
+        """
+        sha256 = self.sha256
+        assert sha256 is not None, "writer not finished"
+        if self._store.exists(sha256):
+            return
+        if not self._kept or not self._store.relink(self._tmp, sha256):
+            raise ChangedMeanwhile(
+                "The stored content was removed by a clean-up at the same time; nothing was "
+                "changed. Please retry."
+            )
+
+    def release_temp(self) -> None:
+        """Remove the temp file a finished writer kept (``settle`` calls it)."""
+        if self._kept:
+            self._kept = False
+            self._tmp.unlink(missing_ok=True)
 
     def take_small(self, limit: int) -> tuple[BlobInfo, bytes] | None:
         """For content of at most ``limit`` bytes: its hashes and bytes, the temp file
@@ -215,28 +252,42 @@ class BlobStore:
         self._pending: dict[str, int] = {}  # digest -> writers finished, not yet settled
 
     def place(self, tmp: Path, sha256: str) -> bool:
-        """Move ``tmp`` to the address of ``sha256`` (or drop it when the blob is there
-        already) and count one pending writer; True when ``tmp`` became the blob."""
+        """Give ``tmp``'s bytes the address of ``sha256`` (unless the blob is there
+        already) and count one pending writer. ``tmp`` stays, a second link to the
+        same bytes, until the writer is settled: True then; False when the file system
+        has no hard links and ``tmp`` was renamed to the address instead."""
         target = self.path(sha256)
         with self._lock:
             self._pending[sha256] = self._pending.get(sha256, 0) + 1
             try:
                 if target.exists():
-                    tmp.unlink()
-                    return False
-                _make_dirs_durable(target.parent)
-                os.replace(tmp, target)
+                    return True
+                blob_files.make_dirs_durable(target.parent)
+                kept = blob_files.link_or_move(tmp, target)
             except BaseException:
                 self._release(sha256)
                 raise
-        fsync_dir(target.parent)
+        blob_files.fsync_dir(target.parent)
+        return kept
+
+    def relink(self, tmp: Path, sha256: str) -> bool:
+        """Link the kept temp file ``tmp`` back at the address of ``sha256`` (made
+        durable); False when ``tmp`` is gone."""
+        target = self.path(sha256)
+        with self._lock:
+            blob_files.make_dirs_durable(target.parent)
+            if not blob_files.link_back(tmp, target):
+                return False
+        blob_files.fsync_dir(target.parent)
         return True
 
     def settle(self, writer: BlobWriter, failed: bool, referenced: Callable[[str], bool]) -> None:
-        """End ``writer``'s pending count. After a failed commit, delete the blob file
-        when no other writer is pending on it and ``referenced(sha256)`` (a blob row
-        exists, read after the rollback) is False. Idempotent."""
+        """End ``writer``'s pending count and remove its kept temp file. After a failed
+        commit, delete the blob file when no other writer is pending on it and
+        ``referenced(sha256)`` (a blob row exists, read after the rollback) is False.
+        Idempotent."""
         sha256, writer.sha256 = writer.sha256, None
+        writer.release_temp()
         if sha256 is None:
             return
         with self._lock:
@@ -298,13 +349,18 @@ class BlobStore:
         return BlobWriter(self, max_bytes)
 
     def put_bytes(self, data: bytes) -> BlobInfo:
+        """Store ``data`` at once (tools and tests). Nothing protects the blob from a
+        garbage collection until a row refers to it: a use case that commits a row
+        uses a writer, ``ensure_placed`` and ``settle`` instead."""
         writer = self.writer()
         try:
             writer.write(data)
-            return writer.finish()
+            info = writer.finish()
         except BaseException:
             writer.abort()
             raise
+        self.settle(writer, False, lambda _: True)
+        return info
 
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path(sha256), "rb")  # noqa: SIM115 - caller closes
@@ -332,44 +388,3 @@ class BlobStore:
 
 
 TEMP_PREFIX = "up-"
-_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
-
-
-@contextmanager
-def disk_full_as_error() -> Iterator[None]:
-    """Turn an OSError of a full disk (ENOSPC, EDQUOT) into ``DiskFull``."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in _FULL:
-            raise DiskFull(
-                "The server has not enough free disk space; nothing was stored."
-            ) from exc
-        raise
-
-
-def _make_dirs_durable(path: Path) -> None:
-    """Create ``path`` and its missing parents, fsyncing the folder that receives each
-    new one, so that after a crash a committed row never points into a lost folder.
-    Called under the store's lock: no other upload of this process sees a new folder
-    before its entry is durable."""
-    missing: list[Path] = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue  # another process made it and fsyncs its parent itself
-        fsync_dir(folder.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make the entries of folder ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

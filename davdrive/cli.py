@@ -10,8 +10,8 @@ every problem, one per line, and exit 2. The HTTP stack is imported only by
 This module is the entry point (``main``, ``build_parser``); the commands live
 by group in ``cli_drive`` (init, serve, folder, node, explain, provision),
 ``cli_records`` (record), ``cli_accounts`` (category, user, doctype),
-``cli_maintenance`` (check), ``cli_backup`` (backup, restore) and ``cli_demo``,
-on the helpers of ``cli_common``.
+``cli_trash`` (trash, version), ``cli_maintenance`` (check), ``cli_backup`` (backup,
+restore) and ``cli_demo``, on the helpers of ``cli_common``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from davdrive import (
     cli_drive,
     cli_maintenance,
     cli_records,
+    cli_trash,
 )
 from davdrive.cli_common import PROG, Context, Handler
 from davdrive.errors import ConfigError, DriveError
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_drive.add_drive_parsers(sub)
     cli_records.add_record_parsers(sub)
     cli_accounts.add_doctype_parsers(sub)
+    cli_trash.add_trash_parsers(sub)
     cli_maintenance.add_maintenance_parsers(sub)
     cli_backup.add_backup_parsers(sub)
     return parser

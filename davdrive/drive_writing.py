@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from functools import cached_property
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import delete, select
 
 from davdrive import inline_blobs, quota, tree
 from davdrive.blob_settling import settles_blob
+from davdrive.blobs import BlobInfo
 from davdrive.conflicts import ensure_blob_row
 from davdrive.db import release_connection
 from davdrive.deadprops import PropertyPlan
@@ -29,6 +31,7 @@ from davdrive.paths import name_key
 from davdrive.policy import Action
 from davdrive.quota import QuotaFigures
 
+EMPTY_BLOB = BlobInfo(hashlib.sha256(b"").hexdigest(), None, None, 0)
 # A 0-byte file its writer replaces within this time keeps no version (Explorer,
 # Word and Finder write 0 bytes first, then the content).
 EMPTY_SAVE_SECONDS = 60
@@ -51,11 +54,12 @@ class DriveWriting(DriveReading):
     def create_empty_file(self, parent: Node, name: str) -> Node:
         """A new empty file (LOCK on an unmapped URL)."""
         name = self.check_create(parent, name)
-        info = self.blobs.put_bytes(b"")
+        info = EMPTY_BLOB
         with self.creating(parent, name):
             self._hold_parent(parent)
             self._refuse_taken(parent, name)
             ensure_blob_row(self.session, info)
+            inline_blobs.store(self.session, info, b"")  # no file to place or to lose
             node = self._new_node(
                 parent, name, "file", blob_sha256=info.sha256, size=0,
                 content_type=guess_content_type(name),
@@ -122,6 +126,8 @@ class DriveWriting(DriveReading):
     ) -> Node:
         """Make the blob durable, then commit the row pointing at it (content of at most
         ``inline_blob_bytes`` goes into that same commit: ``davdrive.inline_blobs``).
+        Under the write lock, before that commit, the blob file is put back if a
+        garbage collection removed it meanwhile (``BlobWriter.ensure_placed``).
 
         The quotas are checked again on the bytes received (a chunked body
         announces no length): past one, ``QuotaExceeded`` and nothing stored.
@@ -137,6 +143,8 @@ class DriveWriting(DriveReading):
         with self.creating(upload.parent, upload.name):
             self._hold_parent(upload.parent, upload.placement)
             node = self._upload_target(upload)
+            if small is None:  # a garbage collection may have removed it since finish
+                upload.writer.ensure_placed()
             ensure_blob_row(self.session, info)
             if small is not None:
                 inline_blobs.store(self.session, info, small[1])

@@ -157,7 +157,9 @@ class Node(Base):
     doc_type: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     visibility: Mapped[str] = mapped_column(String(8), default="shared")
     new_files_private: Mapped[bool] = mapped_column(Boolean, default=False)
-    blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blob.sha256"), default=None)
+    blob_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("blob.sha256"), default=None, index=True
+    )
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     content_type: Mapped[str] = mapped_column(String(200), default="")
     mtime: Mapped[float] = mapped_column(Float)
@@ -194,7 +196,7 @@ class NodeVersion(Base):
     __tablename__ = "node_version"
     id: Mapped[int] = mapped_column(primary_key=True)
     node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), index=True)
-    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(200), default="")
     mtime: Mapped[float] = mapped_column(Float)
@@ -232,7 +234,7 @@ class Attachment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("record.id", ondelete="CASCADE"))
     file_name: Mapped[str] = mapped_column(String(255))
-    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     visibility: Mapped[str] = mapped_column(String(8), default="private")
     uploaded_by: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -300,6 +300,21 @@ def may_administer_drive(actor: Actor) -> Decision:
     )
 
 
+def may_manage_trash(actor: Actor) -> Decision:
+    """The trash (list, restore, purge): document administrators and the system.
+
+    The trash holds items of every folder, including those the actor could not
+    see, so it needs the right that already sees everything; nobody else ever
+    sees a trashed item (DESIGN 4: invisible over WebDAV).
+    """
+    if actor.is_system or actor.documents == "admin":
+        return Decision(True, "document administrator")
+    return Decision(
+        False, f"only document administrators manage the trash (documents level "
+        f"{actor.documents!r} of category {actor.category!r})",
+    )
+
+
 @dataclass(frozen=True)
 class LoginFacts:
     """What decides whether an account may sign in (rule 1)."""

@@ -18,8 +18,9 @@ authentication.
 
 ``serve(settings)`` holds the data folder's server lock (``davdrive.folder_lock``:
 one server per data folder; ``server.workers`` processes share it and one
-listening socket, see ``davdrive.workers``) and runs the app under cheroot, with
-the nightly backup (``davdrive.nightly``, in one process only) when configured
+listening socket, see ``davdrive.workers``), starts the periodic clean-up
+(``davdrive.housekeeping``) and the nightly backup (``davdrive.nightly``, in one
+process only) when configured, and runs the app under cheroot
 (``provider.http_server``: strict request parsing, head and body timeouts, a
 cap per source address), with TLS when configured. No answer names a product or library version.
 """
@@ -44,6 +45,7 @@ from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
 from davdrive.folder_lock import serving
 from davdrive.group_commit import GroupCommit
+from davdrive.housekeeping import Housekeeper
 from davdrive.nightly import start_nightly
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import Settings
@@ -279,6 +281,7 @@ def serve(settings: Settings) -> int:
         server.prepare()
         _announce(settings, server.bind_addr[:2], app.mount)
         nightly = start_nightly(app.runtime)
+        housekeeper = start_housekeeping(app)
         try:
             server.serve()
         except KeyboardInterrupt:
@@ -287,8 +290,22 @@ def serve(settings: Settings) -> int:
             if nightly is not None:
                 nightly.stop()
             server.stop()
+            if housekeeper is not None:
+                housekeeper.stop()
             app.close()
     return 0
+
+
+def start_housekeeping(app: DriveApp) -> Housekeeper | None:
+    """The periodic trash purge and garbage collection (``davdrive.housekeeping``),
+    unless ``storage.collect_minutes`` is 0; one process of the data folder runs it."""
+    s = app.settings
+    if not s["storage.collect_minutes"]:
+        return None
+    return Housekeeper(
+        s.data_dir, app.runtime.sessions, app.runtime.blobs,
+        trash_days=s["storage.trash_days"], interval=s["storage.collect_minutes"] * 60.0,
+    ).start()
 
 
 def _announce(settings: Settings, address: tuple[str, int], mount: str, note: str = "") -> None:
@@ -336,6 +353,7 @@ def _work(settings: Settings, listener: socket.socket, slot: int) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
+    housekeeper = start_housekeeping(app)
     try:
         server.prepare()
         server.serve()
@@ -345,6 +363,8 @@ def _work(settings: Settings, listener: socket.socket, slot: int) -> int:
         if nightly is not None:
             nightly.stop()
         server.stop()
+        if housekeeper is not None:
+            housekeeper.stop()
         app.close()
     return 0
 

@@ -8,7 +8,8 @@ row is committed only after its blob is durable.
 
 The use cases are stacked by concern, one module each: ``drive_base``
 (rights, naming, commits, audit), ``drive_reading``, ``drive_writing``,
-``drive_moving``; this module adds classification and is the one callers import.
+``drive_moving``, ``drive_versions``; this module adds classification and is
+the one callers import.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from davdrive.drive_base import MAX_DEGREE, UNSET, DriveOptions, Unset, Upload, guess_content_type
-from davdrive.drive_moving import DriveMoving
+from davdrive.drive_versions import DriveVersions
 from davdrive.errors import BadRequest
 from davdrive.models import VISIBILITIES, DocType, Node, utcnow
 from davdrive.policy import Action
@@ -24,7 +25,7 @@ from davdrive.policy import Action
 __all__ = ["Drive", "DriveOptions", "UNSET", "Unset", "Upload", "guess_content_type"]
 
 
-class Drive(DriveMoving):
+class Drive(DriveVersions):
     """The drive as seen and changed by one actor, within one session."""
 
     def set_classification(

@@ -308,6 +308,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("storage.versions", int, 10, "Previous versions kept per file.", _positive),
     Setting(
+        "storage.trash_days", int, 30,
+        "Days a deleted item stays in the trash, where document administrators may "
+        "restore it; then it is purged and its content freed.", _positive,
+    ),
+    Setting(
+        "storage.collect_minutes", int, 60,
+        "Minutes between two clean-ups by `serve` (one process does them): purge the "
+        "trash past storage.trash_days, then remove the blobs nothing refers to any "
+        "more; 0: never (`davdrive trash purge` does it by hand).", _non_negative,
+    ),
+    Setting(
         "storage.inline_blob_bytes", int, 65536,
         "Uploads of at most this many bytes are kept in the database: the commit that "
         "stores the file makes its content durable too (one fsync instead of three or "

@@ -155,16 +155,16 @@ def test_new_blob_folders_are_made_durable_before_the_row_can_commit(
     Storing the first blob of a new prefix fsyncs every folder that received a new
     entry (the store's root, the two-level prefix folders) and the blob's own folder.
     Power loss cannot be produced here, so the fsyncs are recorded around the real ones."""
-    from davdrive import blobs
+    from davdrive import blob_files
 
     synced: list[Path] = []
-    real = blobs.fsync_dir
+    real = blob_files.fsync_dir
 
     def recording(path: Path) -> None:
         synced.append(Path(path))
         real(path)
 
-    monkeypatch.setattr(blobs, "fsync_dir", recording)
+    monkeypatch.setattr(blob_files, "fsync_dir", recording)
     store = BlobStore(tmp_path / "blobs")
     info = store.put_bytes(b"first content of its prefix")
     folder = store.path(info.sha256).parent
