@@ -271,8 +271,9 @@ class AuditEvent(Base):
     user_login: Mapped[str] = mapped_column(String(150), default="", index=True)
     ip: Mapped[str] = mapped_column(String(64), default="")
     action: Mapped[str] = mapped_column(String(64), index=True)
-    path: Mapped[str] = mapped_column(Text, default="")
-    target_path: Mapped[str] = mapped_column(Text, default="")
+    # Indexed for the history's "under this folder" filter (davdrive.history).
+    path: Mapped[str] = mapped_column(Text, default="", index=True)
+    target_path: Mapped[str] = mapped_column(Text, default="", index=True)
     outcome: Mapped[str] = mapped_column(String(16), default="ok")
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
@@ -280,15 +281,22 @@ class AuditEvent(Base):
 
 
 class LoginStat(Base):
+    """Daily connection counters of one login on one interface (davdrive.connection_stats):
+    ``successes`` sign-ins, ``failures`` refused sign-ins, ``requests`` answered, request
+    body bytes read (``bytes_in``) and response body bytes sent (``bytes_out``). Login
+    "" counts what no signed-in user did. Days are the server's local days."""
+
     __tablename__ = "login_stat"
     __table_args__ = (UniqueConstraint("login", "day", "interface"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(150))
-    day: Mapped[dt.date] = mapped_column(Date)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
     interface: Mapped[str] = mapped_column(String(8))  # dav | admin
     successes: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
 
 class WebSession(Base):
