@@ -10,7 +10,7 @@ every problem, one per line, and exit 2. The HTTP stack is imported only by
 This module is the entry point (``main``, ``build_parser``); the commands live
 by group in ``cli_drive`` (init, serve, folder, node, explain, provision),
 ``cli_records`` (record), ``cli_accounts`` (category, user, doctype),
-``cli_maintenance`` (check) and ``cli_demo``, on the
+``cli_maintenance`` (check), ``cli_history`` (audit) and ``cli_demo``, on the
 helpers of ``cli_common``.
 """
 
@@ -25,7 +25,14 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from davdrive import cli_accounts, cli_demo, cli_drive, cli_maintenance, cli_records
+from davdrive import (
+    cli_accounts,
+    cli_demo,
+    cli_drive,
+    cli_history,
+    cli_maintenance,
+    cli_records,
+)
 from davdrive.cli_common import PROG, Context, Handler
 from davdrive.errors import ConfigError, DriveError
 from davdrive.passwords import Passwords
@@ -48,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_records.add_record_parsers(sub)
     cli_accounts.add_doctype_parsers(sub)
     cli_maintenance.add_maintenance_parsers(sub)
+    cli_history.add_history_parsers(sub)
     return parser
 
 
