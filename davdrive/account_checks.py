@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Mapping
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
@@ -135,6 +136,18 @@ def check_degree(degree: int) -> int:
 def sees_hidden(actor: Actor) -> bool:
     """Whether ``actor`` may see hidden categories and their members."""
     return actor.is_system or actor.config or actor.members == "admin"
+
+
+SECRET_FIELDS: Final = frozenset({"password"})
+
+
+def describe_changes(changes: Mapping[str, Any]) -> str:
+    """The given changes (values not None) for an event's detail: ``name=value``, or
+    the name alone for a secret (``password``): "degree=3, password"."""
+    return ", ".join(
+        name if name in SECRET_FIELDS else f"{name}={value}"
+        for name, value in changes.items() if value is not None
+    )
 
 
 def audit_change(

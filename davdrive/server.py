@@ -109,6 +109,7 @@ def _install_lock_manager(dav: WsgiDAVApp, settings: Settings, current: CurrentR
             per_user=settings["dav.locks_per_user"],
         ),
         current,
+        settings["dav.mount"],
     )
     dav.lock_manager = manager
     for provider in dav.provider_map.values():
