@@ -10,7 +10,7 @@ every problem, one per line, and exit 2. The HTTP stack is imported only by
 This module is the entry point (``main``, ``build_parser``); the commands live
 by group in ``cli_drive`` (init, serve, folder, node, explain, provision),
 ``cli_records`` (record), ``cli_accounts`` (category, user, doctype),
-``cli_maintenance`` (check), ``cli_history`` (audit) and ``cli_demo``, on the
+``cli_maintenance`` (check), ``cli_history`` (audit, stats) and ``cli_demo``, on the
 helpers of ``cli_common``.
 """
 

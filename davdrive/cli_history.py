@@ -1,24 +1,28 @@
-"""``davdrive audit``: the event history, and ``audit verify``.
+"""``davdrive audit`` (the event history, ``audit verify``) and ``davdrive stats``.
 
 They run as the system through the same core functions as the admin view
-(``davdrive.history``) and never write: their
+(``davdrive.history``, ``davdrive.stats_report``) and never write: their
 session is rolled back. ``audit`` prints the newest events first (``--limit``,
 default 50), ``--json`` a list of events; bad dates and limits are one-line
 errors. ``audit verify`` exits 0 with "chain intact (N events)", else 1 naming
-the first bad event on stderr.
+the first bad event on stderr. ``stats`` prints the totals of the last
+``--days`` days (default 30) per login and interface, and overall.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
-from davdrive import audit, history
+from davdrive import audit, history, stats_report
 from davdrive.cli_common import PROG, Context, format_table, open_session, out, print_json
 from davdrive.errors import BadRequest
 from davdrive.paging import MAX_PER_PAGE
 from davdrive.policy import SYSTEM
+
+NOBODY = "(not signed in)"
 
 
 def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
@@ -65,6 +69,26 @@ def cmd_audit_verify(ctx: Context, args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
+    with open_session(ctx) as (_, session):
+        report = stats_report.connection_totals(session, SYSTEM, args.days)
+        session.rollback()
+    if args.json:
+        out(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    rows = [(r.login or NOBODY, r.interface, *_figures(r)) for r in report.rows]
+    rows.append(("all", "all", *_figures(report.overall)))
+    out(f"connections from {report.first.isoformat()} to {report.last.isoformat()}")
+    out(format_table(("login", "interface", "sign-ins", "failures", "requests", "bytes in",
+                      "bytes out"), rows))
+    return 0
+
+
+def _figures(totals: stats_report.Totals) -> tuple[str, ...]:
+    return tuple(str(v) for v in (totals.successes, totals.failures, totals.requests,
+                                  totals.bytes_in, totals.bytes_out))
+
+
 def add_history_parsers(sub: Any) -> None:
     auditing = sub.add_parser(
         "audit", help="the event history, newest first (or `audit verify`: the hash chain)"
@@ -87,3 +111,8 @@ def add_history_parsers(sub: Any) -> None:
     )
     verify.set_defaults(handler=cmd_audit_verify)
 
+    stats = sub.add_parser("stats", help="connection statistics per user and interface")
+    stats.add_argument("--days", type=int, default=30, metavar="N",
+                       help="the last N days, today included (default %(default)s)")
+    stats.add_argument("--json", action="store_true", help="the totals as JSON")
+    stats.set_defaults(handler=cmd_stats)

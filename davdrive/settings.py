@@ -320,6 +320,12 @@ SETTINGS: tuple[Setting, ...] = (
         "each user of that category may own at most that many bytes of file content. "
         "Categories not listed have no quota.", _category_quotas,
     ),
+    Setting(
+        "stats.flush_seconds", int, 5,
+        "Connection statistics are counted in memory and added to the database this "
+        "often (and when the server stops): a crash loses at most these last seconds "
+        "of counters, never an event.", _positive,
+    ),
     Setting("log.level", str, "info", "Log level: debug, info, warning or error.", _log_level),
     Setting(
         "attachments.allowed_types", list, sorted(ALL_TYPES),
