@@ -8,9 +8,9 @@ Filters, all optional and combined: ``user`` (the login as recorded, exact),
 ``action`` (exact, e.g. ``delete`` or ``user.set``), ``path_prefix`` (events
 whose path or target path is that path or lies under it, names compared
 exactly), ``since`` (included) and ``until`` (excluded) as aware datetimes
-(``parse_moment`` reads them from ISO text). Newest first (by time, then by
-the order of the chain). Every filter is answered by an index (user, action,
-time, path, target path).
+(``parse_moment``, from ``account_checks``, reads them from ISO text).
+Newest first (by time, then by the order of the chain). Every filter is
+answered by an index (user, action, time, path, target path).
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from davdrive.account_checks import parse_moment
 from davdrive.errors import BadRequest, Forbidden
 from davdrive.models import AuditEvent
 from davdrive.paging import check_per_page, clamp_page, page_count
 from davdrive.policy import Actor, may_read_history
+
+__all__ = ["CSV_COLUMNS", "EventFilter", "EventPage", "event_summary", "events_csv",
+           "parse_moment", "search_events"]
 
 CSV_COLUMNS = ("id", "time", "user", "ip", "action", "path", "target", "outcome", "detail")
 _CSV_BATCH = 500
@@ -60,31 +64,6 @@ class EventPage:
     @property
     def pages(self) -> int:
         return page_count(self.total, self.per_page)
-
-
-def parse_moment(text: str | None, what: str, *, end_of_day: bool = False) -> dt.datetime | None:
-    """An ISO date or date-time as an aware UTC datetime (None for None or "").
-
-    A date-time without an offset is in the server's local time. A date alone
-    is the start of that day, or with ``end_of_day`` the start of the next one
-    (so that ``--until 2026-06-30`` includes the whole of June 30th).
-    """
-    if text is None or not text.strip():
-        return None
-    value = text.strip()
-    try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            moment = dt.datetime.combine(day + dt.timedelta(days=1 if end_of_day else 0),
-                                         dt.time())
-        else:
-            moment = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRequest(
-            f"{what}: {text!r} is not an ISO date or date-time "
-            "(e.g. 2026-06-30 or 2026-06-30T18:00)"
-        ) from exc
-    return moment.astimezone(dt.UTC)
 
 
 def _require(actor: Actor) -> None:

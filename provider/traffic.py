@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from davdrive.connection_stats import ConnectionStats
-from provider.body_input import read_into
+from provider.body_input import LineIterator, read_into
 from provider.file_body import FileBody
 
 LoginOf = Callable[[dict[str, Any]], str]
 
 
-class CountingInput:
+class CountingInput(LineIterator):
     """``wsgi.input`` that counts the bytes read through it."""
 
     def __init__(self, stream: Any) -> None:
@@ -46,13 +46,6 @@ class CountingInput:
         line: bytes = self._stream.readline(size)
         self.count += len(line)
         return line
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            line = self.readline(64 * 1024)
-            if not line:
-                return
-            yield line
 
 
 def _has_body(environ: dict[str, Any]) -> bool:
