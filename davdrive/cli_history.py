@@ -91,7 +91,9 @@ def _figures(totals: stats_report.Totals) -> tuple[str, ...]:
 
 def add_history_parsers(sub: Any) -> None:
     auditing = sub.add_parser(
-        "audit", help="the event history, newest first (or `audit verify`: the hash chain)"
+        "audit", help="the event history, newest first (or `audit verify`: the hash chain)",
+        usage=f"{PROG} audit [--user U] [--action A] [--path PREFIX] [--since ISO] "
+              f"[--until ISO] [--limit N] [--json]\n       {PROG} audit verify",
     )
     auditing.add_argument("--user", metavar="U", help="events of this login (as recorded)")
     auditing.add_argument("--action", metavar="A", help="events of this action (e.g. delete)")
