@@ -111,14 +111,17 @@ def _check_prefix(prefix: str) -> str:
 
 
 def _under(column: Any, prefix: str, binary: bool) -> ColumnElement[bool]:
-    """``column`` is ``prefix`` or a path below it, as a range on the column's index:
-    "/" sorts just before "0" in a binary collation (SQLite's; with ``binary`` the
-    comparison asks PostgreSQL for its "C" collation, whatever the database's)."""
+    """``column`` is ``prefix`` or a path below it, as a range on the column's partial
+    index (of the non-empty values): "/" sorts just before "0" in a binary collation
+    (SQLite's; with ``binary`` the comparison asks PostgreSQL for its "C" collation,
+    whatever the database's)."""
+    present = column != ""  # the partial index's own condition: the index is used
     if binary:
         column = column.collate("C")
     if not prefix:
-        return column != ""  # type: ignore[no-any-return]
-    return or_(column == prefix, and_(column >= prefix + "/", column < prefix + "0"))
+        return present  # type: ignore[no-any-return]
+    return or_(and_(present, column == prefix),
+               and_(present, column >= prefix + "/", column < prefix + "0"))
 
 
 def search_events(

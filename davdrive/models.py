@@ -266,14 +266,23 @@ class DeadProperty(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_event"
+    # The history's "under this folder" filter (davdrive.history) searches these; only
+    # events with a path (a target: moves and copies) are indexed, so the others cost
+    # no index write.
+    __table_args__ = (
+        Index("ix_audit_event_path", "path", sqlite_where=text("path != ''"),
+              postgresql_where=text("path != ''")),
+        Index("ix_audit_event_target_path", "target_path",
+              sqlite_where=text("target_path != ''"),
+              postgresql_where=text("target_path != ''")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     time: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     user_login: Mapped[str] = mapped_column(String(150), default="", index=True)
     ip: Mapped[str] = mapped_column(String(64), default="")
     action: Mapped[str] = mapped_column(String(64), index=True)
-    # Indexed for the history's "under this folder" filter (davdrive.history).
-    path: Mapped[str] = mapped_column(Text, default="", index=True)
-    target_path: Mapped[str] = mapped_column(Text, default="", index=True)
+    path: Mapped[str] = mapped_column(Text, default="")
+    target_path: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(16), default="ok")
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64), default="")

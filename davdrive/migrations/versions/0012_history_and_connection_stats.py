@@ -1,7 +1,8 @@
 """history filters and traffic counters
 
 The event history is searched by folder (``path`` or ``target_path`` under a
-prefix, davdrive.history): both get an index. Connection statistics count the
+prefix, davdrive.history): both get an index, partial (only the events that
+have one: the others, and every event's write, pay nothing for it). Connection statistics count the
 bytes read and sent per login, day and interface (``bytes_in``, ``bytes_out``,
 0 on the rows of earlier releases), and are summed over a range of days
 (``day`` indexed).
@@ -28,13 +29,15 @@ def upgrade() -> None:
     op.add_column('login_stat', sa.Column('bytes_out', sa.BigInteger(), nullable=False,
                                           server_default=sa.text('0')))
     op.create_index(op.f('ix_login_stat_day'), 'login_stat', ['day'])
-    op.create_index(op.f('ix_audit_event_path'), 'audit_event', ['path'])
-    op.create_index(op.f('ix_audit_event_target_path'), 'audit_event', ['target_path'])
+    for column in ('path', 'target_path'):
+        where = sa.text(f"{column} != ''")
+        op.create_index(f'ix_audit_event_{column}', 'audit_event', [column],
+                        sqlite_where=where, postgresql_where=where)
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_audit_event_target_path'), table_name='audit_event')
-    op.drop_index(op.f('ix_audit_event_path'), table_name='audit_event')
+    op.drop_index('ix_audit_event_target_path', table_name='audit_event')
+    op.drop_index('ix_audit_event_path', table_name='audit_event')
     op.drop_index(op.f('ix_login_stat_day'), table_name='login_stat')
     with op.batch_alter_table('login_stat') as batch_op:
         batch_op.drop_column('bytes_out')
