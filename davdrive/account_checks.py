@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Mapping
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
@@ -101,12 +102,14 @@ def check_text(value: str | None, limit: int, what: str) -> str:
     return text
 
 
-def parse_expiry(text: str | None, what: str = "The expiry") -> dt.datetime | None:
-    """An ISO date or date-time in server local time, as aware UTC; '' or 'never' = no expiry.
+def parse_moment(text: str | None, what: str, *, end_of_day: bool = False) -> dt.datetime | None:
+    """An ISO date or date-time as an aware UTC datetime (None for None or "").
 
-    A date alone means the account works until the end of that day.
+    A date-time without an offset is in the server's local time. A date alone
+    is the start of that day, or with ``end_of_day`` the start of the next one
+    (the whole day included). Anything else is a BadRequest naming ``what``.
     """
-    if text is None or text.strip().lower() in ("", "never", "none"):
+    if text is None or not text.strip():
         return None
     value = text.strip()
     try:
@@ -115,7 +118,8 @@ def parse_expiry(text: str | None, what: str = "The expiry") -> dt.datetime | No
         day = None
     try:
         if day is not None:
-            moment = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+            moment = dt.datetime.combine(day + dt.timedelta(days=1 if end_of_day else 0),
+                                         dt.time())
         else:
             moment = dt.datetime.fromisoformat(value)
     except ValueError as exc:
@@ -124,6 +128,16 @@ def parse_expiry(text: str | None, what: str = "The expiry") -> dt.datetime | No
             "(e.g. 2026-06-30 or 2026-06-30T18:00)"
         ) from exc
     return moment.astimezone(dt.UTC)
+
+
+def parse_expiry(text: str | None, what: str = "The expiry") -> dt.datetime | None:
+    """An ISO date or date-time in server local time, as aware UTC; '' or 'never' = no expiry.
+
+    A date alone means the account works until the end of that day.
+    """
+    if text is not None and text.strip().lower() in ("never", "none"):
+        return None
+    return parse_moment(text, what, end_of_day=True)
 
 
 def check_degree(degree: int) -> int:
@@ -135,6 +149,18 @@ def check_degree(degree: int) -> int:
 def sees_hidden(actor: Actor) -> bool:
     """Whether ``actor`` may see hidden categories and their members."""
     return actor.is_system or actor.config or actor.members == "admin"
+
+
+SECRET_FIELDS: Final = frozenset({"password"})
+
+
+def describe_changes(changes: Mapping[str, Any]) -> str:
+    """The given changes (values not None) for an event's detail: ``name=value``, or
+    the name alone for a secret (``password``): "degree=3, password"."""
+    return ", ".join(
+        name if name in SECRET_FIELDS else f"{name}={value}"
+        for name, value in changes.items() if value is not None
+    )
 
 
 def audit_change(

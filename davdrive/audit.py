@@ -1,7 +1,8 @@
 """Hash-chained event log.
 
 Each event stores the hash of the previous one and its own sha256 over its
-fields, so that a removed or edited row breaks the chain (``verify``).
+fields, so that a removed or edited row breaks the chain (``check_chain``
+names the first bad row and what is wrong with it; ``verify`` gives its id).
 The caller's session is used and committed by the caller. ``record`` takes
 the database's write lock (``davdrive.write_lock``) before it reads the last
 hash, so two events appended at once, by any thread or process, never share
@@ -10,8 +11,10 @@ a ``prev_hash``: the chain cannot fork.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -85,11 +88,71 @@ def _event(
     return values
 
 
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first event that breaks the chain. ``edited``: its hash does not match its
+    own fields (the row was changed); otherwise its ``prev_hash`` is not the hash of
+    the event before it (an event was removed before it, or rows were swapped)."""
+
+    id: int
+    time: dt.datetime
+    action: str
+    edited: bool
+
+    @property
+    def reason(self) -> str:
+        if self.edited:
+            return "edited: its hash does not match its fields"
+        return ("the chain is broken before it: its prev_hash is not the previous event's "
+                "hash (an event was deleted, or events were swapped)")
+
+    def describe(self) -> str:
+        """One line naming the event (id, time in UTC, action) and what is wrong."""
+        moment = self.time.replace(tzinfo=None).isoformat(sep=" ")
+        return f"event {self.id} ({moment} UTC, {self.action}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """``events`` read (all of them when intact), and the first break if any."""
+
+    events: int
+    broken: ChainBreak | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+_CHAIN_BATCH = 1000
+_CHAIN_COLUMNS = (AuditEvent.id, *(getattr(AuditEvent, name) for name in _FIELDS),
+                  AuditEvent.hash)
+
+
+def check_chain(session: Session) -> ChainCheck:
+    """Walk the chain in id order (in batches: memory stays flat) up to the first
+    event whose hash does not match its fields or whose ``prev_hash`` is not the
+    previous event's hash. Removing the newest events leaves a shorter chain that
+    still verifies: the chain proves what it holds, not that nothing came after."""
+    prev, count = "", 0
+    rows = session.execute(
+        select(*_CHAIN_COLUMNS).order_by(AuditEvent.id),
+        execution_options={"yield_per": _CHAIN_BATCH},
+    )
+    try:
+        for row in rows:
+            count += 1
+            values = row._mapping
+            edited = _digest_values({name: values[name] for name in _FIELDS}) != row.hash
+            if edited or row.prev_hash != prev:
+                return ChainCheck(count, ChainBreak(row.id, row.time, row.action, edited))
+            prev = row.hash
+    finally:
+        rows.close()
+    return ChainCheck(count, None)
+
+
 def verify(session: Session) -> int | None:
     """Id of the first event that breaks the chain, or None when intact."""
-    prev = ""
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
-        if event.prev_hash != prev or _digest(event) != event.hash:
-            return event.id
-        prev = event.hash
-    return None
+    broken = check_chain(session).broken
+    return broken.id if broken is not None else None

@@ -6,7 +6,7 @@ no live node under a trashed parent; no two live names (``name_key``) in one
 folder; no upload temp file left (one untouched for ``temp_age`` seconds: an
 upload in flight keeps writing, and the server removes older ones at start);
 no blob file without a blob row (older than ``orphan_age``: a fresh one may be
-waiting for its commit); the event chain (``audit.verify``).
+waiting for its commit); the event chain (``audit.check_chain``).
 
 ``run_check`` returns a ``Report``: every problem found (``kind``, ``subject``,
 ``detail``), the first one names what to look at. ``repair=True`` removes the
@@ -88,12 +88,9 @@ def run_check(
         _found(report, problem, fix, repair)
     for problem, fix in _orphan_blobs(session, blobs, orphan_age):
         _found(report, problem, fix, repair)
-    broken = audit.verify(session)
+    broken = audit.check_chain(session).broken
     if broken is not None:
-        report.problems.append(Problem(
-            "event_chain", f"event {broken}",
-            "its prev_hash or hash does not match: the chain is broken from here",
-        ))
+        report.problems.append(Problem("event_chain", f"event {broken.id}", broken.reason))
     return report
 
 

@@ -11,7 +11,8 @@ This module is the entry point (``main``, ``build_parser``); the commands live
 by group in ``cli_drive`` (init, serve, folder, node, explain, provision),
 ``cli_records`` (record), ``cli_accounts`` (category, user, doctype),
 ``cli_trash`` (trash, version), ``cli_maintenance`` (check), ``cli_backup`` (backup,
-restore) and ``cli_demo``, on the helpers of ``cli_common``.
+restore), ``cli_history`` (audit, stats) and ``cli_demo``, on the helpers of
+``cli_common``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from davdrive import (
     cli_backup,
     cli_demo,
     cli_drive,
+    cli_history,
     cli_maintenance,
     cli_records,
     cli_trash,
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_trash.add_trash_parsers(sub)
     cli_maintenance.add_maintenance_parsers(sub)
     cli_backup.add_backup_parsers(sub)
+    cli_history.add_history_parsers(sub)
     return parser
 
 

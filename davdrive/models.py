@@ -268,6 +268,16 @@ class DeadProperty(Base):
 
 class AuditEvent(Base):
     __tablename__ = "audit_event"
+    # The history's "under this folder" filter (davdrive.history) searches these; only
+    # events with a path (a target: moves and copies) are indexed, so the others cost
+    # no index write.
+    __table_args__ = (
+        Index("ix_audit_event_path", "path", sqlite_where=text("path != ''"),
+              postgresql_where=text("path != ''")),
+        Index("ix_audit_event_target_path", "target_path",
+              sqlite_where=text("target_path != ''"),
+              postgresql_where=text("target_path != ''")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     time: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     user_login: Mapped[str] = mapped_column(String(150), default="", index=True)
@@ -282,15 +292,22 @@ class AuditEvent(Base):
 
 
 class LoginStat(Base):
+    """Daily connection counters of one login on one interface (davdrive.connection_stats):
+    ``successes`` sign-ins, ``failures`` refused sign-ins, ``requests`` answered, request
+    body bytes read (``bytes_in``) and response body bytes sent (``bytes_out``). Login
+    "" counts what no signed-in user did. Days are the server's local days."""
+
     __tablename__ = "login_stat"
     __table_args__ = (UniqueConstraint("login", "day", "interface"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(150))
-    day: Mapped[dt.date] = mapped_column(Date)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
     interface: Mapped[str] = mapped_column(String(8))  # dav | admin
     successes: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
 
 class WebSession(Base):

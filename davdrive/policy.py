@@ -315,6 +315,22 @@ def may_manage_trash(actor: Actor) -> Decision:
     )
 
 
+def may_read_history(actor: Actor) -> Decision:
+    """The event history and the connection statistics (seed 002: "as an administrator
+    you see your collaborators' connection statistics"): those who may change the
+    configuration, and document administrators. They show every user's actions and
+    paths, hidden items included, so no lesser right reads them.
+    """
+    if actor.is_system or actor.documents == "admin":
+        return Decision(True, "document administrator")
+    if actor.config:
+        return Decision(True, "may change the configuration")
+    return Decision(
+        False, f"category {actor.category!r} may neither change the configuration nor "
+        "administer documents",
+    )
+
+
 @dataclass(frozen=True)
 class LoginFacts:
     """What decides whether an account may sign in (rule 1)."""

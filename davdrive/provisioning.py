@@ -33,9 +33,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from davdrive import node_admin, tree
+from davdrive.account_checks import audit_change
 from davdrive.errors import ConfigError
 from davdrive.models import FOLDER_LEVELS, Category, DocType, Node
 from davdrive.paths import join, split_path, validate_name
+from davdrive.policy import SYSTEM
 from davdrive.services import Drive
 
 FOLDER_KEYS = {"path", "rights", "min_degree", "doc_type", "new_files_private"}
@@ -181,11 +183,14 @@ def _settle(session: Session, node: Node, item: Item) -> int:
     }
     if item.kind == "folder":
         wanted["new_files_private"] = item.new_files_private
-    changes = 0
-    for key, value in wanted.items():
-        if getattr(node, key) != value:
-            setattr(node, key, value)
-            changes += 1
+    changed = {key: value for key, value in wanted.items() if getattr(node, key) != value}
+    for key, value in changed.items():
+        setattr(node, key, value)
+    changes = len(changed)
+    if changed:
+        session.flush()
+        audit_change(session, SYSTEM, "provision", path=join(tree.path_of(session, node)),
+                     detail=", ".join(f"{key}={value}" for key, value in changed.items()))
     if item.kind == "folder":
         current = node_admin.folder_rights(session, node)
         if current != item.rights:

@@ -7,6 +7,7 @@ app factory each open their own runtime, and tests open as many as they like.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from davdrive import db
 from davdrive.blobs import BlobStore
+from davdrive.connection_stats import ConnectionStats
 from davdrive.deadprops import DeadPropLimits
 from davdrive.passwords import Passwords
 from davdrive.quota import QuotaLimits, parse_category_quotas
@@ -23,6 +25,8 @@ from davdrive.readable_files import ReadableFiles
 from davdrive.rights_cache import RightsCache
 from davdrive.services import DriveOptions
 from davdrive.settings import Settings
+
+_log = logging.getLogger("davdrive")
 
 
 @dataclass
@@ -37,6 +41,8 @@ class Runtime:
     # Per process: files the read fast path found readable, checked against the tree's
     # version (davdrive/readable_files.py).
     readable_files: ReadableFiles = field(default_factory=ReadableFiles)
+    # Per process: connection counters not stored yet (davdrive/connection_stats.py).
+    connection_stats: ConnectionStats = field(default_factory=ConnectionStats)
 
     @cached_property
     def reads(self) -> ReadConnections:
@@ -65,6 +71,11 @@ class Runtime:
         )
 
     def close(self) -> None:
+        """Store the connection counters not flushed yet, then release the database."""
+        try:
+            self.connection_stats.flush(self.sessions)
+        except Exception:  # noqa: BLE001 - closing goes on; the counts are lost, said once
+            _log.exception("connection statistics could not be stored at close")
         if "reads" in self.__dict__:
             self.reads.close()
         self.engine.dispose()

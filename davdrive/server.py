@@ -6,15 +6,19 @@ stack, outermost first:
     CatchAll -> HeadersOnly -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials; a browser's GET
                      is sent to /admin/
-        /admin/...   the admin view (web.create_web_app, Flask)
-        <mount>/...  ContextMiddleware -> BasicAuthMiddleware -> FastPut -> NextcloudLayout
+        /admin/...   TrafficCounter("admin") -> the admin view (web.create_web_app, Flask)
+        <mount>/...  TrafficCounter("dav") -> ContextMiddleware -> BasicAuthMiddleware
+                     -> FastPut -> NextcloudLayout
                      -> XmlBodyMiddleware -> FastReads -> StatusPageScrubber
                      -> StreamedResponses -> FileResponses -> WsgiDAV(DriveProvider)
                      (NextcloudLayout: <mount>/files/LOGIN/ is the drive again,
                      <mount>/uploads/LOGIN/ goes to ChunkedUploads)
 
 HardeningMiddleware reads no body; XML bodies are read and parsed only after
-authentication.
+authentication. The two ``TrafficCounter`` count requests and body bytes per
+signed-in login in the runtime's ``connection_stats`` (no SQL per request);
+``serve`` flushes them every ``stats.flush_seconds`` from a background thread
+(``StatsFlusher``) and when it stops.
 
 ``serve(settings)`` holds the data folder's server lock (``davdrive.folder_lock``:
 one server per data folder; ``server.workers`` processes share it and one
@@ -43,6 +47,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
+from davdrive.connection_stats import StatsFlusher
 from davdrive.folder_lock import serving
 from davdrive.group_commit import GroupCommit
 from davdrive.housekeeping import Housekeeper
@@ -52,7 +57,7 @@ from davdrive.settings import Settings
 from davdrive.workers import supervise
 from provider.body_input import install_quiet_body_errors
 from provider.chunk_uploads import ChunkedUploads
-from provider.context import ContextMiddleware, CurrentRequest
+from provider.context import ContextMiddleware, CurrentRequest, signed_in_login
 from provider.dav_provider import DriveProvider
 from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
 from provider.fast_put import FastPut
@@ -65,8 +70,10 @@ from provider.lock_manager import DriveLockManager, LockLimits
 from provider.lock_storage import SqlLockStorage
 from provider.nextcloud_layout import NextcloudLayout
 from provider.propfind import StreamedResponses
+from provider.traffic import TrafficCounter
 from provider.xml_body import XmlBodyMiddleware
 from web import create_web_app
+from web.request_state import signed_in_login as web_login
 
 _log = logging.getLogger("davdrive")
 
@@ -113,6 +120,7 @@ def _install_lock_manager(dav: WsgiDAVApp, settings: Settings, current: CurrentR
             per_user=settings["dav.locks_per_user"],
         ),
         current,
+        settings["dav.mount"],
     )
     dav.lock_manager = manager
     for provider in dav.provider_map.values():
@@ -165,9 +173,11 @@ class DriveApp:
             layout, self.mount, self.provider, enabled=settings["dav.fast_put"],
             commits=GroupCommit(runtime.engine),
         )
-        self._web = create_web_app(settings, runtime)
-        self._dav = ContextMiddleware(
-            BasicAuthMiddleware(signed_in, self.controller), runtime, current
+        stats = runtime.connection_stats
+        self._web = TrafficCounter(create_web_app(settings, runtime), stats, "admin", web_login)
+        self._dav = TrafficCounter(
+            ContextMiddleware(BasicAuthMiddleware(signed_in, self.controller), runtime, current),
+            stats, "dav", signed_in_login,
         )
         self._app = HeadersOnly(HardeningMiddleware(
             self._route,
@@ -282,6 +292,7 @@ def serve(settings: Settings) -> int:
         _announce(settings, server.bind_addr[:2], app.mount)
         nightly = start_nightly(app.runtime)
         housekeeper = start_housekeeping(app)
+        flusher = start_stats_flusher(app)
         try:
             server.serve()
         except KeyboardInterrupt:
@@ -292,6 +303,7 @@ def serve(settings: Settings) -> int:
             server.stop()
             if housekeeper is not None:
                 housekeeper.stop()
+            flusher.stop()
             app.close()
     return 0
 
@@ -305,6 +317,15 @@ def start_housekeeping(app: DriveApp) -> Housekeeper | None:
     return Housekeeper(
         s.data_dir, app.runtime.sessions, app.runtime.blobs,
         trash_days=s["storage.trash_days"], interval=s["storage.collect_minutes"] * 60.0,
+    ).start()
+
+
+def start_stats_flusher(app: DriveApp) -> StatsFlusher:
+    """The thread that stores ``app``'s connection counters every ``stats.flush_seconds``
+    (``stop`` it after the server: it stores what is left)."""
+    runtime = app.runtime
+    return StatsFlusher(
+        runtime.connection_stats, runtime.sessions, app.settings["stats.flush_seconds"]
     ).start()
 
 
@@ -354,6 +375,7 @@ def _work(settings: Settings, listener: socket.socket, slot: int) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
     housekeeper = start_housekeeping(app)
+    flusher = start_stats_flusher(app)
     try:
         server.prepare()
         server.serve()
@@ -365,6 +387,7 @@ def _work(settings: Settings, listener: socket.socket, slot: int) -> int:
         server.stop()
         if housekeeper is not None:
             housekeeper.stop()
+        flusher.stop()
         app.close()
     return 0
 

@@ -347,6 +347,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Hour (0-23, the server's local time) at which `serve` takes a backup every night; "
         "-1 turns the nightly backup off.", _hour_or_off,
     ),
+    Setting(
+        "stats.flush_seconds", int, 5,
+        "Connection statistics are counted in memory and added to the database this "
+        "often (and when the server stops): a crash loses at most these last seconds "
+        "of counters, never an event.", _positive,
+    ),
     Setting("log.level", str, "info", "Log level: debug, info, warning or error.", _log_level),
     Setting(
         "attachments.allowed_types", list, sorted(ALL_TYPES),

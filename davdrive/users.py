@@ -33,6 +33,7 @@ from davdrive.account_checks import (
     check_login,
     check_password,
     check_text,
+    describe_changes,
     login_key,
     sees_hidden,
 )
@@ -226,7 +227,8 @@ def set_user(
     given = {
         "degree": degree, "password": password, "active": active, "hours": hours,
         "display_name": display_name, "email": email,
-        "expires_at": None if expires_at is UNSET else "given",
+        "expires_at": None if expires_at is UNSET else (
+            new_expiry.isoformat() if new_expiry else "never"),
         "category": None if new_category.id == user.category_id else category,
     }
     _guard_user_edit(user, actor, {k for k, v in given.items() if v is not None})
@@ -247,7 +249,7 @@ def set_user(
     if auth_changed:
         user.auth_version = (user.auth_version or 0) + 1
     session.flush()
-    audit_change(session, actor, "user.set", detail=user.login)
+    audit_change(session, actor, "user.set", detail=f"{user.login}: {describe_changes(given)}")
     return user
 
 

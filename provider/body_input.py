@@ -48,7 +48,22 @@ def body_error(exc: BaseException, environ: dict[str, Any]) -> BodyReadError:
     return error
 
 
-class GuardedInput:
+class LineIterator:
+    """A body stream whose iteration gives its lines (at most 64 KiB each) through its
+    own ``readline``, as ``wsgi.input`` must."""
+
+    def readline(self, size: int = -1) -> bytes:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            line = self.readline(64 * 1024)
+            if not line:
+                return
+            yield line
+
+
+class GuardedInput(LineIterator):
     """``wsgi.input`` whose read errors are ``BodyReadError``."""
 
     def __init__(self, stream: Any, environ: dict[str, Any]) -> None:
@@ -73,13 +88,6 @@ class GuardedInput:
             return self._stream.readline(size)  # type: ignore[no-any-return]
         except (ValueError, OSError) as exc:
             raise body_error(exc, self._environ) from None
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            line = self.readline(64 * 1024)
-            if not line:
-                return
-            yield line
 
 
 BODY_BLOCK = 1024 * 1024  # as WsgiDAV's block_size (server.py)

@@ -136,6 +136,14 @@ class RequestContext:
             self._backoffice = None
 
 
+def signed_in_login(environ: dict[str, Any]) -> str:
+    """The login the request signed in as, "" when none (for the connection statistics,
+    ``provider.traffic``); still known after the context is closed."""
+    ctx = environ.get(ENV_KEY)
+    actor = ctx.actor if ctx is not None else None
+    return actor.login if actor is not None else ""
+
+
 def context_of(environ: dict[str, Any]) -> RequestContext:
     ctx = environ.get(ENV_KEY)
     if ctx is None:

@@ -37,7 +37,7 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 from lxml import etree
 from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
 
-from provider.body_input import GuardedInput
+from provider.body_input import GuardedInput, LineIterator
 from provider.errors import error_response, plain_response
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "REPORT", "SEARCH"})
@@ -107,7 +107,7 @@ def _content_length(environ: dict[str, Any]) -> int | None:
     return int(raw)
 
 
-class _LimitedInput:
+class _LimitedInput(LineIterator):
     """``wsgi.input`` for a PUT of unknown length: 413 once the body passes ``limit``."""
 
     def __init__(self, stream: Any, limit: int) -> None:
@@ -135,13 +135,6 @@ class _LimitedInput:
         return self._count(
             self._stream.readline(max(0, min(size, self._limit + 1 - self._seen)))
         )
-
-    def __iter__(self) -> Any:
-        while True:
-            line = self.readline(64 * 1024)
-            if not line:
-                return
-            yield line
 
 
 class HardeningMiddleware:

@@ -20,6 +20,11 @@ process since it was read, checked under WsgiDAV's lock when a write begins,
 so WsgiDAV's guard against a LOCK slipping in between check and write holds
 as before. Plain write checks no longer take that process-wide lock: the
 database answers them.
+
+Every lock granted and every lock removed (UNLOCK, or with the item a
+DELETE or MOVE takes away) is an event of the history (``lock``,
+``unlock``), recorded in the transaction that stores or removes the row,
+under the signed-in user, the client's address and the item's drive path.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from wsgidav import util
 from wsgidav.dav_error import (
@@ -42,7 +47,7 @@ from wsgidav.dav_error import (
 from wsgidav.lock_man.lock_manager import LockManager, normalize_lock_root
 
 from provider.context import CurrentRequest, RequestContext
-from provider.lock_storage import LockLimits, SqlLockStorage, lock_conflicts
+from provider.lock_storage import Audited, LockLimits, SqlLockStorage, lock_conflicts
 
 __all__ = ["DriveLockManager", "LockLimits"]
 
@@ -77,11 +82,13 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
     """LockManager over ``SqlLockStorage`` with limits and one-query conflict checks."""
 
     def __init__(
-        self, storage: SqlLockStorage, limits: LockLimits, current: CurrentRequest | None = None
+        self, storage: SqlLockStorage, limits: LockLimits, current: CurrentRequest | None = None,
+        mount: str = "",
     ) -> None:
         super().__init__(storage)
         self.limits = limits
         self.current = current
+        self.mount = mount  # the drive's URL path: lock roots under it are drive paths
         self._changes = 0  # locks created or removed by this process (snapshot validity)
         self._changes_mutex = threading.Lock()
 
@@ -91,8 +98,36 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
             self._changes += 1
 
     def release(self, token: str) -> None:
-        self.storage.delete(token)
+        """UNLOCK: remove the lock and record the ``unlock`` event."""
+        self._release(token, "")
+
+    def _release(self, token: str, detail: str) -> None:
+        lock = self.storage.get(token)
+        principal = lock["principal"] if lock is not None else ""
+        audited = self._audited(lock["root"], principal) if lock is not None else None
+        self.storage.delete(token, audited, detail)
         self._changed()
+
+    def remove_all_locks_from_url(self, url: str, *, recursive: bool = False) -> None:
+        """As WsgiDAV's (the locks of an item deleted or moved away, and of what it
+        held), each removal recorded as an ``unlock`` event saying why."""
+        self._lock.acquire_write()
+        try:
+            for lock in self.get_url_lock_list(url, recursive=recursive):
+                self._release(lock["token"], "removed with the item (deleted or moved)")
+        finally:
+            self._lock.release()
+
+    def _audited(self, root: str, principal: str) -> Audited:
+        """Who acts (the signed-in user, else the lock's principal), from where, and
+        the drive path of ``root`` (a lock root: the item's URL path, %-encoded)."""
+        ctx = self.current.ctx if self.current is not None else None
+        actor = ctx.actor if ctx is not None else None
+        ip = ctx.environ.get("REMOTE_ADDR", "") if ctx is not None else ""
+        path = unquote(root)
+        if self.mount and (path == self.mount or path.startswith(self.mount + "/")):
+            path = path[len(self.mount):] or "/"
+        return Audited(actor.login if actor is not None else principal, ip, path)
 
     def refresh(self, token: str, *, timeout: Any = None) -> Any:
         lock = super().refresh(token, timeout=timeout)
@@ -174,7 +209,7 @@ class DriveLockManager(LockManager):  # type: ignore[misc]
             "root": path, "type": lock_type, "scope": lock_scope, "depth": lock_depth,
             "owner": lock_owner, "timeout": timeout, "principal": principal,
         }
-        self.storage.create(path, lock, self.limits)
+        self.storage.create(path, lock, self.limits, self._audited(path, principal))
         self._changed()  # still under self._lock: acquire holds it for writing
         return lock
 

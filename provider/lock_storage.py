@@ -10,7 +10,9 @@ The database enforces the locking rules: ``create`` takes the write lock
 new row in one transaction, so no thread or process can slip a conflicting
 lock in between; a conflict raises 423 naming the locked items. The limits on
 locks per item and per user are counted in that transaction too (507 past
-them). WsgiDAV's in-process check before it only answers sooner.
+them). WsgiDAV's in-process check before it only answers sooner. Given an
+``Audited`` (who, from where, which drive path), ``create`` and ``delete``
+record the ``lock`` / ``unlock`` event in the same transaction as the row.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from wsgidav.lock_man.lock_manager import (
     validate_lock,
 )
 
+from davdrive import audit
 from davdrive.models import Lock
 from davdrive.prepared import Prepared
 from davdrive.write_lock import take_write_lock
@@ -49,6 +52,15 @@ class LockLimits:
     owner_max_bytes: int
     per_item: int
     per_user: int
+
+
+@dataclass(frozen=True)
+class Audited:
+    """Who locks or unlocks, from which address, and the drive path of the lock's root."""
+
+    user: str
+    ip: str
+    path: str
 
 
 def _to_dict(row: Lock) -> dict[str, Any]:
@@ -167,10 +179,12 @@ class SqlLockStorage:
             return _to_dict(row)
 
     def create(
-        self, path: str, lock: dict[str, Any], limits: LockLimits | None = None
+        self, path: str, lock: dict[str, Any], limits: LockLimits | None = None,
+        audited: Audited | None = None,
     ) -> dict[str, Any]:
         """Store ``lock`` on ``path`` unless a live lock conflicts (423) or, with
-        ``limits``, the item or the principal already holds the most allowed (507)."""
+        ``limits``, the item or the principal already holds the most allowed (507);
+        with ``audited``, the ``lock`` event is recorded with it."""
         assert lock.get("token") is None and lock.get("expire") is None
         lock["root"] = normalize_lock_root(path)
         timeout = lock.get("timeout")
@@ -202,6 +216,12 @@ class SqlLockStorage:
                     depth=lock["depth"], timeout=timeout, expire=lock["expire"],
                 )
             )
+            if audited is not None:
+                audit.record(
+                    session, user=audited.user, ip=audited.ip, action="lock", path=audited.path,
+                    detail=f"{lock['scope']} {lock['type']} lock, depth {lock['depth']}, "
+                           f"for {int(timeout)} s",
+                )
         return lock
 
     def refresh(self, token: str, *, timeout: float) -> dict[str, Any]:
@@ -215,10 +235,16 @@ class SqlLockStorage:
             row.expire = time.time() + timeout
             return _to_dict(row)
 
-    def delete(self, token: str) -> bool:
+    def delete(self, token: str, audited: Audited | None = None, detail: str = "") -> bool:
+        """Remove the lock ``token``; True when there was one. With ``audited``, an
+        ``unlock`` event (with ``detail``) is recorded with the removal."""
         with self._sessions.begin() as session:
             result = session.execute(delete(Lock).where(Lock.token == token))
-            return bool(getattr(result, "rowcount", 0))
+            removed = bool(getattr(result, "rowcount", 0))
+            if removed and audited is not None:
+                audit.record(session, user=audited.user, ip=audited.ip, action="unlock",
+                             path=audited.path, detail=detail)
+            return removed
 
     def get_lock_list(
         self, path: str, *, include_root: bool, include_children: bool, token_only: bool

@@ -30,6 +30,8 @@ from davdrive.settings import Settings
 from davdrive.users import actor_for
 
 SESSION_COOKIE = "davdrive_session"
+# environ key: the signed-in user's login, for the connection statistics (set per request).
+LOGIN_KEY = "davdrive.web.login"
 SIGNIN_COOKIE = "davdrive_signin"
 CROSS_SITE = (
     "This form was sent from another site; it was refused and nothing changed. "
@@ -77,8 +79,15 @@ def _open() -> None:
     if found is not None:
         g.user, g.web_session = found
         g.actor = actor_for(g.user)
+        request.environ[LOGIN_KEY] = g.user.login
     if request.method == "POST":
         _check_post(request)
+
+
+def signed_in_login(environ: dict[str, Any]) -> str:
+    """The login of the browser's session during the request, "" when none (the
+    connection statistics read it once the answer is done)."""
+    return str(environ.get(LOGIN_KEY, ""))
 
 
 def _check_post(req: Request) -> None:

@@ -12,7 +12,7 @@ from davdrive.account_checks import check_password, check_text
 from davdrive.app_passwords import list_app_passwords
 from davdrive.errors import DriveError, status_of
 from davdrive.policy import may_enter_staff_pages
-from davdrive.users import app_password, revoke_app_password, set_user
+from davdrive.users import app_password, find_user, revoke_app_password, set_user
 from web.admin.blueprint import admin, signed_in
 from web.forms import Errors, refusal, text
 from web.request_state import set_session_cookie, state
@@ -39,6 +39,7 @@ def signin_post() -> Any:
     outcome = web_sessions.sign_in(g.db, st.runtime.passwords, login,
                                    request.form.get("password", "")[:1024],
                                    request.remote_addr or "")
+    _count_sign_in(login, outcome.user.login if outcome.user is not None else None)
     if outcome.user is None:
         g.db.commit()  # the refusal is audited
         return render_template("admin/signin.html", next=request.form.get("next", ""),
@@ -47,6 +48,17 @@ def signin_post() -> Any:
     g.db.commit()
     set_session_cookie(token)
     return redirect(_safe_next(request.form.get("next", "")), 303)
+
+
+def _count_sign_in(typed: str, signed_in: str | None) -> None:
+    """The connection statistics' sign-in counters; a refusal counts under the account
+    typed, or "" when there is none (made-up logins add no rows)."""
+    stats = state().runtime.connection_stats
+    if signed_in is not None:
+        stats.sign_in(signed_in, "admin", ok=True)
+        return
+    known = find_user(g.db, typed) if typed else None
+    stats.sign_in(known.login if known is not None else "", "admin", ok=False)
 
 
 @admin.post("/signout")
