@@ -29,7 +29,7 @@ import functools
 import ipaddress
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -133,8 +133,32 @@ class SigninThrottle:
         if known is not None:
             return known
         src = counted_source(source)
+        rows = db.execute(_CHECK, {"source": src, "login": counted_login(login)})
+        return self._refusal(src, rows, now)
+
+    def failed(self, db: Session | Connection, source: str, login: str) -> None:
+        """Count one failure of ``login`` from ``source`` (one statement; see the module).
+        The counters come back with it: one that reaches its limit is remembered, so
+        the next attempt from there is refused without SQL and skips the cache."""
+        now = self.clock()
+        cutoff = now - self.limits.window
+        if self._next_sweep is None or now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_EVERY
+            db.execute(delete(_T).where(_T.c.window_start <= cutoff))
+        src, who = counted_source(source), counted_login(login)
+        rows = [{"source": src, "login": name, "window_start": now, "failures": 1,
+                 "noted": False} for name in ((ANY_LOGIN, who) if who else (ANY_LOGIN,))]
+        bind = db.get_bind() if isinstance(db, Session) else db
+        if bind.dialect.insert_returning:
+            self._refusal(src, db.execute(_count(bind.dialect.name, rows, cutoff, True)), now)
+        else:  # (SQLite before 3.35: no RETURNING) read them back
+            db.execute(_count(bind.dialect.name, rows, cutoff, False))
+            self.check(db, source, login)
+
+    def _refusal(self, src: str, rows: Iterable[Any], now: dt.datetime) -> Blocked | None:
+        """The longest refusal the counter ``rows`` of ``src`` make at ``now``, remembered."""
         found: Blocked | None = None
-        for row in db.execute(_CHECK, {"source": src, "login": counted_login(login)}):
+        for row in rows:
             start = as_utc(row.window_start)
             assert start is not None
             until = start + self.limits.window
@@ -145,18 +169,6 @@ class SigninThrottle:
         if found is not None:
             self._remember(found)
         return found
-
-    def failed(self, db: Session | Connection, source: str, login: str) -> None:
-        """Count one failure of ``login`` from ``source`` (one statement; see the module)."""
-        now = self.clock()
-        cutoff = now - self.limits.window
-        if self._next_sweep is None or now >= self._next_sweep:
-            self._next_sweep = now + SWEEP_EVERY
-            db.execute(delete(_T).where(_T.c.window_start <= cutoff))
-        src, who = counted_source(source), counted_login(login)
-        rows = [{"source": src, "login": name, "window_start": now, "failures": 1,
-                 "noted": False} for name in ((ANY_LOGIN, who) if who else (ANY_LOGIN,))]
-        db.execute(_count(_dialect(db), rows, cutoff))
 
     def refuse(
         self, session: Session, blocked: Blocked, login: str, ip: str, where: str
@@ -206,17 +218,13 @@ class SigninThrottle:
             self._blocked[(blocked.source, blocked.login)] = blocked
 
 
-def _dialect(db: Session | Connection) -> str:
-    bind = db.get_bind() if isinstance(db, Session) else db
-    return bind.dialect.name
-
-
-def _count(dialect: str, rows: list[dict[str, Any]], cutoff: dt.datetime) -> Any:
+def _count(dialect: str, rows: list[dict[str, Any]], cutoff: dt.datetime, returning: bool
+           ) -> Any:
     """INSERT the counters, or add one to those whose window holds and start a new
-    window in the others (one statement on SQLite and PostgreSQL)."""
+    window in the others (one statement on SQLite and PostgreSQL), ``returning`` them."""
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_T).values(rows)
     expired = _T.c.window_start <= cutoff
-    return insert.on_conflict_do_update(
+    upsert = insert.on_conflict_do_update(
         index_elements=[_T.c.source, _T.c.login],
         set_={
             "failures": case((expired, 1), else_=_T.c.failures + 1),
@@ -225,3 +233,4 @@ def _count(dialect: str, rows: list[dict[str, Any]], cutoff: dt.datetime) -> Any
             "noted": case((expired, false()), else_=_T.c.noted),
         },
     )
+    return upsert.returning(*_CHECK.selected_columns) if returning else upsert

@@ -146,16 +146,22 @@ def test_a_failure_costs_one_statement_and_a_check_one_select(
 
 
 def test_a_refusal_once_seen_is_remembered_without_sql(runtime: Runtime, clock: Clock) -> None:
-    throttle = throttle_of(clock)
-    fail(runtime, throttle, "198.51.100.1", "ann", 10)
-    assert throttle.remembered("198.51.100.1", "ann") is None  # nothing seen yet
-    assert blocked(runtime, throttle, "198.51.100.1", "ann") is not None
+    """The failure that reaches the limit tells its process (the counters come back
+    with the upsert); another process learns it from its first check."""
+    counting, other = throttle_of(clock), throttle_of(clock)
+    fail(runtime, counting, "198.51.100.1", "ann", 9)
+    assert counting.remembered("198.51.100.1", "ann") is None
+    fail(runtime, counting, "198.51.100.1", "ann")
     with recorded_statements(runtime.engine) as seen:
-        assert throttle.remembered("198.51.100.1", "ann") is not None
-        assert blocked(runtime, throttle, "198.51.100.1", "ann") is not None
+        assert counting.remembered("198.51.100.1", "ann") is not None
+        assert blocked(runtime, counting, "198.51.100.1", "ann") is not None
     assert seen == []
+    assert other.remembered("198.51.100.1", "ann") is None
+    assert blocked(runtime, other, "198.51.100.1", "ann") is not None
+    assert other.remembered("198.51.100.1", "ann") is not None
     clock.advance(minutes=15)
-    assert throttle.remembered("198.51.100.1", "ann") is None
+    assert counting.remembered("198.51.100.1", "ann") is None
+    assert other.remembered("198.51.100.1", "ann") is None
 
 
 def test_expired_rows_are_swept(runtime: Runtime, clock: Clock) -> None:
@@ -232,10 +238,26 @@ def test_the_refusal_sentence_counts_minutes_up() -> None:
 def test_rows_changed_by_hand_are_read_as_they_are(runtime: Runtime, clock: Clock) -> None:
     """An operator who moves a window back in the database lifts the refusal for
     processes that have not remembered it yet."""
-    throttle = throttle_of(clock)
-    fail(runtime, throttle, "198.51.100.1", "ann", 10)
+    fail(runtime, throttle_of(clock), "198.51.100.1", "ann", 10)
     with runtime.sessions() as session:
         session.execute(update(SigninFailures).values(window_start=T0 - dt.timedelta(hours=1)))
         session.commit()
         assert session.scalar(select(func.count()).select_from(SigninFailures)) == 2
-    assert blocked(runtime, throttle, "198.51.100.1", "ann") is None
+    assert blocked(runtime, throttle_of(clock), "198.51.100.1", "ann") is None
+
+
+def test_without_returning_the_counters_are_read_back(
+    runtime: Runtime, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite older than 3.35 has no RETURNING: the failure reads its counters
+    back with a second statement, and the refusal is remembered all the same."""
+    monkeypatch.setattr(runtime.engine.dialect, "insert_returning", False)
+    throttle = throttle_of(clock)
+    fail(runtime, throttle, "198.51.100.1", "warm-up")
+    with runtime.sessions() as session, recorded_statements(runtime.engine) as seen:
+        throttle.failed(session, "198.51.100.1", "ann")
+        session.commit()
+    assert [s.split()[0] for s in seen] == ["INSERT", "SELECT"]
+    assert "RETURNING" not in seen[0]
+    fail(runtime, throttle, "198.51.100.1", "ann", 9)
+    assert throttle.remembered("198.51.100.1", "ann") is not None
