@@ -24,16 +24,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from werkzeug.test import Client, TestResponse
 
 from davdrive import accounts
-from davdrive.models import AuditEvent
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import DriveApp, create_app
 from davdrive.settings import Settings, load_settings
 from tests.conftest import CountingPasswords, basic
+from tests.unit.test_signin_throttle import audit_events as login_events
 
 HERE, ELSEWHERE = "198.51.100.1", "203.0.113.7"
 PROXY = "10.0.0.1"
@@ -214,15 +213,6 @@ def test_a_cached_refusal_on_another_app_costs_no_check_from_a_throttled_address
 
 
 # --- audit -------------------------------------------------------------------------------
-
-
-def login_events(runtime: Runtime) -> list[tuple[str, str, str, str]]:
-    with runtime.sessions() as session:
-        rows = session.execute(
-            select(AuditEvent.user_login, AuditEvent.ip, AuditEvent.outcome, AuditEvent.detail)
-            .where(AuditEvent.action == "login").order_by(AuditEvent.id)
-        ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 def test_the_first_refused_attempt_of_a_window_is_audited_once(
