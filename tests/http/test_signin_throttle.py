@@ -154,6 +154,10 @@ def test_behind_a_trusted_proxy_each_client_is_counted_on_its_own(app: DriveApp)
     # What a client puts left of the proxy's entry is not believed.
     forged = f"{ELSEWHERE}, {HERE}"
     assert_throttled(propfind(app, "tester", "secret", PROXY, X_Forwarded_For=forged))
+    # A malformed header from the proxy: the proxy's own address counts, never a 500.
+    for header in ("[::1, not-an-ip,", ",,,", "x" * 3000, "999.1.1.1"):
+        answer = propfind(app, "tester", "secret", PROXY, X_Forwarded_For=header)
+        assert answer.status_code == 207
 
 
 def test_a_forged_forwarded_for_from_an_untrusted_peer_does_not_escape(app: DriveApp) -> None:
