@@ -1,10 +1,13 @@
 """In-memory cache of verified account passwords.
 
-Keys are an HMAC (per-process random key) of login and password, so the cache
-never holds a password. An entry remembers the account id, its
-``auth_version`` and a fingerprint of the stored password hash; the caller
-compares them with the current row, so a password, category or account change
-drops the entry at the next request, in every process.
+Keys are an HMAC (per-process random key) of login, password and the
+client's source address, so the cache never holds a password, and a password
+verified from one address answers nothing from another (an address refused by
+the sign-in throttle cannot learn from the cache that a guess is right). An
+entry remembers the account id, its ``auth_version`` and a fingerprint of the
+stored password hash; the caller compares them with the current row, so a
+password, category or account change drops the entry at the next request, in
+every process.
 
 Contract (docs/security.md): only a password whose sign-in was *allowed* is
 put here; app passwords are never cached (their sha256 check is as cheap as
@@ -55,8 +58,10 @@ class CredentialCache:
         with self._lock:
             return len(self._entries)
 
-    def key(self, login: str, password: str) -> bytes:
-        message = login.casefold().encode("utf-8") + b"\0" + password.encode("utf-8")
+    def key(self, login: str, password: str, source: str = "") -> bytes:
+        message = b"\0".join(
+            (login.casefold().encode("utf-8"), source.encode("utf-8"), password.encode("utf-8"))
+        )
         return hmac.digest(self._key, message, "sha256")  # one-shot: the C implementation
 
     def get(self, key: bytes) -> CachedCredential | None:

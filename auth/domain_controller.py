@@ -6,7 +6,9 @@ password (or an app password), applies the sign-in rule of the policy and
 returns the ``Actor``; a verified password whose sign-in is allowed is cached
 so that a PROPFIND storm costs one indexed SELECT per request, not one argon2
 run (``sign_in``). Refusals all cost the same (see ``sign_in``); at most
-``VerifyGate.slots`` argon2 checks run at once, the rest get a 503.
+``VerifyGate.slots`` argon2 checks run at once, the rest get a 503. Failed
+sign-ins are counted per source address (``davdrive.signin_throttle``): past
+the limits, attempts from there get 429 with Retry-After, unchecked.
 ``BasicAuthMiddleware`` parses the header defensively: anything malformed is a
 400, never a 500.
 """
@@ -26,9 +28,10 @@ from wsgidav.dc.base_dc import BaseDomainController
 
 from auth.credential_cache import CredentialCache
 from auth.verify_gate import VerifierBusy, VerifyGate
-from davdrive import audit, signin
+from davdrive import audit, signin, signin_throttle
 from davdrive.account_checks import as_utc
 from davdrive.db import release_connection
+from davdrive.errors import Throttled
 from davdrive.models import AppPassword, utcnow
 from davdrive.passwords import token_hash
 from davdrive.policy import Actor, decide_login
@@ -79,7 +82,7 @@ class DriveDomainController(BaseDomainController):
         self, realm: str, user_name: str, password: str, environ: dict[str, Any]
     ) -> bool:
         ctx = context_of(environ)
-        row = self.sign_in(ctx, user_name, password, environ.get("REMOTE_ADDR", ""))
+        row = self.sign_in(ctx, user_name, password, ctx.source)
         if row is None:
             return False
         ctx.actor = row.actor()
@@ -94,7 +97,8 @@ class DriveDomainController(BaseDomainController):
         return row.actor() if row is not None else None
 
     def sign_in(self, db: Databases, login: str, password: str, ip: str) -> AccountRow | None:
-        """The signed-in account, or None (the failure and its reason are audited).
+        """The signed-in account, or None (the failure and its reason are audited and
+        counted); raises ``Throttled`` when ``ip`` is refused for ``login``.
 
         A cached password costs one Core SELECT of the account by primary key
         (``signin.KnownAccounts.with_tree_version``) on ``db.reads``, no ORM
@@ -106,9 +110,17 @@ class DriveDomainController(BaseDomainController):
         refused account with the right password, cached or not), so the answer
         time tells nothing. Raises ``VerifierBusy`` when no verification slot
         is free in time. No DB connection is held while argon2 runs.
+
+        Throttling: cache entries hold for the address that verified them; a
+        refusal of ``ip`` this process remembers skips the cache (no SQL);
+        otherwise the throttle is read (one SELECT) just before a verification,
+        never on a cached hit. A refused attempt runs no check at all; app
+        passwords (random tokens, nothing to guess) are still accepted. A
+        verified sign-in is audited ("ok", "webdav"), a cached one is not.
         """
-        key = self.cache.key(login, password)
-        cached = self.cache.get(key)
+        refused = self.runtime.signin_throttle.remembered(ip, login)
+        key = self.cache.key(login, password, ip)
+        cached = self.cache.get(key) if refused is None else None
         if cached is not None:
             found = self.accounts.with_tree_version(db.reads, cached.user_id)
             if found is not None:
@@ -122,9 +134,11 @@ class DriveDomainController(BaseDomainController):
         session = db.session
         row = signin.by_login(session.connection(), login)
         app_id = self._app_password(session, row, password)
-        release_connection(session)
         if app_id is not None and row is not None:
+            release_connection(session)
             return self._admit_app_password(session, row, app_id, ip)
+        self._stop_if_throttled(session, login, ip, refused)
+        release_connection(session)
         with self.gate.slot():
             # A request with the same password may have verified it while this
             # one waited for the slot (a client's burst of first requests).
@@ -135,13 +149,17 @@ class DriveDomainController(BaseDomainController):
         if row is not None and cached_meanwhile:
             return self._admit_cached(db, row, key, password, ip)
         if row is None or not verified:
-            self._fail(session, login, ip, "wrong login or password")
+            self._fail(session, login, ip, "wrong login or password", known=row is not None)
             return None
         decision = decide_login(row.login_facts(utcnow()))
         if not decision.allowed:
             self._fail(session, row.login, ip, decision.reason)
             return None
         self.cache.put(key, row.user_id, row.auth_version, row.password_hash)
+        self.runtime.connection_stats.sign_in(row.login, "dav", ok=True)
+        audit.record(session, user=row.login, ip=ip, action="login", outcome="ok",
+                     detail="webdav")
+        session.commit()
         return row
 
     def _cached(self, key: bytes, row: AccountRow) -> bool:
@@ -162,7 +180,7 @@ class DriveDomainController(BaseDomainController):
         if decision.allowed:
             return row
         self.cache.drop(key)
-        self._equalise(password)
+        self._equalise(db.session, row.login, ip, password)
         self._fail(db.session, row.login, ip, decision.reason)
         return None
 
@@ -171,7 +189,7 @@ class DriveDomainController(BaseDomainController):
     ) -> AccountRow | None:
         decision = decide_login(row.login_facts(utcnow()))
         if not decision.allowed:
-            self._equalise("")
+            self._equalise(session, row.login, ip, "")
             self._fail(session, row.login, ip, decision.reason)
             return None
         token_id, last_used = app_id
@@ -184,10 +202,27 @@ class DriveDomainController(BaseDomainController):
             session.commit()
         return row
 
-    def _equalise(self, password: str) -> None:
-        """Spend what a wrong password costs (one verification against a dummy hash)."""
+    def _equalise(self, session: Session, login: str, ip: str, password: str) -> None:
+        """Spend what a wrong password costs (one verification against a dummy hash),
+        unless the throttle refuses the attempt."""
+        self._stop_if_throttled(session, login, ip)
+        release_connection(session)
         with self.gate.slot():
             self.runtime.passwords.verify(None, password)
+
+    def _stop_if_throttled(
+        self, session: Session, login: str, ip: str, known: signin_throttle.Blocked | None = None
+    ) -> None:
+        """Raise ``Throttled`` when ``ip`` is refused for ``login`` (``known``: already
+        found); the window's first refusal is audited and committed."""
+        throttle = self.runtime.signin_throttle
+        blocked = known or throttle.check(session, ip, login)
+        if blocked is None:
+            return
+        refusal = throttle.refuse(session, blocked, login, ip, "webdav")
+        session.commit()
+        _log.debug("sign-in for %r from %s refused unchecked: too many failures", login, ip)
+        raise refusal
 
     def _app_password(
         self, session: Session, row: AccountRow | None, password: str
@@ -205,11 +240,17 @@ class DriveDomainController(BaseDomainController):
             return None
         return found.id, found.last_used_at
 
-    def _fail(self, session: Session, login: str, ip: str, reason: str) -> None:
+    def _fail(
+        self, session: Session, login: str, ip: str, reason: str, *, known: bool = True
+    ) -> None:
+        """Audit and count a refusal; an unknown login counts under "" in the statistics
+        (made-up logins add no rows)."""
         _log.info("sign-in refused for %r from %s: %s", login, ip, reason)
+        self.runtime.connection_stats.sign_in(login if known else "", "dav", ok=False)
         audit.record(
             session, user=login[:150], ip=ip, action="login", outcome="refused", detail=reason
         )
+        self.runtime.signin_throttle.failed(session, ip, login)
         session.commit()
 
 
@@ -280,6 +321,13 @@ class BasicAuthMiddleware:
                 "503 Service Unavailable",
                 "503 Service Unavailable\nToo many sign-ins at once; retry in a moment.",
                 [("Retry-After", str(RETRY_AFTER_SECONDS))],
+            )
+        except Throttled as refused:  # its message names no account
+            return plain_response(
+                start_response,
+                "429 Too Many Requests",
+                f"429 Too Many Requests\n{refused.message}",
+                [("Retry-After", str(refused.retry_after))],
             )
         if not signed_in:
             return self._challenge(start_response)

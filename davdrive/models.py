@@ -329,3 +329,20 @@ class WebSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class SigninFailures(Base):
+    """Failed sign-ins counted in a window (``davdrive.signin_throttle``).
+
+    One row per source address and login (``login`` empty: every login from
+    that address), in the database so that every server process agrees.
+    ``window_start`` is the window's first failure; a failure after the window
+    starts a new one. ``noted``: the window's first refused attempt is audited.
+    """
+
+    __tablename__ = "signin_failures"
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    login: Mapped[str] = mapped_column(String(150), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    noted: Mapped[bool] = mapped_column(Boolean, default=False)

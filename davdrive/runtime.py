@@ -7,6 +7,7 @@ app factory each open their own runtime, and tests open as many as they like.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +26,8 @@ from davdrive.readable_files import ReadableFiles
 from davdrive.rights_cache import RightsCache
 from davdrive.services import DriveOptions
 from davdrive.settings import Settings
+from davdrive.signin_throttle import SigninThrottle, ThrottleLimits
+from davdrive.source_address import TrustedProxies
 
 _log = logging.getLogger("davdrive")
 
@@ -69,6 +72,22 @@ class Runtime:
                 category_bytes=parse_category_quotas(s["storage.category_quotas"])[0],
             ),
         )
+
+    @cached_property
+    def trusted_proxies(self) -> TrustedProxies:
+        """``server.trusted_proxies``, parsed once (``davdrive.source_address``)."""
+        return TrustedProxies.parse(self.settings["server.trusted_proxies"])
+
+    @cached_property
+    def signin_throttle(self) -> SigninThrottle:
+        """The process's throttle of failed sign-ins, shared by WebDAV and the admin view
+        (its counters are in the database; davdrive/signin_throttle.py)."""
+        s = self.settings
+        return SigninThrottle(ThrottleLimits(
+            per_login=s["auth.throttle_per_login"],
+            per_address=s["auth.throttle_per_address"],
+            window=dt.timedelta(minutes=s["auth.throttle_window_minutes"]),
+        ))
 
     def close(self) -> None:
         """Store the connection counters not flushed yet, then release the database."""

@@ -21,6 +21,7 @@ from davdrive.errors import ConfigError
 from davdrive.filetypes import ALL_TYPES
 from davdrive.junk import DEFAULT_JUNK_NAMES
 from davdrive.quota import parse_category_quotas
+from davdrive.source_address import bad_proxy_entries
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ def _host_names(value: Any) -> str | None:
 def _junk_patterns(value: Any) -> str | None:
     bad = [v for v in value if not isinstance(v, str) or not v.strip() or "/" in v]
     return f"must be file name patterns, got {bad}" if bad else None
+
+
+def _proxies(value: Any) -> str | None:
+    bad = bad_proxy_entries(value)
+    return f"must be IP addresses or CIDR networks, got {bad}" if bad else None
 
 
 def _port(value: Any) -> str | None:
@@ -167,6 +173,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Host names the server answers for (Host header, without port); empty "
         "means any. Other names get 421.",
         _host_names,
+    ),
+    Setting(
+        "server.trusted_proxies",
+        list,
+        [],
+        "Addresses or CIDR networks of reverse proxies whose X-Forwarded-For names the "
+        "client (the right-most hop that is not itself listed); from any other peer the "
+        "header is ignored. Empty: the peer's address is the client's.",
+        _proxies,
     ),
     Setting("server.tls_cert", str, "", "PEM certificate file; enables HTTPS with tls_key."),
     Setting("server.tls_key", str, "", "PEM private key file for tls_cert."),
@@ -305,6 +320,32 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a sign-in waits for a free password check before it is answered "
         "503 with Retry-After.",
         _non_negative,
+    ),
+    # Throttling of failed sign-ins (docs/security.md).
+    Setting(
+        "auth.throttle_per_login",
+        int,
+        10,
+        "Failed sign-ins for one login from one source address within "
+        "auth.throttle_window_minutes after which further attempts for it from there "
+        "get 429, unchecked, until the window ends.",
+        _positive,
+    ),
+    Setting(
+        "auth.throttle_per_address",
+        int,
+        30,
+        "Failed sign-ins from one source address (any logins; an IPv6 /64 counts as one "
+        "address) within auth.throttle_window_minutes after which every account "
+        "password from there gets 429, unchecked, until the window ends.",
+        _positive,
+    ),
+    Setting(
+        "auth.throttle_window_minutes",
+        int,
+        15,
+        "Length of the window of failed sign-ins counted by the two limits above.",
+        _positive,
     ),
     Setting("storage.versions", int, 10, "Previous versions kept per file.", _positive),
     Setting(

@@ -5,6 +5,9 @@ account's password (app passwords are for sync clients, not for the
 browser). A failure costs one password verification whatever its reason, and
 says which reason only once the password was right: who knows the password
 learns why the account may not sign in, nobody else learns whether it exists.
+It passes the same throttle as WebDAV (``davdrive.signin_throttle``): every
+failure is counted, and a refused address gets ``retry_after`` and a sentence
+before any look-up or check.
 
 A session is a row keyed by the sha256 of a random token (the cookie holds
 the token). It holds while the account's ``auth_version`` is the one it
@@ -29,6 +32,7 @@ from davdrive import audit
 from davdrive.models import User, WebSession, utcnow
 from davdrive.passwords import Passwords
 from davdrive.policy import Decision, decide_login
+from davdrive.signin_throttle import SigninThrottle
 from davdrive.users import find_user, login_facts
 
 WRONG_CREDENTIALS = "Wrong login or password."
@@ -38,10 +42,12 @@ SEEN_PRECISION = dt.timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class SignIn:
-    """The outcome of a browser sign-in: ``user`` when allowed, else the message."""
+    """The outcome of a browser sign-in: ``user`` when allowed, else the message;
+    ``retry_after`` (seconds) when the throttle refused it (answer 429)."""
 
     user: User | None
     message: str
+    retry_after: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,26 +61,34 @@ def _hash(token: str) -> str:
 
 
 def sign_in(
-    session: Session, passwords: Passwords, login: str, password: str, ip: str
+    session: Session, passwords: Passwords, login: str, password: str, ip: str, *,
+    throttle: SigninThrottle,
 ) -> SignIn:
-    """Check ``login``/``password`` under the sign-in rule (DESIGN 3.1); failures are audited."""
+    """Check ``login``/``password`` from ``ip`` (the client's address) under the
+    sign-in rule (DESIGN 3.1) and ``throttle``; failures are audited and counted."""
+    blocked = throttle.check(session, ip, login)
+    if blocked is not None:
+        refused = throttle.refuse(session, blocked, login, ip, "admin view")
+        return SignIn(None, refused.message, refused.retry_after)
     user = find_user(session, login) if login else None
     verified = passwords.verify(user.password_hash if user else None, password)
     if user is None or not verified:
-        _refused(session, login, ip, "wrong login or password")
+        _refused(session, throttle, login, ip, "wrong login or password")
         return SignIn(None, WRONG_CREDENTIALS)
     decision: Decision = decide_login(login_facts(user, utcnow()))
     if not decision.allowed:
-        _refused(session, user.login, ip, decision.reason)
+        _refused(session, throttle, user.login, ip, decision.reason)
         return SignIn(None, f"You cannot sign in: {decision.reason}.")
     audit.record(session, user=user.login, ip=ip, action="login", outcome="ok",
                  detail="admin view")
     return SignIn(user, "")
 
 
-def _refused(session: Session, login: str, ip: str, reason: str) -> None:
+def _refused(session: Session, throttle: SigninThrottle, login: str, ip: str, reason: str
+             ) -> None:
     audit.record(session, user=login[:150], ip=ip, action="login", outcome="refused",
                  detail=f"admin view: {reason}")
+    throttle.failed(session, ip, login)
 
 
 def start(session: Session, user: User, lifetimes: Lifetimes) -> tuple[str, WebSession]:

@@ -31,6 +31,7 @@ from davdrive.policy import Actor
 from davdrive.rights_cache import Stamp
 from davdrive.runtime import Runtime
 from davdrive.services import Drive
+from davdrive.source_address import source_of
 from provider.file_body import FileBody
 
 ENV_KEY = "davdrive.ctx"
@@ -54,6 +55,15 @@ class RequestContext:
         self.tree_version: int | None = None
         # The lock rows this request's write checks share (provider.lock_manager).
         self.lock_snapshot: Any = None
+        self._source: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The client's address: REMOTE_ADDR, or what a trusted proxy says it is
+        (``davdrive.source_address``); the address sign-in counts and audits."""
+        if self._source is None:
+            self._source = source_of(self.environ, self.runtime.trusted_proxies)
+        return self._source
 
     @property
     def session(self) -> Session:
@@ -104,7 +114,7 @@ class RequestContext:
                 self.runtime.blobs,
                 self.actor,
                 self.runtime.drive_options,
-                ip=self.environ.get("REMOTE_ADDR", ""),
+                ip=self.source,
                 rights_cache=self.runtime.rights_cache,
                 rights_stamp=self.rights_stamp,
                 readable_files=self.runtime.readable_files,

@@ -51,8 +51,10 @@ _FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]{1,18}\Z")
 _HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:[0-9]{0,5})?\Z")
 MAX_FIELDS = 200  # header fields in one request head
+# Repeated fields joined with ", " (RFC 9110 5.3): cheroot's list, and X-Forwarded-For,
+# whose right-most hops are the ones a trusted proxy added (davdrive.source_address).
 _COMMA_SEPARATED: frozenset[bytes] = frozenset(
-    getattr(cheroot_server, "comma_separated_headers", ())
+    (*getattr(cheroot_server, "comma_separated_headers", ()), b"X-Forwarded-For")
 )
 # Fields whose repetition would leave it to chance which value is used.
 SINGLETONS = frozenset(

@@ -27,6 +27,7 @@ from flask import Flask, Request, Response, abort, current_app, g, request
 from davdrive import web_sessions
 from davdrive.runtime import Runtime
 from davdrive.settings import Settings
+from davdrive.source_address import source_of
 from davdrive.users import actor_for
 
 SESSION_COOKIE = "davdrive_session"
@@ -126,6 +127,12 @@ def csrf_token() -> str:
     if not token:
         token = g.signin_token = secrets.token_urlsafe(32)
     return token  # type: ignore[no-any-return]
+
+
+def client_address() -> str:
+    """The client's address: REMOTE_ADDR, or what a trusted proxy says it is (the
+    same rule as WebDAV: ``davdrive.source_address``)."""
+    return source_of(request.environ, state().runtime.trusted_proxies)
 
 
 def set_session_cookie(token: str) -> None:

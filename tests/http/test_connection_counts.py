@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from davdrive.models import LoginStat
 from davdrive.server import DriveApp
-from tests.conftest import Dav, recorded_statements
+from tests.conftest import Dav, basic, recorded_statements
 
 SMALL = b"small file kept in the database\n"
 LARGE = bytes(range(256)) * 400  # 102,400 bytes: a blob file, answered as a file body
@@ -89,4 +89,24 @@ def test_requests_without_a_signed_in_user_count_under_an_empty_login(
     row = _row(app, "")
     assert row is not None and row.requests == 2
     assert row.bytes_out == len(anonymous.data) + len(refused.data)
-    assert _row(app, "tester") is None, "a refused password signs nobody in"
+    tester = _row(app, "tester")
+    assert tester is not None, "a refused password of a known account counts as its failure"
+    assert (tester.failures, tester.successes, tester.requests) == (1, 0, 0), \
+        "a refused password signs nobody in: its request is not the account's"
+
+
+def test_webdav_sign_ins_count_once_per_password_check_not_per_request(
+    app: DriveApp, dav: Dav
+) -> None:
+    """Seed 002: sign-ins per user and interface; a client's cached password is one
+    sign-in however many requests it sends, and an unknown login adds no row."""
+    for _ in range(3):
+        assert dav("PROPFIND", "/dav/", Depth="0").status_code == 207
+    stranger = dav.client.open("/dav/", method="PROPFIND", buffered=True, headers={
+        "Depth": "0", "Authorization": basic("nobody-known", "guess")})
+    assert stranger.status_code == 401
+    _flush(app)
+    row = _row(app, "tester")
+    assert row is not None
+    assert (row.successes, row.failures, row.requests) == (1, 0, 3)
+    assert _row(app, "nobody-known") is None

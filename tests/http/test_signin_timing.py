@@ -4,19 +4,29 @@ With a real argon2 cost (32 MiB), repeating a disabled account's RIGHT password
 takes about as long as a wrong password (median within a factor 2 either way;
 a cache hit would be some 10x faster). The exact rule is checked by counting
 verifications in test_signin_refusals.py; this only guards the wall clock.
+The 14 refusals from one address would pass the sign-in throttle's limit of 10
+(tests/http/test_signin_throttle.py): it is raised here.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 
 from davdrive import accounts
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime
+from davdrive.settings import Settings, load_settings
 from tests.conftest import Dav, basic
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(None, {}, {"data_dir": str(tmp_path / "data"), "server.port": 0,
+                                    "auth.throttle_per_login": 100})
 
 
 @pytest.fixture

@@ -36,8 +36,9 @@ def settings(tmp_path: Path) -> Settings:
     })
 
 
-def _send(port: int, method: str, path: str, auth: str, body: bytes | None = None) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def _send(port: int, method: str, path: str, auth: str, body: bytes | None = None,
+          peer: str = "127.0.0.1") -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(peer, 0))
     try:
         conn.request(method, path, body=body, headers={"Authorization": auth, "Depth": "0"})
         response = conn.getresponse()
@@ -52,7 +53,9 @@ def test_seven_writers_and_three_refused_sign_ins_leave_a_chain_that_verifies(
 ) -> None:
     """Rounds of 7 x PUT /dav/w<round>-<i>.txt (right password) and 3 x PROPFIND /dav/
     (wrong password), released together: every PUT 201, every sign-in 401, one event
-    per PUT and per refusal, no two events with the same prev_hash, verify intact."""
+    per PUT and per refusal, no two events with the same prev_hash, verify intact.
+    Each intruder has its own address (6 failures each: under the sign-in throttle's
+    limit, which would otherwise refuse the writers' address too)."""
     good, bad = basic("tester", "secret"), basic("tester", "wrong")
     statuses: list[tuple[str, int]] = []
     for rnd in range(ROUNDS):
@@ -67,7 +70,8 @@ def test_seven_writers_and_three_refused_sign_ins_leave_a_chain_that_verifies(
                     status = _send(live.port, "PUT", f"/dav/w{rnd}-{i}.txt", good, b"x%d" % i)
                     results[i] = ("put", status)
                 else:
-                    results[i] = ("signin", _send(live.port, "PROPFIND", "/dav/", bad))
+                    results[i] = ("signin", _send(live.port, "PROPFIND", "/dav/", bad,
+                                                  peer=f"127.0.2.{i}"))
             except (OSError, http.client.HTTPException):
                 results[i] = ("error", -1)
 

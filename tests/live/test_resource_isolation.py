@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -72,11 +73,24 @@ def settings(tmp_path: Path) -> Settings:
             "server.threads": THREADS,
             "auth.max_parallel_checks": 1,
             "auth.check_wait_ms": 50,
-            # The spray stands for many addresses (one address is turned away by
-            # the per-address connection cap, tested in test_slow_clients).
+            # The spray comes from many addresses (``FromAddress``); one address would
+            # be turned away by the per-address connection cap (test_slow_clients) and
+            # by the sign-in throttle (test_signin_throttle_live).
             "server.max_connections_per_ip": 0,
         },
     )
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connections from ``address`` (any of 127.0.0.0/8 on loopback)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
 
 
 def start_slow_put(live: LiveServer, path: str, announced: int, first: bytes) -> socket.socket:
@@ -161,10 +175,11 @@ ATTEMPTS = 6
 
 
 def test_password_spray_is_bounded_and_signed_in_user_keeps_working(live: LiveServer) -> None:
-    """32 connections each send 6 PROPFIND /dav/ with wrong passwords while the signed-in
-    tester GETs a file: at most 1 argon2 check at a time (auth.max_parallel_checks), the
-    overflow gets 503 + Retry-After without an argon2 run, never a 500, and the tester's
-    cached GETs all answer 200 within a generous 2 s."""
+    """32 connections, each from its own address, send 6 PROPFIND /dav/ with wrong
+    passwords each while the signed-in tester GETs a file: at most 1 argon2 check at a
+    time (auth.max_parallel_checks), the overflow gets 503 + Retry-After without an
+    argon2 run, never a 500, and the tester's cached GETs all answer 200 within a
+    generous 2 s."""
     assert requests.put(live.url + "/dav/note.txt", b"note", headers=AUTH, timeout=10).ok
     probe = live.app.runtime.passwords
     assert isinstance(probe, ConcurrencyProbe)
@@ -176,6 +191,7 @@ def test_password_spray_is_bounded_and_signed_in_user_keeps_working(live: LiveSe
 
     def spray(n: int) -> None:
         with requests.Session() as http:
+            http.mount("http://", FromAddress(f"127.0.1.{n + 1}"))
             start.wait()
             for k in range(ATTEMPTS):
                 r = http.request(

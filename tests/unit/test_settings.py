@@ -109,3 +109,21 @@ def test_allowed_hosts_must_be_bare_host_names() -> None:
 def test_the_drive_is_never_mounted_over_the_browser_side(mount: str) -> None:
     with pytest.raises(ConfigError, match="dav.mount"):
         load_settings(None, {"DAVDRIVE_DAV_MOUNT": mount}, {})
+
+
+def test_trusted_proxies_are_addresses_or_networks_from_any_source(tmp_path: Path) -> None:
+    """server.trusted_proxies (issue 14): a TOML list or a comma-separated variable;
+    anything that is not an address or CIDR network is refused, named."""
+    assert load_settings(None, {}, {})["server.trusted_proxies"] == []
+    cfg = write(tmp_path, "[server]\ntrusted_proxies = ['10.0.0.1', '2001:db8::/64']\n")
+    assert load_settings(cfg, {}, {})["server.trusted_proxies"] == ["10.0.0.1", "2001:db8::/64"]
+    env = {"DAVDRIVE_SERVER_TRUSTED_PROXIES": "127.0.0.1, 192.168.0.0/24"}
+    assert load_settings(None, env, {})["server.trusted_proxies"] == [
+        "127.0.0.1", "192.168.0.0/24"]
+    with pytest.raises(ConfigError, match="proxy.example"):
+        load_settings(None, {"DAVDRIVE_SERVER_TRUSTED_PROXIES": "proxy.example"}, {})
+
+
+def test_throttle_limits_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="auth.throttle_per_login"):
+        load_settings(None, {}, {"auth.throttle_per_login": 0})

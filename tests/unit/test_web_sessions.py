@@ -12,6 +12,8 @@ from davdrive import accounts, web_sessions
 from davdrive.models import WebSession
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime
+from davdrive.signin_throttle import SigninThrottle
+from tests.conftest import CountingPasswords
 
 LIFETIMES = web_sessions.Lifetimes(idle=dt.timedelta(minutes=60), maximum=dt.timedelta(hours=12))
 
@@ -24,7 +26,8 @@ def mary(session: Session, runtime: Runtime) -> str:
 
 
 def _start(session: Session, passwords: Passwords, login: str) -> str:
-    outcome = web_sessions.sign_in(session, passwords, login, f"{login}-pass-phrase", "127.0.0.1")
+    outcome = web_sessions.sign_in(session, passwords, login, f"{login}-pass-phrase", "127.0.0.1",
+                                   throttle=SigninThrottle())
     assert outcome.user is not None, outcome.message
     token, _row = web_sessions.start(session, outcome.user, LIFETIMES)
     session.commit()
@@ -77,9 +80,13 @@ def test_sign_in_gives_the_reason_only_with_the_right_password(
 ) -> None:
     accounts.set_user(session, runtime.passwords, mary, active=False)
     session.commit()
-    right = web_sessions.sign_in(session, runtime.passwords, mary, "mary-pass-phrase", "")
-    wrong = web_sessions.sign_in(session, runtime.passwords, mary, "not-it", "")
-    unknown = web_sessions.sign_in(session, runtime.passwords, "nobody", "not-it", "")
+    throttle = runtime.signin_throttle
+    right = web_sessions.sign_in(session, runtime.passwords, mary, "mary-pass-phrase", "",
+                                 throttle=throttle)
+    wrong = web_sessions.sign_in(session, runtime.passwords, mary, "not-it", "",
+                                 throttle=throttle)
+    unknown = web_sessions.sign_in(session, runtime.passwords, "nobody", "not-it", "",
+                                   throttle=throttle)
     assert right.user is None and "disabled" in right.message
     assert wrong.message == unknown.message == web_sessions.WRONG_CREDENTIALS
 
@@ -89,5 +96,28 @@ def test_app_passwords_do_not_open_the_browser_side(
 ) -> None:
     token = accounts.app_password(session, mary, "phone")
     session.commit()
-    outcome = web_sessions.sign_in(session, runtime.passwords, mary, token, "")
+    outcome = web_sessions.sign_in(session, runtime.passwords, mary, token, "",
+                                   throttle=runtime.signin_throttle)
     assert outcome.user is None and outcome.message == web_sessions.WRONG_CREDENTIALS
+
+
+def test_a_throttled_sign_in_is_refused_before_any_check(
+    session: Session, runtime: Runtime, mary: str
+) -> None:
+    """Issue 14: after 10 failures for mary from one address, the right password from
+    there is refused with retry_after and the throttle's sentence, unchecked; from
+    another address it signs in."""
+    passwords, throttle = CountingPasswords(), runtime.signin_throttle
+    for _ in range(10):
+        web_sessions.sign_in(session, passwords, mary, "not-it", "198.51.100.1",
+                             throttle=throttle)
+        session.commit()
+    before = passwords.verifications
+    refused = web_sessions.sign_in(session, passwords, mary, "mary-pass-phrase", "198.51.100.1",
+                                   throttle=throttle)
+    assert refused.user is None and 0 < refused.retry_after <= 900
+    assert refused.message == "Too many failed sign-ins from here; try again in 15 minutes."
+    assert passwords.verifications == before
+    other = web_sessions.sign_in(session, runtime.passwords, mary, "mary-pass-phrase",
+                                 "203.0.113.7", throttle=throttle)
+    assert other.user is not None

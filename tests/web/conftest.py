@@ -49,17 +49,20 @@ def office(settings: Settings, runtime: Runtime) -> DriveApp:
 
 @dataclass
 class Browserless:
-    """Posts forms as a browser would (cookies kept, the page's CSRF token sent back)."""
+    """Posts forms as a browser would (cookies kept, the page's CSRF token sent back),
+    from ``remote_addr``."""
 
     app: DriveApp
     client: Client = field(init=False)
     page: str = ""
+    remote_addr: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         self.client = Client(self.app)
 
     def get(self, path: str, **headers: str) -> TestResponse:
-        response = self.client.get(path, headers=headers)
+        response = self.client.get(path, headers=headers,
+                                   environ_overrides={"REMOTE_ADDR": self.remote_addr})
         self.page = response.get_data(as_text=True)
         return response
 
@@ -77,7 +80,8 @@ class Browserless:
             form["csrf_token"] = sent
         headers.setdefault("Origin", "http://localhost")
         headers.setdefault("Sec-Fetch-Site", "same-origin")
-        response = self.client.post(path, data=form, headers=headers)
+        response = self.client.post(path, data=form, headers=headers,
+                                    environ_overrides={"REMOTE_ADDR": self.remote_addr})
         self.page = response.get_data(as_text=True)
         return response
 

@@ -15,7 +15,7 @@ from davdrive.policy import may_enter_staff_pages
 from davdrive.users import app_password, find_user, revoke_app_password, set_user
 from web.admin.blueprint import admin, signed_in
 from web.forms import Errors, refusal, text
-from web.request_state import set_session_cookie, state
+from web.request_state import client_address, set_session_cookie, state
 
 
 def _safe_next(target: str) -> str:
@@ -37,13 +37,17 @@ def signin_post() -> Any:
     st = state()
     login = text("login", 200)
     outcome = web_sessions.sign_in(g.db, st.runtime.passwords, login,
-                                   request.form.get("password", "")[:1024],
-                                   request.remote_addr or "")
-    _count_sign_in(login, outcome.user.login if outcome.user is not None else None)
+                                   request.form.get("password", "")[:1024], client_address(),
+                                   throttle=st.runtime.signin_throttle)
+    if not outcome.retry_after:  # a throttled attempt is refused unchecked: not counted
+        _count_sign_in(login, outcome.user.login if outcome.user is not None else None)
     if outcome.user is None:
-        g.db.commit()  # the refusal is audited
-        return render_template("admin/signin.html", next=request.form.get("next", ""),
-                               error=outcome.message, login=login), 200
+        g.db.commit()  # the refusal is audited and counted
+        page = render_template("admin/signin.html", next=request.form.get("next", ""),
+                               error=outcome.message, login=login)
+        if outcome.retry_after:
+            return page, 429, {"Retry-After": str(outcome.retry_after)}
+        return page, 200
     token, _row = web_sessions.start(g.db, outcome.user, st.lifetimes)
     g.db.commit()
     set_session_cookie(token)

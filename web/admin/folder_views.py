@@ -21,7 +21,7 @@ from davdrive.services import Drive
 from davdrive.view_as import listing_as
 from web.admin.blueprint import admin, needs
 from web.forms import Errors, checked, refusal, text, whole_number
-from web.request_state import state
+from web.request_state import client_address, state
 
 
 def _path_arg(source: Any) -> str:
@@ -127,7 +127,7 @@ def folder_new() -> Any:
     name = text("name", 255)
     st = state()
     drive = Drive(g.db, st.runtime.blobs, g.actor, st.runtime.drive_options,
-                  ip=request.remote_addr or "")
+                  ip=client_address())
     if not name:
         return _folder_page(parent, Errors({"name": "Give the new folder a name."}), status=400)
     created: list[str] = []
