@@ -19,7 +19,9 @@ import pytest
 import requests
 
 from davdrive.check import run_check
+from davdrive.policy import SYSTEM
 from davdrive.settings import Settings, load_settings
+from davdrive.trash_purge import purge_trash
 from tests.conftest import LiveServer, basic
 from tests.tmpfs import fill, small_filesystem
 
@@ -106,6 +108,13 @@ def test_a_full_disk_answers_507_keeps_everything_and_recovers(
     filler.unlink()  # space is back: service as before, same process
     gone = next(iter(stored))
     assert requests.delete(url + gone, headers=AUTH, timeout=30).status_code == 204
+    # A DELETE keeps the file in the trash: an administrator empties it to make room
+    # (``davdrive trash purge``; here at once, the blob being only minutes old).
+    with live.app.runtime.sessions() as session:
+        purged = purge_trash(session, live.app.runtime.blobs, SYSTEM, older_than_days=0,
+                             min_age=0)
+        session.commit()
+    assert purged.collected.bytes >= 2 * MB
     again = os.urandom(MB)
     put = requests.put(url + "after.bin", data=again, headers=AUTH, timeout=30)
     assert put.status_code == 201, put.text
