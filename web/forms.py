@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import request
+from flask import g, request
 
-from davdrive.errors import DriveError
+from davdrive.errors import BadRequest, DriveError
 
 T = TypeVar("T")
 
@@ -40,8 +40,6 @@ def checked(name: str) -> bool:
 
 def whole_number(name: str, what: str) -> int:
     """The field as an int >= 0, or a BadRequest naming ``what``."""
-    from davdrive.errors import BadRequest
-
     raw = text(name, 20)
     if not raw.isdigit():
         raise BadRequest(f"{what} is a whole number (0 or more).")
@@ -54,8 +52,6 @@ def refusal(change: Callable[[], object]) -> DriveError | None:
     The one way views change data: a refusal leaves nothing half-written, and
     the view shows the returned error by its field (or as the page's status).
     """
-    from flask import g
-
     try:
         change()
     except DriveError as exc:

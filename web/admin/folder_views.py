@@ -40,7 +40,8 @@ def _folder_page(path: str, errors: Errors | None = None, done: str = "",
         children=[(c, join([*split_path(path), c.name]),
                    node_admin.folder_rights(g.db, c) if c.is_folder else {}) for c in children],
         categories=list_categories(g.db, g.actor), levels=FOLDER_LEVELS,
-        doctypes=list_doctypes(g.db), owners=_logins(owners), errors=errors or Errors(),
+        doctypes=list_doctypes(g.db), owners=_drive().owner_logins(owners),
+        errors=errors or Errors(),
         done=done,
     ), status
 
@@ -50,14 +51,11 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
     return [("drive", "/")] + [(p, join(parts[: i + 1])) for i, p in enumerate(parts)]
 
 
-def _logins(ids: set[int]) -> dict[int, str]:
-    from sqlalchemy import select
-
-    from davdrive.models import User
-
-    if not ids:
-        return {}
-    return dict(g.db.execute(select(User.id, User.login).where(User.id.in_(ids))).all())
+def _drive() -> Drive:
+    """The acting user's drive (the use cases below check its rights)."""
+    st = state()
+    return Drive(g.db, st.runtime.blobs, g.actor, st.runtime.drive_options,
+                 ip=client_address())
 
 
 @admin.get("/folders", endpoint="folders")
@@ -125,9 +123,7 @@ def folder_settings() -> Any:
 def folder_new() -> Any:
     parent = _path_arg(request.form)
     name = text("name", 255)
-    st = state()
-    drive = Drive(g.db, st.runtime.blobs, g.actor, st.runtime.drive_options,
-                  ip=client_address())
+    drive = _drive()
     if not name:
         return _folder_page(parent, Errors({"name": "Give the new folder a name."}), status=400)
     created: list[str] = []
