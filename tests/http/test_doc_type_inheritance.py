@@ -95,7 +95,9 @@ def test_items_created_in_a_typed_folder_inherit_its_doc_type(minutes: Club) -> 
 
 
 def test_retyping_the_folder_hides_what_was_created_in_it_before(minutes: Club) -> None:
-    """Rule: the effective doc type is the nearest ancestor's, so retyping a folder to
+    """Finding (issue 13): a file created in a typed folder copied the folder's doc type,
+    so a later retype to treasury left it visible to members.
+    Rule: the effective doc type is the nearest ancestor's, so retyping a folder to
     a type the member's category excludes hides the files already in it: 404 on
     GET, absent from the listing; a document administrator still sees them; an item
     with a doc type of its own inside keeps it."""

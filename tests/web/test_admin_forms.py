@@ -29,6 +29,7 @@ def _category_of(app: DriveApp, login: str) -> str:
 
 
 def test_browser_get_of_root_goes_to_the_admin_view(office: DriveApp) -> None:
+    """Finding (issue 13): GET /admin/ answered 404; a browser opening / is sent there."""
     b = Browserless(office)
     answer = b.get("/", Accept="text/html,application/xhtml+xml")
     assert answer.status_code == 302
