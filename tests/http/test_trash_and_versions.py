@@ -1,11 +1,12 @@
 """The trash and previous versions over WebDAV (DESIGN 4).
 
 Rules: a restore from the trash gives back, over WebDAV, the same bytes and
-metadata (owner, classification, modification time, dead properties, ETag); a
-restored version is served as the file's content, with a new ETag; trashed
-items and versions are never visible over WebDAV, on the general path or the
-fast paths: no listing, no GET/HEAD/PROPFIND, no COPY/MOVE source, and a new
-item of the same name is a new file, never the trashed one.
+metadata (owner, classification, visibility, modification time, dead properties,
+ETag), for a deleted folder and for a file deleted on its own; a restored version
+is served as the file's content, with a new ETag; trashed items and versions are
+never visible over WebDAV, on the general path or the fast paths: no listing, no
+GET/HEAD/PROPFIND, no COPY/MOVE source, and a new item of the same name is a new
+file, never the trashed one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from lxml import etree
 from werkzeug.test import Client
 
 from davdrive import accounts, tree
@@ -22,7 +24,7 @@ from davdrive.server import DriveApp, create_app
 from davdrive.services import Drive
 from davdrive.settings import Settings
 from davdrive.trash import restore_from_trash
-from tests.conftest import Dav
+from tests.conftest import Dav, add_user, basic
 
 DOC_ADMIN = Actor(user_id=None, login="ada", category="admin", documents="admin")
 PROPS = (
@@ -146,3 +148,52 @@ def test_versions_are_invisible_over_webdav(both_paths: Dav) -> None:
     got = dav("GET", "/dav/notes.txt")
     assert got.data == b"three" and got.headers["Content-Length"] == "5"
     assert b"<D:getcontentlength>5<" in dav("PROPFIND", "/dav/notes.txt", Depth="0").data
+
+
+def drive_props(dav: Dav, path: str) -> dict[str, str]:
+    """{local name: text} of every property PROPS asks for that ``path`` has (200)."""
+    tree_ = etree.fromstring(dav("PROPFIND", path, PROPS, Depth="0").data)
+    found = tree_.findall(".//{DAV:}propstat")
+    ok = [p for p in found if "200" in (p.findtext("{DAV:}status") or "")]
+    assert len(ok) == 1
+    prop = ok[0].find("{DAV:}prop")
+    assert prop is not None
+    return {etree.QName(child).localname: child.text or "" for child in prop}
+
+
+def test_a_deleted_file_comes_back_with_its_own_classification_and_privacy(
+    app: DriveApp, runtime: Runtime
+) -> None:
+    """DELETE of the file itself (not its folder), then a restore: the same bytes and
+    ETag, owner, degree, doc type and visibility (both unlike what the folder gives its
+    new files, so a restore that re-derived them would show), mtime and dead property.
+    Read by a document administrator, who sees a degree-2 private file."""
+    add_user(runtime, "ada", documents="admin")
+    tester, admin = Dav(Client(app)), Dav(Client(app), basic("ada", "secret"))
+    assert tester("MKCOL", "/dav/Board/").status_code == 201
+    put = tester("PUT", "/dav/Board/minutes.txt", b"Meeting of 3 May", X_OC_Mtime="1700000000")
+    assert put.status_code == 201
+    assert tester("PROPPATCH", "/dav/Board/minutes.txt", PROPSET).status_code == 207
+    with runtime.sessions() as session:
+        accounts.add_doctype(session, "minutes")
+        drive = system_drive(runtime, session)
+        chain = tree.resolve_chain(session, ["Board", "minutes.txt"])
+        assert chain is not None
+        drive.set_classification(chain[-1], min_degree=2, doc_type="minutes")
+        drive.set_visibility(chain[-1], "private")
+    before = drive_props(admin, "/dav/Board/minutes.txt")
+    assert {k: before[k] for k in ("owner", "degree", "doc-type", "visibility", "colour",
+                                   "getlastmodified", "getcontentlength")} == {
+        "owner": "tester", "degree": "2", "doc-type": "minutes", "visibility": "private",
+        "colour": "blue", "getlastmodified": "Tue, 14 Nov 2023 22:13:20 GMT",
+        "getcontentlength": "16",
+    }
+
+    assert admin("DELETE", "/dav/Board/minutes.txt").status_code == 204
+    assert admin("GET", "/dav/Board/minutes.txt").status_code == 404
+    restore(runtime, "/Board/minutes.txt")
+
+    assert drive_props(admin, "/dav/Board/minutes.txt") == before
+    got = admin("GET", "/dav/Board/minutes.txt")
+    assert (got.status_code, got.data) == (200, b"Meeting of 3 May")
+    assert got.headers["ETag"] == before["getetag"]
