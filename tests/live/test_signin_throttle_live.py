@@ -5,6 +5,8 @@ TCP peers (127.0.0.1 and 127.0.0.2 are two source addresses on loopback):
 - the 11th wrong password for one login from one address is answered
   ``429 Too Many Requests`` with Retry-After and a sentence naming no account;
   the owner gets in from another address, not from the refused one;
+- a throttled attempt runs no argon2 verification (calls to argon2's
+  ``PasswordHasher.verify`` counted in the server's process, not timed);
 - behind a trusted proxy the client is the right-most X-Forwarded-For hop that
   is not a proxy, also when the proxies sent the header on several lines (they
   are joined in order, as RFC 9110 says for list fields).
@@ -13,9 +15,11 @@ TCP peers (127.0.0.1 and 127.0.0.2 are two source addresses on loopback):
 from __future__ import annotations
 
 import http.client
+import threading
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from davdrive.models import AuditEvent
@@ -78,3 +82,31 @@ def test_behind_proxies_the_right_most_untrusted_hop_is_counted(live: LiveServer
     with live.app.runtime.sessions() as session:
         ips = set(session.scalars(select(AuditEvent.ip).where(AuditEvent.action == "login")))
     assert ips == {"198.51.100.1", "198.51.100.2"}
+
+
+def test_throttled_attempts_run_no_argon2_and_the_owner_gets_in_from_elsewhere(
+    live: LiveServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """10 wrong passwords from one address cost 10 argon2 verifications; the 11th
+    wrong one, and the right one from there, are 429 with Retry-After and cost none;
+    the right password from another address is then verified (one more) and let in."""
+    calls = [0]
+    lock = threading.Lock()
+    real_verify = PasswordHasher.verify
+
+    def counted(self: PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
+        with lock:
+            calls[0] += 1
+        return real_verify(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counted)
+    peer, elsewhere = "127.0.0.4", "127.0.0.5"  # neither is a trusted proxy
+    assert [propfind(live, "tester", "wrong", peer)[0] for _ in range(10)] == [401] * 10
+    assert calls[0] == 10
+    for password in ("wrong", "also wrong", "secret"):
+        status, headers, _ = propfind(live, "tester", password, peer)
+        assert status == 429, password
+        assert 0 < int(headers["retry-after"]) <= 15 * 60, password
+    assert calls[0] == 10, "a throttled attempt ran argon2"
+    assert propfind(live, "tester", "secret", elsewhere)[0] == 207
+    assert calls[0] == 11
