@@ -9,7 +9,9 @@ how), never taken from the program's output."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+from davdrive import backup, snapshots
 from davdrive.rotation import DAILY, MONTHLY, WEEKLY, keep
 
 UTC = dt.UTC
@@ -58,6 +60,23 @@ def test_rotating_after_every_nightly_backup_ends_with_the_same_snapshots() -> N
         existing = keep(existing | {night})
         assert night in existing  # the backup just taken is always kept
     assert existing == YEAR_KEPT
+
+
+def test_the_backup_folder_after_a_year_of_nightly_rotations_holds_the_rule(
+    tmp_path: Path,
+) -> None:
+    """The same year on disk: a snapshot folder (named by its time) each night, then
+    ``backup.rotate`` on the folder, as `davdrive backup` does. What stays is the
+    folders of YEAR_KEPT, plus a folder that is not a snapshot, never touched."""
+    (tmp_path / "notes").mkdir()
+    for night in days_of(2025):
+        snapshot = tmp_path / snapshots.name_of(night)
+        snapshot.mkdir()
+        (snapshot / "manifest.json").write_text("{}")
+        removed = backup.rotate(tmp_path)
+        assert snapshot not in removed and snapshot.is_dir()
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "notes", *(snapshots.name_of(t) for t in YEAR_KEPT)}
 
 
 def test_of_several_snapshots_in_a_day_the_newest_is_kept() -> None:
