@@ -6,7 +6,9 @@ session is rolled back. ``audit`` prints the newest events first (``--limit``,
 default 50), ``--json`` a list of events; bad dates and limits are one-line
 errors. ``audit verify`` exits 0 with "chain intact (N events)", else 1 naming
 the first bad event on stderr. ``stats`` prints the totals of the last
-``--days`` days (default 30) per login and interface, and overall.
+``--days`` days (default 30) per login and interface, and overall, then what
+the drive stores now: live files, the trash, the versions, the contents
+(``davdrive.storage_usage``; ``--json`` under "storage").
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from typing import Any
 
 from davdrive import audit, history, stats_report
+from davdrive.storage_usage import storage_usage
 from davdrive.cli_common import PROG, Context, format_table, open_session, out, print_json
 from davdrive.errors import BadRequest
 from davdrive.paging import MAX_PER_PAGE
@@ -72,15 +75,25 @@ def cmd_audit_verify(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
     with open_session(ctx) as (_, session):
         report = stats_report.connection_totals(session, SYSTEM, args.days)
+        storage = storage_usage(session)
         session.rollback()
     if args.json:
-        out(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        out(json.dumps({**report.as_dict(), "storage": storage.as_dict()}, indent=2,
+                       ensure_ascii=False))
         return 0
     rows = [(r.login or NOBODY, r.interface, *_figures(r)) for r in report.rows]
     rows.append(("all", "all", *_figures(report.overall)))
     out(f"connections from {report.first.isoformat()} to {report.last.isoformat()}")
     out(format_table(("login", "interface", "sign-ins", "failures", "requests", "bytes in",
                       "bytes out"), rows))
+    out("")
+    out("storage now")
+    out(format_table(("what", "count", "bytes"), [
+        (label, str(figures.count), str(figures.bytes)) for label, figures in (
+            ("files in the drive", storage.live_files), ("files in the trash", storage.trash_files),
+            ("previous versions", storage.versions), ("contents stored", storage.blobs),
+        )
+    ]))
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from davdrive import node_admin
 from davdrive.cli_common import Context, format_table, open_session, out, print_json
+from davdrive.errors import NameNotAvailable
 from davdrive.policy import SYSTEM
 from davdrive.services import Drive
 from davdrive.trash import list_trash, restore_from_trash
@@ -40,10 +41,13 @@ def cmd_trash_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_trash_restore(ctx: Context, args: argparse.Namespace) -> int:
     with open_session(ctx) as (runtime, session):
-        done = restore_from_trash(
-            session, SYSTEM, args.path, entry_id=args.id, as_name=args.as_name,
-            windows_names=runtime.drive_options.windows_names,
-        )
+        try:
+            done = restore_from_trash(
+                session, SYSTEM, args.path, entry_id=args.id, as_name=args.as_name,
+                windows_names=runtime.drive_options.windows_names,
+            )
+        except NameNotAvailable as taken:
+            raise NameNotAvailable(f"{taken.message} Give it with --as NAME.") from None
     out(f"restored {done.path} ({done.items} item(s))")
     return 0
 

@@ -117,5 +117,28 @@ def requests_per_day(
     if login is not None:
         query = query.where(LoginStat.login == login)
     counted = {day: int(n or 0) for day, n in session.execute(query)}
-    every = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    every = _every_day(first, last)
     return every, [counted.get(day, 0) for day in every]
+
+
+def requests_per_day_by_login(
+    session: Session, actor: Actor, days: int = 30, today: dt.date | None = None,
+) -> tuple[list[dt.date], dict[str, list[int]]]:
+    """(every day of the period, oldest first; {login: requests on each day}) for
+    every login counted in the period, both interfaces together; one statement."""
+    _require(actor)
+    first, last = period(days, today)
+    every = _every_day(first, last)
+    index = {day: i for i, day in enumerate(every)}
+    series: dict[str, list[int]] = {}
+    for login, day, n in session.execute(
+        select(LoginStat.login, LoginStat.day, func.sum(LoginStat.requests))
+        .where(LoginStat.day >= first, LoginStat.day <= last)
+        .group_by(LoginStat.login, LoginStat.day)
+    ):
+        series.setdefault(login, [0] * len(every))[index[day]] = int(n or 0)
+    return every, series
+
+
+def _every_day(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]

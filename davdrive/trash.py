@@ -214,10 +214,11 @@ def restore_from_trash(
     """Bring the trashed item at ``path`` (``find_trashed``) back into its folder, with
     everything deleted with it, as it was; named ``as_name`` when given.
 
-    Refused (nothing changed): the name is now taken by a live item (Conflict,
-    asking for another name); the item was deleted with its folder, or its folder
-    is in the trash (Conflict naming the folder to restore first); the name is
-    not valid (BadRequest). Needs ``may_manage_trash``; audited (``trash.restore``).
+    Refused (nothing changed): the name is now taken by a live item, or reserved
+    (NameNotAvailable, a Conflict asking for another name); the item was deleted
+    with its folder, or its folder is in the trash (Conflict naming the folder to
+    restore first); the name is not valid (BadRequest). Needs ``may_manage_trash``;
+    audited (``trash.restore``).
     """
     require_trash_right(actor)
     take_write_lock(session, "drive")  # nothing changes between the checks and the restore
@@ -240,9 +241,9 @@ def restore_from_trash(
     if parent.parent_id is None and reserved_key(name) in RESERVED_ROOT_KEYS:
         raise NameNotAvailable(f"The name {name!r} is reserved by the drive.")
     if tree.child_named(session, parent.id, name) is not None:
-        raise Conflict(
+        raise NameNotAvailable(
             f"The name {name!r} is taken in {parent_path} by a live item: restore it under "
-            "another name (--as NAME)."
+            "another name."
         )
     group = group_cte(select(Node.id).where(Node.id == node.id))
     ids = list(session.scalars(select(group.c.id)))

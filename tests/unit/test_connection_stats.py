@@ -21,14 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from davdrive import cli, stats_report
+from davdrive import cli, stats_report, tree
 from davdrive.connection_stats import ConnectionStats, Counts, StatsFlusher
 from davdrive.errors import BadRequest, Forbidden
 from davdrive.models import LoginStat
 from davdrive.passwords import Passwords
 from davdrive.policy import SYSTEM, Actor
 from davdrive.runtime import Runtime
-from tests.conftest import recorded_statements
+from davdrive.services import Drive
+from tests.conftest import put_file, recorded_statements
 
 DAY = dt.date(2026, 3, 14)
 MEMBER = Actor(user_id=4, login="mia", category="member", documents="read")
@@ -201,13 +202,45 @@ def test_cli_stats_json_shape(
     report: dict[str, Any] = json.loads(capsys.readouterr().out)
     counters = {"sign_ins", "failures", "requests", "bytes_in", "bytes_out"}
     assert code == 0
-    assert set(report) == {"first_day", "last_day", "days", "rows", "overall"}
+    assert set(report) == {"first_day", "last_day", "days", "rows", "overall", "storage"}
     assert (report["days"], report["last_day"]) == (2, today.isoformat())
     assert all(set(row) == {"login", "interface"} | counters for row in report["rows"])
     assert set(report["overall"]) == counters
     assert report["overall"]["requests"] == 10
     assert {(r["login"], r["interface"]) for r in report["rows"]} == {
         ("", "dav"), ("alice", "dav"), ("alice", "admin")}
+
+
+def test_requests_per_day_by_login_cover_every_day_for_each_login(runtime: Runtime) -> None:
+    _seed(runtime, DAY)
+    with runtime.sessions() as session:
+        days, series = stats_report.requests_per_day_by_login(session, SYSTEM, 3, today=DAY)
+        with pytest.raises(Forbidden):
+            stats_report.requests_per_day_by_login(session, MEMBER, 3, today=DAY)
+    assert days == [DAY - dt.timedelta(days=2), DAY - dt.timedelta(days=1), DAY]
+    assert series == {"": [0, 0, 4], "alice": [0, 3, 3]}  # both interfaces together
+
+
+def test_cli_stats_counts_the_trash_and_the_versions(
+    runtime: Runtime, fast_passwords: Passwords, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with runtime.sessions() as session:
+        drive = Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
+        root = tree.get_root(session)
+        put_file(drive, root, "kept.txt", b"first")
+        put_file(drive, root, "kept.txt", b"second!")
+        drive.delete(put_file(drive, root, "gone.txt", b"0123456789"))
+        session.commit()
+    code = cli.main(["--data", str(runtime.settings.data_dir), "stats", "--json"],
+                    passwords=fast_passwords)
+    storage = json.loads(capsys.readouterr().out)["storage"]
+    assert code == 0
+    assert storage["live_files"] == {"count": 1, "bytes": 7}
+    assert storage["trash_files"] == {"count": 1, "bytes": 10}
+    assert storage["versions"] == {"count": 1, "bytes": 5}
+    cli.main(["--data", str(runtime.settings.data_dir), "stats"], passwords=fast_passwords)
+    lines = capsys.readouterr().out.split("storage now")[1].splitlines()
+    assert any(line.split()[-2:] == ["1", "10"] for line in lines if "trash" in line)
 
 
 def test_cli_stats_table_names_requests_without_a_user(
@@ -217,7 +250,8 @@ def test_cli_stats_table_names_requests_without_a_user(
     code = cli.main(["--data", str(runtime.settings.data_dir), "stats"], passwords=fast_passwords)
     out = capsys.readouterr().out
     assert code == 0 and "(not signed in)" in out
-    assert out.strip().splitlines()[-1].split()[:2] == ["all", "all"]
+    connections = out.split("storage now")[0]
+    assert connections.strip().splitlines()[-1].split()[:2] == ["all", "all"]
     code = cli.main(["--data", str(runtime.settings.data_dir), "stats", "--days", "-1"],
                     passwords=fast_passwords)
     assert code == 1

@@ -172,7 +172,7 @@ def test_restore_over_a_taken_name_is_refused_then_works_under_another_name(
     root = tree.get_root(session)
     drive.delete(put_file(drive, root, "budget.txt", b"old budget"))
     put_file(drive, root, "budget.txt", b"new budget")
-    with pytest.raises(Conflict, match=r"taken.*--as NAME"):
+    with pytest.raises(NameNotAvailable, match=r"taken.*another name"):
         restore_from_trash(session, SYSTEM, "/budget.txt")
     session.rollback()
     assert len(list_trash(session, SYSTEM, retention_days=30)) == 1
