@@ -4,7 +4,9 @@ from web.admin import (  # noqa: F401  (each module adds its views to the bluepr
     account_views,
     category_views,
     folder_views,
+    history_views,
     record_views,
+    trash_views,
     user_views,
 )
 from web.admin.blueprint import admin

@@ -14,7 +14,14 @@ from typing import Any
 from flask import Blueprint, g, redirect, request, url_for
 
 from davdrive.errors import Forbidden
-from davdrive.policy import Actor, Decision, may_administer_drive, may_enter_staff_pages
+from davdrive.policy import (
+    Actor,
+    Decision,
+    may_administer_drive,
+    may_enter_staff_pages,
+    may_manage_trash,
+    may_read_history,
+)
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -26,6 +33,9 @@ MENU: tuple[tuple[str, str, Callable[[Actor], Decision] | None], ...] = (
     ("admin.view_as", "View as", may_administer_drive),
     ("admin.doctypes", "Document types", may_enter_staff_pages),
     ("admin.records", "Records", may_enter_staff_pages),
+    ("admin.trash", "Trash", may_manage_trash),
+    ("admin.history", "History", may_read_history),
+    ("admin.statistics", "Statistics", may_read_history),
     ("admin.account", "My account", None),
 )
 

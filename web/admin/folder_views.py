@@ -24,7 +24,9 @@ from web.forms import Errors, checked, refusal, text, whole_number
 from web.request_state import client_address, state
 
 
-def _path_arg(source: Any) -> str:
+def path_arg(source: Any) -> str:
+    """The drive path in the form or query ``source`` (its "path"), normalised; "/"
+    when absent."""
     return join(split_path(source.get("path", "/")[:4000] or "/"))
 
 
@@ -40,7 +42,7 @@ def _folder_page(path: str, errors: Errors | None = None, done: str = "",
         children=[(c, join([*split_path(path), c.name]),
                    node_admin.folder_rights(g.db, c) if c.is_folder else {}) for c in children],
         categories=list_categories(g.db, g.actor), levels=FOLDER_LEVELS,
-        doctypes=list_doctypes(g.db), owners=_drive().owner_logins(owners),
+        doctypes=list_doctypes(g.db), owners=drive_of_actor().owner_logins(owners),
         errors=errors or Errors(),
         done=done,
     ), status
@@ -51,7 +53,7 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
     return [("drive", "/")] + [(p, join(parts[: i + 1])) for i, p in enumerate(parts)]
 
 
-def _drive() -> Drive:
+def drive_of_actor() -> Drive:
     """The acting user's drive (the use cases below check its rights)."""
     st = state()
     return Drive(g.db, st.runtime.blobs, g.actor, st.runtime.drive_options,
@@ -61,7 +63,7 @@ def _drive() -> Drive:
 @admin.get("/folders", endpoint="folders")
 @needs(may_administer_drive)
 def folders_page() -> Any:
-    return _folder_page(_path_arg(request.args), done=request.args.get("done", ""))
+    return _folder_page(path_arg(request.args), done=request.args.get("done", ""))
 
 
 def _node(path: str) -> Node:
@@ -75,7 +77,7 @@ def _saved(path: str, message: str) -> Any:
 @admin.post("/folders/rights")
 @needs(may_administer_drive)
 def folder_rights() -> Any:
-    path = _path_arg(request.form)
+    path = path_arg(request.form)
     folder = _node(path)
     current = node_admin.folder_rights(g.db, folder)
     wanted = {}
@@ -92,7 +94,7 @@ def folder_rights() -> Any:
 @admin.post("/folders/settings")
 @needs(may_administer_drive)
 def folder_settings() -> Any:
-    path = _path_arg(request.form)
+    path = path_arg(request.form)
     node = _node(path)
     errors = Errors()
     degree = errors.check("min_degree", lambda: whole_number("min_degree", "The minimum degree"))
@@ -121,9 +123,9 @@ def folder_settings() -> Any:
 @admin.post("/folders/new")
 @needs(may_administer_drive)
 def folder_new() -> Any:
-    parent = _path_arg(request.form)
+    parent = path_arg(request.form)
     name = text("name", 255)
-    drive = _drive()
+    drive = drive_of_actor()
     if not name:
         return _folder_page(parent, Errors({"name": "Give the new folder a name."}), status=400)
     created: list[str] = []
@@ -141,7 +143,7 @@ def folder_new() -> Any:
 @needs(may_administer_drive)
 def view_as_page() -> Any:
     login = request.args.get("login", "")[:200].strip()
-    path = _path_arg(request.args)
+    path = path_arg(request.args)
     explanation = listing = None
     error = ""
     if login:
