@@ -6,7 +6,7 @@ export holds exactly the filtered events; the statistics count each user's
 WebDAV requests and draw them per day, overall and for the user picked; the
 trash restores what a DELETE removed, asking for a new name when the old one
 is taken meanwhile; a version restores the bytes an overwrite replaced. The
-screenshots of the history and statistics pages are the README's (docs/).
+screenshots (build/screenshots/history.png, statistics.png) are the ones docs/ shows.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import csv
 import datetime as dt
 import io
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from sqlalchemy import select
 
 from davdrive.models import LoginStat
 from tests.conftest import LiveServer
-from tests.live.admin.conftest import ROOT, SHOTS, shot
+from tests.live.admin.conftest import shot
 from tests.web.conftest import password_of
 
 pytestmark = pytest.mark.live
@@ -72,11 +71,6 @@ def _flush_until_counted(site: LiveServer, login: str, requests_made: int) -> No
         time.sleep(0.05)
 
 
-def _to_docs(name: str) -> None:
-    """The README shows these pages: keep docs/NAME.png current."""
-    shutil.copyfile(SHOTS / f"{name}.png", ROOT / "docs" / f"{name}.png")
-
-
 def test_history_filters_paginates_and_exports_what_webdav_users_did(
     page_of: Any, site: LiveServer, tmp_path: Path
 ) -> None:
@@ -115,7 +109,6 @@ def test_history_filters_paginates_and_exports_what_webdav_users_did(
     outcomes = {(r.locator("td:nth-child(2)").inner_text(), r.locator("td:nth-child(7)")
                  .inner_text()) for r in page.locator("#events tbody tr").all()}
     assert ("olga", "refused") in outcomes and ("root", "ok") in outcomes
-    _to_docs("history")
 
 
 def test_statistics_count_webdav_requests_per_user_and_chart_them(
@@ -152,7 +145,6 @@ def test_statistics_count_webdav_requests_per_user_and_chart_them(
     assert page.locator("#storage-trash td.num").first.inner_text() == "1"  # the draft
     assert page.locator("#storage-versions td.num").first.inner_text() == "1"  # the budget
     shot(page, "statistics")
-    _to_docs("statistics")
 
 
 def test_trash_restores_a_deleted_file_under_a_new_name_when_its_own_is_taken(
