@@ -19,11 +19,11 @@ import sys
 from typing import Any
 
 from davdrive import audit, history, stats_report
-from davdrive.storage_usage import storage_usage
 from davdrive.cli_common import PROG, Context, format_table, open_session, out, print_json
 from davdrive.errors import BadRequest
 from davdrive.paging import MAX_PER_PAGE
 from davdrive.policy import SYSTEM
+from davdrive.storage_usage import storage_usage
 
 NOBODY = "(not signed in)"
 
