@@ -5,8 +5,11 @@ stack, outermost first:
 
     CatchAll -> HeadersOnly -> HardeningMiddleware -> router
         /            OPTIONS answered with DAV headers, no credentials; a browser's GET
-                     is sent to /admin/
-        /admin/...   TrafficCounter("admin") -> the admin view (web.create_web_app, Flask)
+                     is sent to /files/ (the web drive; its sign-in page first)
+        /admin/...   TrafficCounter("admin") -> the browser side (web.create_web_app,
+        /files/...   Flask): the admin view and the members' web drive
+        <mount>/...  a browser opening a page there without credentials is sent to
+                     the same path under /files/
         <mount>/...  TrafficCounter("dav") -> ContextMiddleware -> BasicAuthMiddleware
                      -> FastPut -> NextcloudLayout
                      -> XmlBodyMiddleware -> FastReads -> StatusPageScrubber
@@ -40,6 +43,7 @@ import threading
 import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
@@ -128,11 +132,26 @@ def _install_lock_manager(dav: WsgiDAVApp, settings: Settings, current: CurrentR
 
 
 ADMIN = "/admin"
+FILES = "/files"
 
 
 def _from_browser(environ: dict[str, Any]) -> bool:
     """A browser asks for HTML first; WebDAV clients and scripts do not."""
     return "text/html" in environ.get("HTTP_ACCEPT", "")
+
+
+def _browser_navigation(environ: dict[str, Any]) -> bool:
+    """A page a browser opens (its address bar or a link) without WebDAV credentials:
+    only browsers send ``Sec-Fetch-Mode: navigate``, and a WebDAV client always
+    signs in, so no WebDAV client is ever sent to the web drive."""
+    return (environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+            and environ.get("HTTP_SEC_FETCH_MODE") == "navigate"
+            and "HTTP_AUTHORIZATION" not in environ and _from_browser(environ))
+
+
+def _redirect(start_response: Any, location: str) -> Iterable[bytes]:
+    start_response("302 Found", [("Location", location), ("Content-Length", "0")])
+    return [b""]
 
 
 class DriveApp:
@@ -193,16 +212,18 @@ class DriveApp:
     def _route(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         if path == self.mount or path.startswith(self.mount + "/"):
+            if _browser_navigation(environ):  # the same place in the web drive
+                rest = quote(path[len(self.mount):].encode("latin-1"), safe="/")  # WSGI bytes
+                return _redirect(start_response, FILES + (rest or "/"))
             return self._dav(environ, start_response)  # type: ignore[no-any-return]
-        if path == ADMIN or path.startswith(ADMIN + "/"):
+        if path.startswith((ADMIN + "/", FILES + "/")) or path in (ADMIN, FILES):
             return self._web(environ, start_response)  # type: ignore[no-any-return]
         method = environ.get("REQUEST_METHOD", "")
         if path == "/" and method == "OPTIONS":
             start_response("200 OK", [*DAV_HEADERS, ("Content-Length", "0")])
             return [b""]
         if path == "/" and method in ("GET", "HEAD") and _from_browser(environ):
-            start_response("302 Found", [("Location", ADMIN + "/"), ("Content-Length", "0")])
-            return [b""]
+            return _redirect(start_response, FILES + "/")
         if path == "/" and method in ("GET", "HEAD"):
             return plain_response(
                 start_response,

@@ -1,10 +1,11 @@
 """The Flask app factory of the browser side.
 
 ``create_web_app(settings, runtime)`` returns a WSGI app answering under
-``/admin/``. Per request (``web.request_state``): one database session, the
-signed-in user from the session cookie, the Origin and CSRF checks of every
-POST. Errors become a page with one clear sentence and the status of the
-domain error (``davdrive.errors.status_of``); never a stack trace.
+``/admin/`` (the admin view) and ``/files/`` (the members' web drive). Per
+request (``web.request_state``): one database session, the signed-in user
+from the session cookie, the Origin and CSRF checks of every POST. Errors
+become a page with one clear sentence and the status of the domain error
+(``davdrive.errors.status_of``); never a stack trace.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from davdrive.settings import Settings
 from davdrive.web_sessions import Lifetimes
 from web import request_state
 from web.admin import admin
+from web.files import files
 
 _log = logging.getLogger("davdrive.web")
 _HERE = Path(__file__).parent
 
 
 def create_web_app(settings: Settings, runtime: Runtime) -> Flask:
-    """The admin view over ``runtime``; nothing global, build as many as wanted."""
+    """The browser side over ``runtime``; nothing global, build as many as wanted."""
     app = Flask(
         "web", template_folder=str(_HERE / "templates"), static_folder=str(_HERE / "static"),
         static_url_path="/admin/static",
@@ -51,6 +53,7 @@ def create_web_app(settings: Settings, runtime: Runtime) -> Flask:
     )
     request_state.install(app)
     app.register_blueprint(admin)
+    app.register_blueprint(files)
     _install_error_pages(app)
     return app
 

@@ -28,12 +28,14 @@ def _category_of(app: DriveApp, login: str) -> str:
 # --- sign-in --------------------------------------------------------------------------
 
 
-def test_browser_get_of_root_goes_to_the_admin_view(office: DriveApp) -> None:
-    """Finding (issue 13): GET /admin/ answered 404; a browser opening / is sent there."""
+def test_browser_get_of_root_goes_to_the_web_drive(office: DriveApp) -> None:
+    """Finding (issue 13): GET /admin/ answered 404. A browser opening / is sent to the
+    web drive (DESIGN 6), which asks for a sign-in first; /admin/ does too."""
     b = Browserless(office)
     answer = b.get("/", Accept="text/html,application/xhtml+xml")
     assert answer.status_code == 302
-    assert answer.headers["Location"].endswith("/admin/")
+    assert answer.headers["Location"].endswith("/files/")
+    assert "/admin/signin?next=/files/" in b.client.get("/files/").headers["Location"]
     assert b.get("/admin/").status_code == 302  # not signed in: to the sign-in page
     assert "/admin/signin" in b.client.get("/admin/").headers["Location"]
 
@@ -204,10 +206,10 @@ def test_sign_in_form_needs_its_own_token(office: DriveApp) -> None:
 # --- who enters which page -----------------------------------------------------------
 
 
-def test_member_reaches_only_my_account(office: DriveApp) -> None:
+def test_member_reaches_only_the_web_drive_and_my_account(office: DriveApp) -> None:
     b = Browserless(office)
     b.sign_in("mary")
-    assert b.get("/admin/").headers["Location"].endswith("/admin/account")
+    assert b.get("/admin/").headers["Location"].endswith("/files/")
     assert b.get("/admin/account").status_code == 200
     for page in ("/admin/users", "/admin/categories", "/admin/folders", "/admin/view-as",
                  "/admin/records", "/admin/users/root"):

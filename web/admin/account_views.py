@@ -19,8 +19,9 @@ from web.request_state import client_address, set_session_cookie, state
 
 
 def _safe_next(target: str) -> str:
-    """Only a path of this admin view is a place to go back to after sign-in."""
-    if target.startswith("/admin/") and not target.startswith("//") and "\\" not in target:
+    """Only a page of the admin view or the web drive is a place to go back to after
+    sign-in."""
+    if target.startswith(("/admin/", "/files/")) and "\\" not in target:
         return target
     return url_for("admin.index")
 
@@ -78,7 +79,7 @@ def signout() -> Any:
 def index() -> Any:
     if may_enter_staff_pages(g.actor).allowed:
         return redirect(url_for("admin.users"))
-    return redirect(url_for("admin.account"))
+    return redirect(url_for("files.browse"))
 
 
 @admin.get("/account")

@@ -17,17 +17,11 @@ from davdrive.errors import DriveError, status_of
 from davdrive.models import FOLDER_LEVELS, Node
 from davdrive.paths import join, split_path
 from davdrive.policy import may_administer_drive
-from davdrive.services import Drive
 from davdrive.view_as import listing_as
+from web.acting import drive_of_actor, path_arg
 from web.admin.blueprint import admin, needs
 from web.forms import Errors, checked, refusal, text, whole_number
-from web.request_state import client_address, state
-
-
-def path_arg(source: Any) -> str:
-    """The drive path in the form or query ``source`` (its "path"), normalised; "/"
-    when absent."""
-    return join(split_path(source.get("path", "/")[:4000] or "/"))
+from web.request_state import state
 
 
 def _folder_page(path: str, errors: Errors | None = None, done: str = "",
@@ -51,13 +45,6 @@ def _folder_page(path: str, errors: Errors | None = None, done: str = "",
 def _crumbs(path: str) -> list[tuple[str, str]]:
     parts = split_path(path)
     return [("drive", "/")] + [(p, join(parts[: i + 1])) for i, p in enumerate(parts)]
-
-
-def drive_of_actor() -> Drive:
-    """The acting user's drive (the use cases below check its rights)."""
-    st = state()
-    return Drive(g.db, st.runtime.blobs, g.actor, st.runtime.drive_options,
-                 ip=client_address())
 
 
 @admin.get("/folders", endpoint="folders")

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO, cast
 
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 
 from davdrive import attachments, records
 from davdrive.errors import AttachmentsRefused, BadRequest, status_of
 from davdrive.models import RECORD_KINDS, Record
 from davdrive.policy import may_enter_staff_pages
 from web.admin.blueprint import admin, needs
+from web.downloads import attachment_response
 from web.forms import Errors, refusal, text
 from web.request_state import state
 
 PER_PAGE = 50
-CHUNK = 1024 * 1024
 
 
 @admin.get("/records", endpoint="records")
@@ -150,13 +150,5 @@ def attachment_download(record_id: int, attachment_id: int) -> Any:
     attachment = _attachment(record_id, attachment_id)
     stream, attachment = attachments.open_attachment(g.db, state().runtime.blobs, attachment,
                                                  g.actor)
-
-    def body() -> Any:
-        with stream:
-            while chunk := stream.read(CHUNK):
-                yield chunk
-
-    response = Response(body(), mimetype=attachment.content_type)
-    response.headers["Content-Length"] = str(attachment.size)
-    response.headers.set("Content-Disposition", "attachment", filename=attachment.file_name)
-    return response
+    return attachment_response(stream, attachment.file_name, attachment.size,
+                               attachment.content_type)

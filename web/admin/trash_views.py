@@ -19,8 +19,8 @@ from davdrive.errors import status_of
 from davdrive.policy import may_administer_drive, may_manage_trash
 from davdrive.trash import list_trash, restore_from_trash
 from davdrive.trash_purge import purge_trash
+from web.acting import drive_of_actor, path_arg
 from web.admin.blueprint import admin, needs
-from web.admin.folder_views import drive_of_actor, path_arg
 from web.forms import Errors, refusal, text, whole_number
 from web.request_state import state
 

@@ -132,11 +132,12 @@ def test_attachments_go_up_together_and_a_disguised_file_refuses_its_whole_submi
     shot(page, "record-refused")
 
 
-def test_member_reaches_only_my_account(page_of: Any) -> None:
+def test_member_reaches_only_the_web_drive_and_my_account(page_of: Any) -> None:
     page = page_of("mary")
-    assert page.url.endswith("/admin/account")
+    assert page.url.endswith("/files/")
     menu = page.locator("header nav a").all_inner_texts()
-    assert menu == ["My account"]
+    assert menu == ["Files", "My account"]
+    page.goto("/admin/account")
     shot(page, "account")
     answer = page.goto("/admin/users")
     assert answer.status == 403
