@@ -16,37 +16,14 @@ from urllib.parse import unquote
 from lxml import etree
 from werkzeug.test import Client
 
-from davdrive import node_admin, records
+from davdrive import records
 from davdrive.policy import SYSTEM
 from davdrive.server import DriveApp
-from davdrive.services import Drive
-from tests.conftest import Dav, basic, put_file
+from tests.conftest import Dav, basic
 from tests.web.conftest import Browserless, password_of
+from tests.web.drive_trees import drive_tree
 
 NAVIGATE = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "navigate"}
-
-
-def _drive_tree(app: DriveApp) -> None:
-    """/Minutes (assembly.txt; board.txt degree 3; olga's private note.txt),
-    /Finance (treasury), /Board (members none) holding /Board/Public (members read)."""
-    rt = app.runtime
-    with rt.sessions() as session:
-        drive = Drive(session, rt.blobs, SYSTEM, rt.drive_options)
-        minutes, _ = node_admin.make_folders(session, drive, "/Minutes")
-        put_file(drive, minutes, "assembly.txt", b"The assembly met on Monday.")
-        node_admin.node_set(session, put_file(drive, minutes, "board.txt", b"x" * 40),
-                            min_degree=3)
-        node_admin.node_set(session, put_file(drive, minutes, "note.txt", b"mine"),
-                            visibility="private", owner_login="olga")
-        finance, _ = node_admin.make_folders(session, drive, "/Finance")
-        node_admin.node_set(session, finance, doc_type="treasury")
-        put_file(drive, finance, "budget.txt", b"100")
-        board, _ = node_admin.make_folders(session, drive, "/Board/Public")
-        node_admin.set_folder_rights(session, node_admin.resolve_path(session, "/Board"),
-                                     {"member": "none"})
-        node_admin.set_folder_rights(session, board, {"member": "read"})
-        put_file(drive, board, "agenda.txt", b"1. welcome")
-        session.commit()
 
 
 def _propfind_names(app: DriveApp, login: str, path: str) -> set[str]:
@@ -69,7 +46,7 @@ def _signed_in(app: DriveApp, login: str) -> Browserless:
 
 
 def test_a_member_lists_exactly_what_their_propfind_lists(office: DriveApp) -> None:
-    _drive_tree(office)
+    drive_tree(office)
     mary = _signed_in(office, "mary")
     for path in ("/", "/Minutes", "/Board"):
         assert mary.get(f"/files{path}").status_code == 200, path
@@ -83,7 +60,7 @@ def test_a_member_lists_exactly_what_their_propfind_lists(office: DriveApp) -> N
 
 
 def test_what_a_member_may_not_see_is_a_404(office: DriveApp) -> None:
-    _drive_tree(office)
+    drive_tree(office)
     mary = _signed_in(office, "mary")
     for path in ("/Finance", "/Finance/budget.txt", "/Minutes/board.txt",
                  "/Minutes/note.txt", "/Nothing"):
@@ -93,7 +70,7 @@ def test_what_a_member_may_not_see_is_a_404(office: DriveApp) -> None:
 
 
 def test_a_download_is_an_unsniffed_attachment_with_the_bytes(office: DriveApp) -> None:
-    _drive_tree(office)
+    drive_tree(office)
     mary = _signed_in(office, "mary")
     answer = mary.get("/files/Minutes/assembly.txt")
     assert answer.status_code == 200
@@ -104,7 +81,7 @@ def test_a_download_is_an_unsniffed_attachment_with_the_bytes(office: DriveApp) 
 
 
 def test_listing_shows_classification_owner_and_sorts(office: DriveApp) -> None:
-    _drive_tree(office)
+    drive_tree(office)
     admin = _signed_in(office, "root")  # an administrator sees every file there
     admin.get("/files/Minutes?sort=size&order=desc")
     assert re.findall(r'data-name="([^"]*)"', admin.page) == ["board.txt", "assembly.txt",
@@ -135,7 +112,7 @@ def test_the_back_office_branch_is_read_only_with_record_names(office: DriveApp)
 
 
 def test_browsers_are_sent_to_the_web_drive_and_webdav_clients_never(office: DriveApp) -> None:
-    _drive_tree(office)
+    drive_tree(office)
     client = Client(office)
     answer = client.get("/dav/Minutes/assembly.txt", headers=NAVIGATE)
     assert answer.status_code == 302
@@ -154,7 +131,7 @@ def test_browsers_are_sent_to_the_web_drive_and_webdav_clients_never(office: Dri
 def test_a_member_signing_in_lands_on_the_web_drive_and_comes_back_where_asked(
     office: DriveApp,
 ) -> None:
-    _drive_tree(office)
+    drive_tree(office)
     b = Browserless(office)
     answer = b.get("/files/Minutes")
     assert answer.status_code == 302
