@@ -3,7 +3,7 @@
 Both need ``policy.may_read_history`` (checked again by ``davdrive.history``
 and ``davdrive.stats_report``). The history page has the CLI's filters (user,
 action, path prefix, from and to dates), 50 events a page, and a CSV export
-of everything the filters match, streamed. The statistics page shows the
+of everything the filters match, streamed with a session of its own. The statistics page shows the
 totals per user and interface over the last days, the drive's storage (trash
 and versions included), and a server-rendered SVG chart of requests per day,
 overall and for the user picked.
@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, g, render_template, request, stream_with_context
+from flask import Response, g, render_template, request
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from davdrive import history, stats_report
 from davdrive.errors import BadRequest, DriveError
@@ -23,6 +24,7 @@ from davdrive.policy import may_read_history
 from davdrive.stats_svg import sparkline_svg, stats_svg
 from davdrive.storage_usage import storage_usage
 from web.admin.blueprint import admin, needs
+from web.downloads import with_own_session
 from web.forms import Errors
 
 PER_PAGE = 50
@@ -75,11 +77,15 @@ def history_csv() -> Any:
     criteria = _criteria(_filters(), errors)
     if errors:
         raise BadRequest(" ".join(errors.values()))
-    lines = history.events_csv(g.db, g.actor, **criteria)
     name = f"davdrive-history-{dt.date.today().isoformat()}.csv"
-    response = Response(stream_with_context(lines), mimetype="text/csv")
-    response.headers.set("Content-Disposition", "attachment", filename=name)
-    return response
+
+    def answer(session: Session) -> Response:
+        response = Response(history.events_csv(session, g.actor, **criteria),
+                            mimetype="text/csv")
+        response.headers.set("Content-Disposition", "attachment", filename=name)
+        return response
+
+    return with_own_session(answer)
 
 
 @admin.get("/statistics", endpoint="statistics")

@@ -5,11 +5,9 @@ they may read below the folder, paths relative to it) and is written by
 ``davdrive.zip_stream`` while it is sent: no file on disk, one chunk in memory.
 ``survey`` refuses an oversized folder (413) before the first byte.
 
-The answer outlives the request: Flask runs the request's teardown (which closes
-``g.db``) before the body is sent, ``stream_with_context`` or not. So the zip has a
-database session of its own, opened by the view and closed with the answer
-(``Response.call_on_close``: also when the client goes away or never reads it);
-each file is read through it, as the user, when its turn comes.
+The answer outlives the request, so the zip has a database session of its own
+(``web.downloads.with_own_session``); each file is read through it, as the user,
+when its turn comes.
 
 The back-office branch is not offered as a zip (400: its documents download one at
 a time); what the user may not see is a 404, as everywhere.
@@ -20,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, g, request
+from sqlalchemy.orm import Session
 
 from davdrive.backoffice import BRANCH, Backoffice
 from davdrive.errors import BadRequest, NotFound
@@ -28,6 +27,7 @@ from davdrive.paths import join, name_key, split_path
 from davdrive.services import Drive
 from davdrive.zip_stream import zip_chunks
 from web.admin.blueprint import signed_in
+from web.downloads import with_own_session
 from web.files.blueprint import files
 from web.request_state import client_address, state
 
@@ -52,22 +52,19 @@ def folder_zip(subpath: str) -> Response:
             raise NotFound(f"{join(parts)} does not exist.")
         raise BadRequest("The back office is not downloaded as a zip: download its "
                          "documents one at a time.")
+    return with_own_session(lambda session: _zip_answer(session, parts))
+
+
+def _zip_answer(session: Session, parts: list[str]) -> Response:
     runtime = state().runtime
-    session = runtime.sessions()
-    try:
-        drive = Drive(session, runtime.blobs, g.actor, runtime.drive_options,
-                      ip=client_address())
-        folder = drive.node_at(parts)
-        if folder is None:
-            raise NotFound(f"{join(parts)} does not exist.")
-        if not folder.is_folder:
-            raise BadRequest("Only a folder downloads as a zip; download this file as it is.")
-        survey(drive, folder, LIMITS)
-        response = Response(zip_chunks(zip_members(drive, folder)), mimetype="application/zip")
-    except BaseException:
-        session.close()
-        raise
-    response.call_on_close(session.close)
+    drive = Drive(session, runtime.blobs, g.actor, runtime.drive_options, ip=client_address())
+    folder = drive.node_at(parts)
+    if folder is None:
+        raise NotFound(f"{join(parts)} does not exist.")
+    if not folder.is_folder:
+        raise BadRequest("Only a folder downloads as a zip; download this file as it is.")
+    survey(drive, folder, LIMITS)
+    response = Response(zip_chunks(zip_members(drive, folder)), mimetype="application/zip")
     response.headers.set("Content-Disposition", "attachment", filename=archive_name(folder))
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
