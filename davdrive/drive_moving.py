@@ -128,9 +128,17 @@ class DriveMoving(DriveWriting):
     def check_move(
         self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None
     ) -> None:
-        """Every right a MOVE needs (rules 7 and 8), checked without changing anything."""
+        """Every right a MOVE needs (rules 7 and 8), checked without changing anything;
+        a folder never goes into itself or below itself (409)."""
         self.require_subtree(Action.MOVE, node)
         self._check_destination(dest_parent, dest_name, replace, moving=node)
+        if node.is_folder and any(
+            n.id == node.id for n in tree.ancestors(self.session, dest_parent)
+        ):
+            raise Conflict(
+                "A folder cannot be moved into itself or into one of its subfolders; "
+                "nothing was changed."
+            )
 
     def check_copy(
         self, node: Node, dest_parent: Node, dest_name: str, replace: Node | None,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from davdrive import node_admin, tree
+from davdrive.errors import Conflict
 from davdrive.models import Node, NodeVersion
+from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
+from davdrive.services import Drive
 from tests.conftest import Dav, stored_bytes
 
 PROPSET = (
@@ -98,6 +103,22 @@ def test_move_into_own_subfolder_is_refused(dav: Dav) -> None:
     dav("MKCOL", "/dav/p/q/")
     assert dav("MOVE", "/dav/p/", Destination="/dav/p/q/p/").status_code in (403, 409)
     assert exists(dav, "/dav/p/q/")
+
+
+def test_the_move_use_case_never_puts_a_folder_into_itself(runtime: Runtime) -> None:
+    """Not only WsgiDAV's check: ``Drive.move`` refuses it for every caller (409)."""
+    with runtime.sessions() as session:
+        drive = Drive(session, runtime.blobs, SYSTEM, runtime.drive_options)
+        q, _ = node_admin.make_folders(session, drive, "/p/q")
+        p = node_admin.resolve_path(session, "/p")
+        session.commit()
+        for into in (q, p):
+            with pytest.raises(Conflict, match="into itself or into one of its subfolders"):
+                drive.move(p, into, "p", None)
+            session.rollback()
+        assert tree.path_of(session, q) == ["p", "q"]
+        drive.move(q, tree.get_root(session), "q", None)  # out of its parent is fine
+        assert tree.path_of(session, q) == ["q"]
 
 
 def test_delete_folder_moves_the_subtree_to_the_trash(dav: Dav, runtime: Runtime) -> None:

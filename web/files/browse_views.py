@@ -1,6 +1,8 @@
 """Browsing and downloading: a folder's listing as the user's WebDAV client gets it
 (``davdrive.browse``), sorted by name, date or size; a file downloads as an
 attachment with the WebDAV GET's safe headers. What the user may not see is a 404.
+An item's URL with ``?move`` is its move page (``move_views``): the drive's paths take
+every name, so pages of an item are queries on its URL, never other paths.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from web.acting import drive_of_actor
 from web.admin.blueprint import signed_in
 from web.downloads import attachment_response
 from web.files.blueprint import files
+from web.files.move_views import move_page
+from web.files.offers import offered
 from web.request_state import state
 
 
@@ -26,15 +30,25 @@ from web.request_state import state
 @signed_in
 def browse_page(subpath: str) -> Any:
     path = join(split_path(subpath))
+    if "move" in request.args:
+        return move_page(path)
     found = browse(drive_of_actor(), path)
     if not isinstance(found, Folder):
         return _download(path)
+    return folder_page(found)
+
+
+def folder_page(found: Folder, status: int = 200, **extra: Any) -> Any:
+    """The listing of ``found``, sorted as the query asks, with what each entry offers
+    (``offers``); ``extra`` goes to the template (an action's errors)."""
     sort = request.args.get("sort", "name")
     sort = sort if sort in SORT_KEYS else "name"
     descending = request.args.get("order") == "desc"
     entries = order(found.entries, sort, descending=descending)
+    offers = {e.path: offered(found.item, e) for e in entries}
     return render_template("files/folder.html", folder=found, entries=entries,
-                           crumbs=crumbs(path), sort=sort, descending=descending)
+                           crumbs=crumbs(found.path), sort=sort, descending=descending,
+                           offers=offers, acting=any(offers.values()), **extra), status
 
 
 def crumbs(path: str) -> list[tuple[str, str]]:
