@@ -1,7 +1,10 @@
 """The members' web drive (``/files/``): the drive in a browser, with exactly the
 rights WebDAV applies. One blueprint, one module of views per concern."""
 
-from web.files import browse_views  # noqa: F401  (each module adds its views to the blueprint)
+from web.files import (  # noqa: F401  (each module adds its views to the blueprint)
+    browse_views,
+    upload_views,
+)
 from web.files.blueprint import files
 
 __all__ = ["files"]

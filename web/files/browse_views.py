@@ -29,12 +29,19 @@ def browse_page(subpath: str) -> Any:
     found = browse(drive_of_actor(), path)
     if not isinstance(found, Folder):
         return _download(path)
+    return folder_page(found)
+
+
+def folder_page(folder: Folder, status: int = 200, **context: Any) -> Any:
+    """The page of ``folder`` (sorted as the query asks) with ``status``; ``context``
+    adds what a form's answer shows on it (e.g. its refusals)."""
     sort = request.args.get("sort", "name")
     sort = sort if sort in SORT_KEYS else "name"
     descending = request.args.get("order") == "desc"
-    entries = order(found.entries, sort, descending=descending)
-    return render_template("files/folder.html", folder=found, entries=entries,
-                           crumbs=crumbs(path), sort=sort, descending=descending)
+    entries = order(folder.entries, sort, descending=descending)
+    return render_template("files/folder.html", folder=folder, entries=entries,
+                           crumbs=crumbs(folder.path), sort=sort, descending=descending,
+                           **context), status
 
 
 def crumbs(path: str) -> list[tuple[str, str]]:
