@@ -23,8 +23,11 @@ class _HasUpload(Protocol):
 
 
 class _UnitOfWork(Protocol):
-    session: Session
-    blobs: BlobStore
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def blobs(self) -> BlobStore: ...
 
 
 def blob_row_exists(session: Session, sha256: str) -> bool:
@@ -44,15 +47,17 @@ def settles_blob(
         try:
             result = method(self, upload, *args, **kwargs)
         except BaseException:
-            _settle(self, upload.writer, failed=True)
+            settle_writer(self, upload.writer, failed=True)
             raise
-        _settle(self, upload.writer, failed=False)
+        settle_writer(self, upload.writer, failed=False)
         return result
 
     return wrapper
 
 
-def _settle(work: _UnitOfWork, writer: BlobWriter, failed: bool) -> None:
+def settle_writer(work: _UnitOfWork, writer: BlobWriter, failed: bool) -> None:
+    """End ``writer``'s pending count once its commit is done (``failed``: it was not,
+    roll back, then delete its blob file if no committed row refers to it)."""
     if failed and writer.sha256 is not None:
         try:
             work.session.rollback()

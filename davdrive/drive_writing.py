@@ -88,6 +88,17 @@ class DriveWriting(DriveReading):
         blob file with no DB connection checked out (a slow client must not
         hold one); ``finish_upload`` opens a new transaction.
         """
+        parent, name, dropped = self.check_upload(parent, name, existing, expected=expected)
+        placement = self.placement(parent)
+        writer = self.blobs.writer(self.options.max_upload_bytes)
+        release_connection(self.session)
+        return Upload(parent, name, existing, writer, dropped=dropped, placement=placement)
+
+    def check_upload(
+        self, parent: Node, name: str, existing: Node | None, *, expected: int | None = None
+    ) -> tuple[Node, str, bool]:
+        """The checks of ``begin_upload``: (the folder, the name the file gets, whether it
+        is a junk file, dropped), or the error refusing the upload."""
         dropped = existing is None and self.is_junk(name)
         if existing is not None:
             if existing.is_folder:
@@ -102,10 +113,7 @@ class DriveWriting(DriveReading):
             name = self.check_put_name(parent, name)
         if expected is not None:
             self.check_room(existing, expected, on_disk=True)
-        placement = self.placement(parent)
-        writer = self.blobs.writer(self.options.max_upload_bytes)
-        release_connection(self.session)
-        return Upload(parent, name, existing, writer, dropped=dropped, placement=placement)
+        return parent, name, dropped
 
     def check_put_name(self, parent: Node, name: str) -> str:
         """``check_create`` for a PUT of a new name, except that a file another request
@@ -142,33 +150,43 @@ class DriveWriting(DriveReading):
         info = small[0] if small is not None else upload.writer.finish()
         with self.creating(upload.parent, upload.name):
             self._hold_parent(upload.parent, upload.placement)
-            node = self._upload_target(upload)
-            if small is None:  # a garbage collection may have removed it since finish
-                upload.writer.ensure_placed()
-            ensure_blob_row(self.session, info)
-            if small is not None:
-                inline_blobs.store(self.session, info, small[1])
-            ctype = guess_content_type(upload.name)
-            if node is None:
-                node = self._new_node(
-                    upload.parent, upload.name, "file", blob_sha256=info.sha256,
-                    size=info.size, content_type=ctype, mtime=mtime or time.time(),
-                )
-                action = "create"
-            else:
-                fresh_empty = self._own_fresh_empty(node)
-                self._claim(node)
-                if node.blob_sha256 and node.blob_sha256 != info.sha256 and not fresh_empty:
-                    self._keep_version(node)
-                node.blob_sha256 = info.sha256
-                node.size = info.size
-                node.content_type = ctype
-                node.mtime = mtime or time.time()
-                node.updated_at = utcnow()
-                action = "overwrite"
-            self.session.flush()
-            self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
+            node = self._write_upload(upload, self._upload_target(upload), info, small, mtime)
             self._commit()
+        return node
+
+    def _write_upload(
+        self, upload: Upload, node: Node | None, info: BlobInfo,
+        small: tuple[BlobInfo, bytes] | None, mtime: float | None,
+    ) -> Node:
+        """Holding the write lock, with ``node`` the upload's target (``_upload_target``):
+        store the content ``info`` (its bytes given in ``small`` when kept in the
+        database) as a new file or over ``node`` (keeping a version), flush and audit
+        ``create``/``overwrite``; the caller commits. Sets ``upload.created``."""
+        if small is None:  # a garbage collection may have removed it since finish
+            upload.writer.ensure_placed()
+        ensure_blob_row(self.session, info)
+        if small is not None:
+            inline_blobs.store(self.session, info, small[1])
+        ctype = guess_content_type(upload.name)
+        if node is None:
+            node = self._new_node(
+                upload.parent, upload.name, "file", blob_sha256=info.sha256,
+                size=info.size, content_type=ctype, mtime=mtime or time.time(),
+            )
+            action = "create"
+        else:
+            fresh_empty = self._own_fresh_empty(node)
+            self._claim(node)
+            if node.blob_sha256 and node.blob_sha256 != info.sha256 and not fresh_empty:
+                self._keep_version(node)
+            node.blob_sha256 = info.sha256
+            node.size = info.size
+            node.content_type = ctype
+            node.mtime = mtime or time.time()
+            node.updated_at = utcnow()
+            action = "overwrite"
+        self.session.flush()
+        self._audit(action, node, detail=f"{info.size} bytes sha256={info.sha256}")
         upload.created = action == "create"
         return node
 

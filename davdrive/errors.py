@@ -110,6 +110,32 @@ class AttachmentsRefused(BadRequest):
         self.refusals = list(refusals)
 
 
+class FilesRefused(DriveError):
+    """Some files of an upload may not be stored; nothing was stored.
+
+    ``refused`` holds (file name, error) for every refused file, in the order
+    given. ``status`` is the HTTP status they share, else 400. The message names
+    every refused file with its reason.
+    """
+
+    def __init__(self, refused: list[tuple[str, DriveError]], total: int) -> None:
+        reasons = " ".join(f"{name!r}: {error.message}" for name, error in refused)
+        super().__init__(
+            f"Nothing was stored: {len(refused)} of {total} file(s) refused. {reasons}"
+        )
+        self.refused = list(refused)
+
+    @property
+    def refusals(self) -> list[tuple[str, str]]:
+        """(file name, reason) of every refused file."""
+        return [(name, error.message) for name, error in self.refused]
+
+    @property
+    def status(self) -> int:
+        statuses = {status_of(error) for _, error in self.refused}
+        return statuses.pop() if len(statuses) == 1 else 400
+
+
 class ConfigError(DriveError):
     """The configuration is invalid; ``errors`` lists every problem found."""
 
@@ -157,7 +183,10 @@ STATUS_OF: dict[type[DriveError], int] = {
 
 
 def status_of(exc: DriveError) -> int:
-    """The HTTP status for ``exc``: its nearest class in ``STATUS_OF``, else 500."""
+    """The HTTP status for ``exc``: its nearest class in ``STATUS_OF``, else 500
+    (``FilesRefused``: the status of its refusals)."""
+    if isinstance(exc, FilesRefused):
+        return exc.status
     for cls in type(exc).__mro__:
         if cls in STATUS_OF:
             return STATUS_OF[cls]  # type: ignore[index]

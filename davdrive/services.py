@@ -8,8 +8,8 @@ row is committed only after its blob is durable.
 
 The use cases are stacked by concern, one module each: ``drive_base``
 (rights, naming, commits, audit), ``drive_reading``, ``drive_writing``,
-``drive_moving``, ``drive_versions``; this module adds classification and is
-the one callers import.
+``drive_moving``, ``drive_versions``, ``drive_uploads`` (several files in one
+submit); this module adds classification and is the one callers import.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from davdrive.drive_base import MAX_DEGREE, UNSET, DriveOptions, Unset, Upload, guess_content_type
-from davdrive.drive_versions import DriveVersions
+from davdrive.drive_uploads import DriveUploads
 from davdrive.errors import BadRequest
 from davdrive.models import VISIBILITIES, DocType, Node, utcnow
 from davdrive.policy import Action
@@ -25,7 +25,7 @@ from davdrive.policy import Action
 __all__ = ["Drive", "DriveOptions", "UNSET", "Unset", "Upload", "guess_content_type"]
 
 
-class Drive(DriveVersions):
+class Drive(DriveUploads):
     """The drive as seen and changed by one actor, within one session."""
 
     def set_classification(

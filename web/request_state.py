@@ -9,7 +9,8 @@
   session's, or before sign-in the one of the sign-in cookie (double submit,
   so that nobody signs a browser in under another account). Refused: 403
   with a sentence, nothing changed.
-- Answers carry a strict Content-Security-Policy (no script at all),
+- Answers carry a strict Content-Security-Policy (scripts only as files of
+  this site, no inline script or style; requests only to this site),
   ``X-Frame-Options: DENY``, ``nosniff``, ``no-store``; cookies are HttpOnly,
   SameSite=Strict, and Secure under TLS.
 """
@@ -44,7 +45,8 @@ STALE_FORM = (
 )
 SECURITY_HEADERS = (
     ("Content-Security-Policy",
-     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+     "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+     "img-src 'self'; form-action 'self'; "
      "frame-ancestors 'none'; base-uri 'none'"),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),

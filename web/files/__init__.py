@@ -6,6 +6,7 @@ from web.files import (  # noqa: F401  (each module adds its views to the bluepr
     browse_views,
     move_views,
     search_views,
+    upload_views,
     zip_views,
 )
 from web.files.blueprint import files
