@@ -28,6 +28,7 @@ admin = Blueprint("admin", __name__, url_prefix="/admin")
 # (endpoint, label, decision the actor needs; None: every signed-in user)
 MENU: tuple[tuple[str, str, Callable[[Actor], Decision] | None], ...] = (
     ("files.browse", "Files", None),
+    ("files.connect", "Connect", None),
     ("admin.users", "Users", may_enter_staff_pages),
     ("admin.categories", "Categories", may_enter_staff_pages),
     ("admin.folders", "Folders", may_administer_drive),

@@ -136,7 +136,7 @@ def test_member_reaches_only_the_web_drive_and_my_account(page_of: Any) -> None:
     page = page_of("mary")
     assert page.url.endswith("/files/")
     menu = page.locator("header nav a").all_inner_texts()
-    assert menu == ["Files", "My account"]
+    assert menu == ["Files", "Connect", "My account"]
     page.goto("/admin/account")
     shot(page, "account")
     answer = page.goto("/admin/users")
