@@ -82,11 +82,11 @@ def test_init_demo_serve_then_a_demo_user_lists_the_drive(tmp_path: Path) -> Non
             answer = requests.get(root + other, headers=carol, timeout=10)
             assert answer.status_code == 404, (other, answer.status_code)
             assert b"<html" not in answer.content.lower()
-        # The admin view is mounted: a browser is sent to it and asked to sign in there
+        # The web drive is mounted: a browser is sent to it and asked to sign in
         # (HTTP Basic credentials do not open it).
         browser = requests.get(root + "/", headers={**carol, "Accept": "text/html"},
                                timeout=10)
-        assert browser.url == root + "/admin/signin?next=/admin/"
+        assert browser.url == root + "/admin/signin?next=/files/"
         assert 'id="signin"' in browser.text
         # The demo's back office: carol's own shared card, not her medical certificate.
         own = url + "backoffice/members/Carol%20Petit/"

@@ -138,6 +138,10 @@ def test_member_reaches_only_the_web_drive_and_my_account(page_of: Any) -> None:
     menu = page.locator("header nav a").all_inner_texts()
     assert menu == ["Files", "Connect", "My account"]
     page.goto("/admin/account")
+    assert page.title() == "My account · davdrive"
+    page.fill("#label", "phone")  # the app password form is on the page, not in its title
+    page.click("#add-app-password")
+    assert len(page.inner_text("#new-token")) >= 20
     shot(page, "account")
     answer = page.goto("/admin/users")
     assert answer.status == 403
