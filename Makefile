@@ -29,7 +29,7 @@ run: $(VENV)/.installed-run
 	@cat $(DATA)/demo-credentials.txt
 	@echo
 	@echo "WebDAV URL: http://$(HOST):$(PORT)/dav/   (Ctrl-C stops the server)"
-	@echo "Admin view: http://$(HOST):$(PORT)/admin/"
+	@echo "In a browser: http://$(HOST):$(PORT)/ (your files; staff: /admin/)"
 	$(BIN)/davdrive --data $(DATA) serve --host $(HOST) --port $(PORT)
 
 ## test: the whole suite (unit, in-process HTTP, live server with real clients)

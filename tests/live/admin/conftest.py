@@ -54,13 +54,13 @@ def site(office: DriveApp) -> Iterator[LiveServer]:  # noqa: F811
 def page_of(chromium: Any, site: LiveServer) -> Iterator[Any]:
     contexts = []
 
-    def open_page(login: str) -> Any:
+    def open_page(login: str, password: str | None = None) -> Any:
         context = chromium.new_context(base_url=site.url)
         contexts.append(context)
         page = context.new_page()
         page.goto("/admin/")
         page.fill("#login", login)
-        page.fill("#password", password_of(login))
+        page.fill("#password", password or password_of(login))
         page.click("#signin")
         return page
 
