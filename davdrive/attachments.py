@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,22 +25,14 @@ from davdrive.accounts import audit_change
 from davdrive.blobs import BlobStore, BlobWriter
 from davdrive.conflicts import ensure_blob_row
 from davdrive.errors import AttachmentsRefused, BadRequest, NotFound
+from davdrive.incoming import CHUNK, IncomingFile
 from davdrive.models import VISIBILITIES, Attachment, Record
 from davdrive.paths import name_key, safe_name
 from davdrive.policy import SYSTEM, Action, Actor, RecordFacts, decide_record
 from davdrive.records import record_path, require_members_write
 from davdrive.write_lock import take_write_lock
 
-CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file to attach: the name it was given and its content as a seekable binary
-    stream (read from its start; the caller closes it)."""
-
-    name: str
-    stream: BinaryIO
+Upload = IncomingFile  # a file to attach
 
 
 @contextmanager

@@ -45,20 +45,10 @@ from davdrive.errors import (
     NotFound,
     TooLarge,
 )
+from davdrive.incoming import CHUNK, IncomingFile
 from davdrive.models import Node
 from davdrive.paths import name_key
 from davdrive.policy import Action
-
-CHUNK = 1024 * 1024  # bytes read from a file at a time
-
-
-@dataclass(frozen=True)
-class IncomingFile:
-    """A file of a submit: the name it was sent with and its content, a seekable binary
-    stream (read from its start; the caller closes it)."""
-
-    name: str
-    stream: BinaryIO
 
 
 @dataclass
