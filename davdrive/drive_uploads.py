@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -87,8 +87,12 @@ class _Received:
 class DriveUploads(DriveVersions):
     """The upload of several files into one folder, all or nothing."""
 
-    def upload_files(self, folder: Node, files: Sequence[IncomingFile]) -> UploadedFiles:
+    def upload_files(
+        self, folder: Node, files: Sequence[IncomingFile],
+        unlocked: Callable[[Node], None] | None = None,
+    ) -> UploadedFiles:
         """Store ``files`` in ``folder`` (a folder the actor sees), all or none.
+        ``unlocked(file)`` refuses (raises) overwriting a file that is locked.
 
         Raises ``FilesRefused`` naming every refused file, ``QuotaExceeded`` or
         ``DiskFull`` when the whole submit does not fit, BadRequest for no file;
@@ -99,7 +103,7 @@ class DriveUploads(DriveVersions):
         if not folder.is_folder or not self.decide(Action.SEE, folder):
             raise NotFound("No such folder.")
         done = UploadedFiles()
-        planned = self._plan(folder, files, done.skipped)
+        planned = self._plan(folder, files, done.skipped, unlocked)
         if not planned:
             return done  # junk files only: nothing to store
         self._check_submit_room(planned)
@@ -116,7 +120,8 @@ class DriveUploads(DriveVersions):
         return done
 
     def _plan(
-        self, folder: Node, files: Sequence[IncomingFile], skipped: list[str]
+        self, folder: Node, files: Sequence[IncomingFile], skipped: list[str],
+        unlocked: Callable[[Node], None] | None,
     ) -> list[_Planned]:
         """Check every file (``_check_one``); junk names go to ``skipped``. Raises
         ``FilesRefused`` naming every refused file."""
@@ -126,6 +131,8 @@ class DriveUploads(DriveVersions):
         for incoming in files:
             try:
                 one = self._check_one(folder, incoming, seen)
+                if one is not None and one.existing is not None and unlocked is not None:
+                    unlocked(one.existing)
             except DriveError as exc:
                 refused.append((incoming.name, exc))
                 continue
