@@ -178,3 +178,6 @@ class BlobBackend(Protocol):
     def path(self, sha256: str) -> Path:
         """The blob's file; only when ``local`` (else NotImplementedError)."""
         ...
+
+    def close(self) -> None:
+        """Release what the store holds open (connections); the runtime's end."""

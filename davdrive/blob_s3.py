@@ -221,6 +221,10 @@ class S3Store:
     def path(self, sha256: str) -> Path:
         raise NotImplementedError("blobs in an S3 bucket have no local path")
 
+    def close(self) -> None:
+        """Close the client's pooled connections."""
+        self.client.close()
+
     # --- what uploads leave ----------------------------------------------------------
 
     def temp_items(self) -> list[TempItem]:

@@ -228,3 +228,6 @@ class BlobStore:
         """True when the stored bytes still hash to their address."""
         return self.digest_of_file(sha256) == sha256
 
+    def close(self) -> None:
+        """Nothing to release: files are opened per read."""
+

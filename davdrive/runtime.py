@@ -91,13 +91,15 @@ class Runtime:
         ))
 
     def close(self) -> None:
-        """Store the connection counters not flushed yet, then release the database."""
+        """Store the connection counters not flushed yet, then release the database and
+        the blob store's connections."""
         try:
             self.connection_stats.flush(self.sessions)
         except Exception:  # noqa: BLE001 - closing goes on; the counts are lost, said once
             _log.exception("connection statistics could not be stored at close")
         if "reads" in self.__dict__:
             self.reads.close()
+        self.blobs.close()
         self.engine.dispose()
 
 
