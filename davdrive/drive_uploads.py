@@ -31,8 +31,8 @@ from typing import BinaryIO
 from sqlalchemy.exc import IntegrityError
 
 from davdrive import quota, tree
+from davdrive.blob_backend import BlobInfo, BlobWriting
 from davdrive.blob_settling import settle_writer
-from davdrive.blobs import BlobInfo, BlobWriter
 from davdrive.conflicts import Placement
 from davdrive.db import release_connection
 from davdrive.drive_base import Upload
@@ -108,7 +108,7 @@ class DriveUploads(DriveVersions):
             return done  # junk files only: nothing to store
         self._check_submit_room(planned)
         release_connection(self.session)
-        writers: list[BlobWriter] = []
+        writers: list[BlobWriting] = []
         try:
             received = [self._receive(one, writers) for one in planned]
             for node, one in zip(self._store_all(folder, received), received, strict=True):
@@ -176,18 +176,18 @@ class DriveUploads(DriveVersions):
             owners[owner] = (total + one.size, replaced + (existing.size if existing else 0))
         size = sum(total for total, _ in owners.values())
         replaced = sum(r for _, r in owners.values())
-        limits, root = self.options.quota, self.blobs.root
-        quota.check_room(self.session, limits, root, owner_id=None, category="", size=size,
+        limits, free = self.options.quota, self.blobs.free_bytes
+        quota.check_room(self.session, limits, free, owner_id=None, category="", size=size,
                          replaces=replaced, on_disk=True, what=what)
         for owner, (total, replaces) in owners.items():
             if owner is None:
                 continue
             category = (self.actor.category if owner == self.actor.user_id
                         else quota.category_of(self.session, owner))
-            quota.check_room(self.session, limits, root, owner_id=owner, category=category,
+            quota.check_room(self.session, limits, free, owner_id=owner, category=category,
                              size=total, replaces=replaces, on_disk=False, what=what)
 
-    def _receive(self, one: _Planned, writers: list[BlobWriter]) -> _Received:
+    def _receive(self, one: _Planned, writers: list[BlobWriting]) -> _Received:
         """Stream the file to a new blob writer (added to ``writers``) and make it durable;
         content for the database is only hashed (its temp file is removed)."""
         writer = self.blobs.writer(self.options.max_upload_bytes)
@@ -223,7 +223,7 @@ class DriveUploads(DriveVersions):
             raise
         return nodes
 
-    def _release(self, writers: list[BlobWriter], *, failed: bool) -> None:
+    def _release(self, writers: list[BlobWriting], *, failed: bool) -> None:
         """Drop the writers not finished; settle the others (``settle_writer``)."""
         for writer in writers:
             if writer.sha256 is None:
