@@ -27,12 +27,13 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from davdrive.blob_backend import READ_BLOCK, BlobInfo, TempItem
+from davdrive.blob_pending import SettlesWriters
 from davdrive.blob_s3_client import Keys, s3_errors
 from davdrive.blob_s3_reader import open_object
 from davdrive.blob_s3_writer import S3Writer
@@ -44,7 +45,7 @@ TEMP_GRACE_SECONDS = 3600.0
 _UPLOAD_MARK = "#"  # temp item names: "<key name>" or "<key name>#<multipart upload id>"
 
 
-class S3Store:
+class S3Store(SettlesWriters):
     """Blobs in ``settings.bucket`` under ``settings.prefix`` (see the module)."""
 
     local = False
@@ -121,34 +122,6 @@ class S3Store:
         except BaseException:
             client.abort_multipart_upload(Bucket=bucket, Key=target, UploadId=upload_id)
             raise
-
-    def settle(
-        self, writer: S3Writer, failed: bool, referenced: Callable[[str], bool]
-    ) -> None:
-        """End ``writer``'s pending count and delete its temporary object; see the module
-        for why a failed commit's blob is left to ``davdrive check --repair``."""
-        sha256, writer.sha256 = writer.sha256, None
-        writer.release_temp()
-        if sha256 is None:
-            return
-        with self._lock:
-            left = self._release(sha256)
-            if not (failed and left == 0 and self.collect_failed):
-                return
-            try:
-                keep = referenced(sha256)
-            except Exception:  # cannot tell: keep it
-                keep = True
-            if not keep:
-                self.delete(sha256)
-
-    def _release(self, sha256: str) -> int:
-        left = self._pending.get(sha256, 1) - 1
-        if left > 0:
-            self._pending[sha256] = left
-        else:
-            self._pending.pop(sha256, None)
-        return left
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         """Abort a multipart upload (its parts go; nothing when it is gone)."""

@@ -40,19 +40,20 @@ import hashlib
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
 from davdrive import blob_files
 from davdrive.blob_backend import READ_BLOCK, BlobInfo, TempItem, check_digest
+from davdrive.blob_pending import SettlesWriters
 from davdrive.blob_writer import TEMP_PREFIX, WRITEBACK, BlobWriter
 
 __all__ = ["READ_BLOCK", "TEMP_PREFIX", "WRITEBACK", "BlobInfo", "BlobStore", "BlobWriter"]
 
 
-class BlobStore:
+class BlobStore(SettlesWriters):
     """Local content-addressed store."""
 
     local = True
@@ -104,34 +105,6 @@ class BlobStore:
                 return False
         blob_files.fsync_dir(target.parent)
         return True
-
-    def settle(self, writer: BlobWriter, failed: bool, referenced: Callable[[str], bool]) -> None:
-        """End ``writer``'s pending count and remove its kept temp file. After a failed
-        commit, delete the blob file when no other writer is pending on it and
-        ``referenced(sha256)`` (a blob row exists, read after the rollback) is False.
-        Idempotent."""
-        sha256, writer.sha256 = writer.sha256, None
-        writer.release_temp()
-        if sha256 is None:
-            return
-        with self._lock:
-            left = self._release(sha256)
-            if not (failed and left == 0 and self.collect_failed):
-                return
-            try:
-                keep = referenced(sha256)
-            except Exception:  # cannot tell: keep it (``davdrive check --repair`` collects it)
-                keep = True
-            if not keep:
-                self.delete(sha256)
-
-    def _release(self, sha256: str) -> int:
-        left = self._pending.get(sha256, 1) - 1
-        if left > 0:
-            self._pending[sha256] = left
-        else:
-            self._pending.pop(sha256, None)
-        return left
 
     def temp_files(self) -> list[Path]:
         if not self.tmp_dir.is_dir():  # a read-only store without one
