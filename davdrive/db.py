@@ -1,7 +1,8 @@
 """Engine, session factory and schema migrations.
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a
-busy timeout, so several threads and processes share it safely. The schema is
+busy timeout, so several threads and processes share it safely. PostgreSQL
+(``postgresql+psycopg://...``) sessions run in UTC. The schema is
 owned by Alembic: ``migrate`` brings any database, new or old, to head.
 """
 
@@ -14,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from davdrive.write_lock import BUSY_WAIT_MS
@@ -54,6 +55,9 @@ def make_engine(url: str, threads: int = 16) -> Engine:
             cur.close()
 
         return engine
+    if make_url(url).get_backend_name() == "postgresql":
+        # Times come back in UTC, as SQLite keeps them, whatever the server's zone.
+        pool["connect_args"] = {"options": "-c timezone=UTC"}
     return create_engine(url, pool_pre_ping=True, **pool)
 
 
