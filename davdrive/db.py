@@ -2,7 +2,8 @@
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a
 busy timeout, so several threads and processes share it safely. PostgreSQL
-(``postgresql+psycopg://...``) sessions run in UTC. The schema is
+(``postgresql+psycopg://...``) gets the same single writer at a time
+(``davdrive.write_lock.install``), and its sessions run in UTC. The schema is
 owned by Alembic: ``migrate`` brings any database, new or old, to head.
 """
 
@@ -18,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
+from davdrive import write_lock
 from davdrive.write_lock import BUSY_WAIT_MS
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -58,7 +60,9 @@ def make_engine(url: str, threads: int = 16) -> Engine:
     if make_url(url).get_backend_name() == "postgresql":
         # Times come back in UTC, as SQLite keeps them, whatever the server's zone.
         pool["connect_args"] = {"options": "-c timezone=UTC"}
-    return create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(url, pool_pre_ping=True, **pool)
+    write_lock.install(engine)  # PostgreSQL: one writer at a time, as SQLite
+    return engine
 
 
 def _in_memory(url: str) -> bool:

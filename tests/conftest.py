@@ -22,7 +22,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
-from davdrive import accounts, inline_blobs, tree
+from davdrive import accounts, inline_blobs, tree, write_lock
 from davdrive.models import Category, FolderRight, Node, User
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
@@ -61,6 +61,17 @@ class CountingPasswords(Passwords):
         with self._lock:
             self.verifications += 1
         return super().verify(stored_hash, password)
+
+
+# The statement that takes the database's write lock (davdrive/write_lock.py), per database.
+WRITE_LOCK_STATEMENTS = ("BEGIN IMMEDIATE", write_lock.PG_LOCK_SQL)
+
+
+def without_write_lock(statements: list[str]) -> list[str]:
+    """``statements`` without PostgreSQL's advisory write lock: SQLite takes its lock
+    with a transaction's first write, PostgreSQL with a statement before it
+    (``davdrive.write_lock.install``); for counts of the writes themselves."""
+    return [s for s in statements if s != write_lock.PG_LOCK_SQL]
 
 
 @contextmanager
