@@ -68,7 +68,8 @@ class PostgresServer:
                   "start")
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove its folder; safe to call twice."""
+        """Stop the server (immediate shutdown: nothing in it is kept) and remove its
+        folder; safe to call twice."""
         if self.port and (self.folder / "data" / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w",
                       "stop", check=False)
