@@ -12,7 +12,9 @@ may take it until it ends) and asks for it once.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from alembic import command
@@ -25,6 +27,7 @@ from sqlalchemy.schema import CreateTable
 from davdrive import audit, db, write_lock
 from davdrive.models import AuditEvent, Base, DocType
 from tests.conftest import recorded_statements
+from tests.postgres import PostgresServer
 
 _TRY_LOCK = text(f"SELECT pg_try_advisory_xact_lock({write_lock.PG_KEY})")
 
@@ -136,3 +139,36 @@ def test_the_write_lock_is_asked_once_per_transaction(engine: Engine) -> None:
         session.commit()
     assert seen.count(write_lock.PG_LOCK_SQL) == 2
     assert seen[0] == write_lock.PG_LOCK_SQL
+
+
+def _migrate(url: str, start: Any) -> None:
+    """In a child process: migrate the database at ``url`` once every process is ready."""
+    engine = db.make_engine(url, threads=1)
+    start.wait(60)
+    db.migrate(engine)
+    engine.dispose()
+
+
+def test_processes_started_at_once_migrate_an_empty_database_once(
+    postgres_server: PostgresServer,
+) -> None:
+    """Several server processes started together on a new database: each runs the
+    migrations, one after the other (the write lock), and the later ones find the
+    schema at head."""
+    name = "migrated_at_once"
+    postgres_server.admin(f'CREATE DATABASE "{name}"')
+    try:
+        url = postgres_server.url(name)
+        context = multiprocessing.get_context("spawn")
+        start = context.Barrier(3)
+        children = [context.Process(target=_migrate, args=(url, start)) for _ in range(3)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(120)
+        assert [child.exitcode for child in children] == [0, 0, 0]
+        engine = db.make_engine(url, threads=1)
+        assert db.current_revision(engine) == db.head_revision()
+        engine.dispose()
+    finally:
+        postgres_server.drop(name)
