@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -356,7 +357,8 @@ def _binary_text_on_postgresql(metadata: MetaData) -> None:
     for table in metadata.tables.values():
         for column in table.columns:
             kind = column.type
-            if isinstance(kind, String) and kind.collation is None:
+            if isinstance(kind, String) and not isinstance(kind, Enum) \
+                    and kind.collation is None:
                 binary = type(kind)(length=kind.length, collation="C")
                 column.type = kind.with_variant(binary, "postgresql")
 
