@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from davdrive import filetypes, inline_blobs
 from davdrive.accounts import audit_change
-from davdrive.blobs import BlobStore, BlobWriter
+from davdrive.blob_backend import BlobBackend, BlobWriting
 from davdrive.conflicts import ensure_blob_row
 from davdrive.errors import AttachmentsRefused, BadRequest, NotFound
 from davdrive.incoming import CHUNK, IncomingFile
@@ -61,7 +61,7 @@ def open_uploads(paths: Sequence[Path]) -> Iterator[list[Upload]]:
 
 def attach(
     session: Session,
-    blobs: BlobStore,
+    blobs: BlobBackend,
     record: Record,
     uploads: Sequence[Upload],
     visibility: str = "private",
@@ -101,7 +101,7 @@ def attach(
     if refusals:
         raise AttachmentsRefused(refusals, len(uploads))
     attached = []
-    writers: list[BlobWriter] = []
+    writers: list[BlobWriting] = []
     try:
         for upload, name, content_type in planned:
             writer = _store(blobs, upload.stream)
@@ -122,13 +122,13 @@ def attach(
             writer.ensure_placed()
     finally:
         for writer in writers:
-            blobs.settle(writer, False, lambda _: True)
+            writer.settle(False, lambda _: True)
     audit_change(session, actor, "record.attach", path=record_path(record),
                  detail=", ".join(a.file_name for a in attached))
     return attached
 
 
-def _store(blobs: BlobStore, stream: BinaryIO) -> BlobWriter:
+def _store(blobs: BlobBackend, stream: BinaryIO) -> BlobWriting:
     """A writer holding ``stream``'s content, not finished yet (aborted on an error)."""
     writer = blobs.writer()
     try:
@@ -211,7 +211,7 @@ def set_attachment_visibility(
 
 
 def open_attachment(
-    session: Session, blobs: BlobStore, attachment: Attachment, actor: Actor
+    session: Session, blobs: BlobBackend, attachment: Attachment, actor: Actor
 ) -> tuple[BinaryIO, Attachment]:
     """The content of ``attachment`` as a seekable stream (the caller closes it), with
     the attachment.

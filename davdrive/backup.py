@@ -4,7 +4,8 @@ Order makes it consistent. The database is copied first, with SQLite's online
 backup API in one step: one read transaction, so one consistent point, while
 the server goes on writing (WAL). Then every blob file the *copied* database
 refers to is hard-linked into the snapshot (copied when linking fails, e.g. the
-backup folder is on another file system). A row committed before that point
+backup folder is on another file system; streamed from the store when its
+blobs are not local files: an S3 bucket). A row committed before that point
 had its blob file written, fsynced and renamed into place before it committed
 (``davdrive.blobs``), and blob files are never changed in place, so each link
 holds exactly the content its row names. Upload temp files are never included;
@@ -32,11 +33,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from davdrive import audit, check, db, rotation, snapshots
+from davdrive.blob_backend import READ_BLOCK, BlobBackend
 from davdrive.blob_files import fsync_dir
 from davdrive.blob_removal import keeping_blobs
 from davdrive.blobs import BlobStore
@@ -95,7 +98,7 @@ def run_backup(
     backup_dir = runtime.settings.backup_dir
     with _one_backup_at_a_time(backup_dir):
         try:
-            with keeping_blobs(runtime.blobs.root):
+            with keeping_blobs(runtime.blobs.lock_dir):
                 result = take_snapshot(runtime.engine, runtime.blobs, backup_dir, now=now,
                                        progress=progress)
         except Exception as exc:
@@ -140,7 +143,7 @@ def _one_backup_at_a_time(backup_dir: Path) -> Iterator[None]:
 
 
 def take_snapshot(
-    engine: Engine, blobs: BlobStore, backup_dir: Path, *, now: dt.datetime | None = None,
+    engine: Engine, blobs: BlobBackend, backup_dir: Path, *, now: dt.datetime | None = None,
     progress: Progress | None = None,
 ) -> BackupResult:
     """Write one snapshot of the database behind ``engine`` and of the blob files of
@@ -187,10 +190,11 @@ def _copy_live_database(engine: Engine, target: Path) -> None:
 
 
 class _BlobLinks:
-    """Hard-links (or copies) blob files from the live store into a snapshot's folder."""
+    """Hard-links (or copies) blob files from the live store into a snapshot's folder;
+    a store whose blobs are not local files (S3) is copied from, stream by stream."""
 
     def __init__(
-        self, blobs: BlobStore, root: Path, result: BackupResult,
+        self, blobs: BlobBackend, root: Path, result: BackupResult,
         manifest: snapshots.Manifest, progress: Progress | None,
     ) -> None:
         self.source = blobs
@@ -214,12 +218,13 @@ class _BlobLinks:
         """Bring blob ``sha256`` in; a blob the live store lacks (or a row naming no
         sha256 at all) is counted as missing."""
         try:
-            source, target = self.source.path(sha256), self.target.path(sha256)
+            target = self.target.path(sha256)
             if target.parent not in self.folders:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.folders.update({target.parent, target.parent.parent})
-            if not self._link(source, target):
-                _copy_durably(source, target)
+            if not self.source.local or not self._link(self.source.path(sha256), target):
+                with self.source.open(sha256) as stream:
+                    _copy_durably(stream, target)
                 self.result.copied += 1
         except (FileNotFoundError, ValueError):
             self.result.missing.append(sha256)
@@ -242,9 +247,9 @@ class _BlobLinks:
         return True
 
 
-def _copy_durably(source: Path, target: Path) -> None:
-    with open(source, "rb") as src, open(target, "xb") as dst:
-        shutil.copyfileobj(src, dst, 1024 * 1024)
+def _copy_durably(source: BinaryIO, target: Path) -> None:
+    with open(target, "xb") as dst:
+        shutil.copyfileobj(source, dst, READ_BLOCK)
         dst.flush()
         os.fsync(dst.fileno())
 

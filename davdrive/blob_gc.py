@@ -16,7 +16,7 @@ transaction; meanwhile the blob may look unreferenced. So:
   them, and a commit after it sees the blob row gone and inserts it again;
 - the upload's writer keeps a second link to its bytes until its commit and,
   holding that lock, puts the file back if it was removed
-  (``BlobWriter.ensure_placed``): its committed row never points at nothing;
+  (``BlobWriting.ensure_placed``): its committed row never points at nothing;
 - files changed in the last ``min_age`` seconds and the store's temp folder
   are left alone.
 
@@ -35,8 +35,8 @@ from sqlalchemy import Select, delete, exists, select
 from sqlalchemy.orm import Session
 
 from davdrive.account_checks import audit_change
+from davdrive.blob_backend import BlobBackend
 from davdrive.blob_removal import removal_allowed
-from davdrive.blobs import BlobStore
 from davdrive.models import Attachment, Blob, BlobInline, Node, NodeVersion
 from davdrive.policy import SYSTEM, Actor
 from davdrive.write_lock import take_write_lock
@@ -79,7 +79,7 @@ def unreferenced(session: Session, among: Iterable[str] | None = None) -> dict[s
 
 def collect_garbage(
     session: Session,
-    blobs: BlobStore,
+    blobs: BlobBackend,
     *,
     actor: Actor = SYSTEM,
     among: Iterable[str] | None = None,
@@ -93,7 +93,7 @@ def collect_garbage(
     candidates = unreferenced(session, among)
     if not candidates:
         return Collected()
-    if not removal_allowed(session, blobs.root):
+    if not removal_allowed(session, blobs.lock_dir):
         _log.info("a backup is running: blobs are collected at the next round")
         return Collected()
     take_write_lock(session, "drive")
@@ -118,7 +118,7 @@ def collect_garbage(
     return Collected(blobs=len(doomed), bytes=freed, young=young)
 
 
-def _file_age(blobs: BlobStore, sha256: str) -> float:
+def _file_age(blobs: BlobBackend, sha256: str) -> float:
     """Seconds since the blob's file last changed; infinite without a file (the
     bytes are in the database, or already gone)."""
     try:

@@ -1,4 +1,4 @@
-"""Backups and blob removal exclude each other (one lock file beside the blob store).
+"""Backups and blob removal exclude each other (one lock file in the store's ``lock_dir``).
 
 A backup copies the database, then links the blob files that copy names: a
 blob removed in between would be missing from the snapshot. So a backup holds
@@ -24,14 +24,15 @@ from sqlalchemy.orm import Session
 LOCK_NAME = "blob-removal.lock"
 
 
-def lock_path(blobs_root: Path) -> Path:
-    return Path(blobs_root).parent / LOCK_NAME
+def lock_path(lock_dir: Path) -> Path:
+    """The lock file in ``lock_dir`` (a blob store's ``lock_dir``: the data folder)."""
+    return Path(lock_dir) / LOCK_NAME
 
 
 @contextmanager
-def keeping_blobs(blobs_root: Path) -> Iterator[None]:
+def keeping_blobs(lock_dir: Path) -> Iterator[None]:
     """No blob is removed inside the block (waits for a collection to commit first)."""
-    fd = os.open(lock_path(blobs_root), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_path(lock_dir), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
         yield
@@ -39,10 +40,10 @@ def keeping_blobs(blobs_root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def removal_allowed(session: Session, blobs_root: Path) -> bool:
+def removal_allowed(session: Session, lock_dir: Path) -> bool:
     """Take the lock exclusively until ``session``'s transaction ends; False (nothing
     taken) while a backup holds it."""
-    fd = os.open(lock_path(blobs_root), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_path(lock_dir), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

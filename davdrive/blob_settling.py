@@ -11,7 +11,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davdrive.blobs import BlobStore, BlobWriter
+from davdrive.blob_backend import BlobWriting
 from davdrive.models import Blob
 
 P = ParamSpec("P")
@@ -19,15 +19,12 @@ R = TypeVar("R")
 
 
 class _HasUpload(Protocol):
-    writer: BlobWriter
+    writer: BlobWriting
 
 
 class _UnitOfWork(Protocol):
     @property
     def session(self) -> Session: ...
-
-    @property
-    def blobs(self) -> BlobStore: ...
 
 
 def blob_row_exists(session: Session, sha256: str) -> bool:
@@ -40,7 +37,7 @@ def settles_blob(
 ) -> Callable[Concatenate[Any, Any, P], R]:
     """Decorate ``finish_upload(self, upload, ...)``: whatever happens, settle the
     upload's blob; when the method raised, roll back first and delete the blob file
-    of its content if nothing references it (``BlobStore.settle``)."""
+    of its content if nothing references it (``BlobWriting.settle``)."""
 
     @functools.wraps(method)
     def wrapper(self: _UnitOfWork, upload: _HasUpload, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -55,13 +52,13 @@ def settles_blob(
     return wrapper
 
 
-def settle_writer(work: _UnitOfWork, writer: BlobWriter, failed: bool) -> None:
+def settle_writer(work: _UnitOfWork, writer: BlobWriting, failed: bool) -> None:
     """End ``writer``'s pending count once its commit is done (``failed``: it was not,
     roll back, then delete its blob file if no committed row refers to it)."""
     if failed and writer.sha256 is not None:
         try:
             work.session.rollback()
         except Exception:  # the session cannot tell: keep the blob (safe)
-            work.blobs.settle(writer, False, lambda _: True)
+            writer.settle(False, lambda _: True)
             return
-    work.blobs.settle(writer, failed, lambda sha: blob_row_exists(work.session, sha))
+    writer.settle(failed, lambda sha: blob_row_exists(work.session, sha))

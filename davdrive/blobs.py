@@ -1,4 +1,4 @@
-"""Content-addressed blob store on a local folder.
+"""Content-addressed blob store on a local folder (one ``davdrive.blob_backend``).
 
 A blob lives at ``<root>/<aa>/<bb>/<sha256>``. Writing goes to a temp file in
 ``<root>/tmp``; ``BlobWriter.finish`` fsyncs it and renames it into place, and
@@ -22,7 +22,7 @@ clears what a killed process left; ``settle`` deletes a blob file that a
 failed commit left unreferenced (``BlobStore`` keeps a per-digest count of
 writers between ``finish`` and their commit, so a blob shared with a
 concurrent upload of the same content is never deleted under it). A full
-disk (ENOSPC) raises ``DiskFull``.
+disk (ENOSPC) raises ``DiskFull``. The writer is in ``davdrive.blob_writer``.
 
 A finished writer keeps its temp file (a second link to the same bytes) until
 it is settled: the garbage collection (``davdrive.blob_gc``) may remove a blob
@@ -37,202 +37,25 @@ disk) are in ``davdrive.blob_files``.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from davdrive import blob_files, blob_receive
-from davdrive.blob_files import disk_full_as_error
-from davdrive.errors import ChangedMeanwhile, TooLarge
-from davdrive.hashing import ContentHashes
+from davdrive import blob_files
+from davdrive.blob_backend import READ_BLOCK, BlobInfo, TempItem, check_digest
+from davdrive.blob_writer import TEMP_PREFIX, WRITEBACK, BlobWriter
 
-READ_BLOCK = 1024 * 1024
-WRITEBACK = 8 << 20  # bytes written between two hand-overs to the kernel's writeback
-_FADVISE = getattr(os, "posix_fadvise", None)
-
-
-@dataclass(frozen=True)
-class BlobInfo:
-    """A content's address and size; sha1/md5 only when the upload was asked for them
-    (None otherwise: ``davdrive.checksums`` computes them when first shown)."""
-
-    sha256: str
-    sha1: str | None
-    md5: str | None
-    size: int
-
-
-def _info(digests: dict[str, str], size: int) -> BlobInfo:
-    return BlobInfo(digests["sha256"], digests.get("sha1"), digests.get("md5"), size)
-
-
-class BlobWriter:
-    """Streams bytes to a temp file while hashing them (sha256, plus sha1/md5 when
-    ``also_compute`` asks before the first byte; see ``davdrive.hashing``)."""
-
-    def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
-        self._store = store
-        self._max = max_bytes
-        with disk_full_as_error():
-            fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=TEMP_PREFIX)
-        self._file: BinaryIO | None = os.fdopen(fd, "wb")
-        self._tmp = Path(name)
-        self._hashes = ContentHashes()
-        self.size = 0  # bytes counted (and checked against the limit)
-        self._written = 0  # bytes written to the temp file
-        self._handed = 0  # bytes handed to the kernel's writeback
-        self._dropped = 0  # bytes before this are out of the page cache (mostly)
-        self.sha256: str | None = None  # set by finish: the blob is addressable
-        self._kept = False  # finish linked the temp file to the blob: it holds the bytes too
-
-    def also_compute(self, name: str) -> None:
-        """Also compute digest ``name`` (``sha1`` or ``md5``; ``sha256`` always is);
-        only before the first byte."""
-        if name != "sha256":
-            self._hashes.add(name)
-
-    def write(self, data: bytes) -> int:
-        self._count(len(data))
-        try:
-            self._put_block(data)
-        except BaseException:
-            self.abort()
-            raise
-        return len(data)
-
-    def receive(self, read_into: blob_receive.ReadInto, length: int) -> int:
-        """Read up to ``length`` bytes with ``read_into`` (fills a buffer, fewer bytes
-        only at the end of the source) and write them, reading the next block while
-        the previous one is written and hashed (``davdrive.blob_receive``); the bytes
-        read. On an error the caller aborts the writer, as after ``write``."""
-        return blob_receive.receive(read_into, length, self._count, self._put_block)
-
-    def _count(self, n: int) -> None:
-        assert self._file is not None, "writer already finished"
-        self.size += n
-        if self._max is not None and self.size > self._max:
-            raise TooLarge(f"The upload is larger than the limit of {self._max} bytes.")
-
-    def _put_block(self, data: bytes | memoryview) -> None:
-        """Write ``data`` to the temp file and hash it; every ``WRITEBACK`` bytes, start
-        the disk writes of the range just written and drop the range before it from
-        the cache (see the module)."""
-        file = self._file
-        assert file is not None, "writer already finished"
-        with disk_full_as_error():
-            file.write(data)
-            self._written += len(data)
-            if _FADVISE is not None and self._written - self._handed >= WRITEBACK:
-                file.flush()
-                # [_dropped, _handed): handed over one step ago, written by now (clean
-                # pages go; any still being written stay until _leave_cache);
-                # [_handed, _written): dirty, so only queued for the disk.
-                with suppress(OSError):  # only a hint: the fsync in finish() decides
-                    _FADVISE(file.fileno(), self._dropped, self._written - self._dropped,
-                             os.POSIX_FADV_DONTNEED)
-                self._dropped, self._handed = self._handed, self._written
-        self._hashes.update(data)
-
-    def _leave_cache(self) -> None:
-        """Once a large file is durable, drop its (now clean) pages from the cache."""
-        if _FADVISE is not None and self._handed and self._file is not None:
-            with suppress(OSError):
-                _FADVISE(self._file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-
-    def hexdigests(self) -> dict[str, str]:
-        """Hex digests of the bytes written so far: ``sha256`` and any ``also_compute``d."""
-        return self._hashes.hexdigests()
-
-    def finish(self) -> BlobInfo:
-        """Make the content durable and addressable; return its hashes.
-
-        The writer then counts as pending for its digest until ``BlobStore.settle``.
-        On any error the temp file is removed (``DiskFull`` for a full disk).
-        """
-        assert self._file is not None, "writer already finished"
-        try:
-            with disk_full_as_error():
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._leave_cache()
-                self._file.close()
-                self._file = None
-                digests = self._hashes.hexdigests()
-                self._hashes.close()
-                info = _info(digests, self.size)
-                self._kept = self._store.place(self._tmp, info.sha256)
-        except BaseException:
-            self.abort()
-            raise
-        self.sha256 = info.sha256
-        return info
-
-    def ensure_placed(self) -> None:
-        """Make sure the finished blob is at its address, linking it back from the kept
-        temp file when a garbage collection removed it since ``finish``.
-
-        Call it holding the database's write lock (which ``davdrive.blob_gc`` takes to
-        remove a blob), in the transaction that commits a row referring to the blob:
-        nothing can remove it between this check and that commit. Raises
-        ``ChangedMeanwhile`` (retry) in the one case it cannot put it back: the temp
-        file is gone too (a file system without hard links, or a clean-up of temp
-        files older than the upload).
-        """
-        sha256 = self.sha256
-        assert sha256 is not None, "writer not finished"
-        if self._store.exists(sha256):
-            return
-        if not self._kept or not self._store.relink(self._tmp, sha256):
-            raise ChangedMeanwhile(
-                "The stored content was removed by a clean-up at the same time; nothing was "
-                "changed. Please retry."
-            )
-
-    def release_temp(self) -> None:
-        """Remove the temp file a finished writer kept (``settle`` calls it)."""
-        if self._kept:
-            self._kept = False
-            self._tmp.unlink(missing_ok=True)
-
-    def take_small(self, limit: int) -> tuple[BlobInfo, bytes] | None:
-        """For content of at most ``limit`` bytes: its hashes and bytes, the temp file
-        removed unsynced (the caller makes the bytes durable in its own commit).
-        None, and the writer untouched, for anything larger."""
-        assert self._file is not None, "writer already finished"
-        if self.size > limit:
-            return None
-        try:
-            with disk_full_as_error():
-                self._file.flush()
-                data = self._tmp.read_bytes()
-        finally:
-            self.abort()
-        if len(data) != self.size:
-            raise OSError(f"temp file holds {len(data)} of {self.size} bytes written")
-        digests = self.hexdigests()
-        return _info(digests, self.size), data
-
-    def abort(self) -> None:
-        """Drop everything written so far. Safe to call more than once; the temp file is
-        removed even when closing it fails (a full disk fails the final flush)."""
-        try:
-            self._hashes.close()
-            if self._file is not None:
-                file, self._file = self._file, None
-                with suppress(OSError):
-                    file.close()
-        finally:
-            self._tmp.unlink(missing_ok=True)
+__all__ = ["READ_BLOCK", "TEMP_PREFIX", "WRITEBACK", "BlobInfo", "BlobStore", "BlobWriter"]
 
 
 class BlobStore:
     """Local content-addressed store."""
+
+    local = True
 
     def __init__(
         self, root: Path, *, collect_failed: bool = True, read_only: bool = False
@@ -245,6 +68,7 @@ class BlobStore:
         ``read_only``: only for reading (a snapshot's blobs): nothing is created."""
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
+        self.lock_dir = self.root.parent  # davdrive.blob_removal's lock file is there
         if not read_only:
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.collect_failed = collect_failed
@@ -314,16 +138,32 @@ class BlobStore:
             return []
         return [p for p in self.tmp_dir.iterdir() if p.is_file()]
 
-    def remove_stale_temp(self, older_than: float) -> list[Path]:
+    def temp_items(self) -> list[TempItem]:
+        items = []
+        for path in self.temp_files():
+            with suppress(FileNotFoundError):
+                items.append(TempItem(path.name, path.stat().st_mtime))
+        return items
+
+    def remove_temp(self, name: str) -> None:
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError("not a temp file name")
+        (self.tmp_dir / name).unlink(missing_ok=True)
+
+    def remove_stale_temp(self, older_than: float) -> list[str]:
         """Remove temp files last written before ``older_than`` (epoch seconds): what a
-        killed process left. Returns the removed paths."""
+        killed process left. Returns the removed names."""
         removed = []
         for path in self.temp_files():
             with suppress(FileNotFoundError):
                 if path.stat().st_mtime < older_than:
                     path.unlink()
-                    removed.append(path)
+                    removed.append(path.name)
         return removed
+
+    def free_bytes(self) -> int:
+        """Free space of the file system holding the store."""
+        return shutil.disk_usage(self.root).free
 
     def digests(self) -> Iterator[str]:
         """Every stored blob's digest (files at their address), sorted by folder."""
@@ -340,9 +180,11 @@ class BlobStore:
     def age_seconds(self, sha256: str) -> float:
         return time.time() - self.path(sha256).stat().st_mtime
 
+    def size(self, sha256: str) -> int:
+        return self.path(sha256).stat().st_size
+
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-            raise ValueError("not a sha256 hex digest")
+        check_digest(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def writer(self, max_bytes: int | None = None) -> BlobWriter:
@@ -359,7 +201,7 @@ class BlobStore:
         except BaseException:
             writer.abort()
             raise
-        self.settle(writer, False, lambda _: True)
+        writer.settle(False, lambda _: True)
         return info
 
     def open(self, sha256: str) -> BinaryIO:
@@ -386,5 +228,6 @@ class BlobStore:
         """True when the stored bytes still hash to their address."""
         return self.digest_of_file(sha256) == sha256
 
+    def close(self) -> None:
+        """Nothing to release: files are opened per read."""
 
-TEMP_PREFIX = "up-"

@@ -27,7 +27,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, aliased
 
 from davdrive import audit, inline_blobs
-from davdrive.blobs import BlobStore
+from davdrive.blob_backend import BlobBackend
 from davdrive.models import Attachment, Blob, Node, NodeVersion
 
 TEMP_AGE_SECONDS = 15 * 60
@@ -71,7 +71,7 @@ Progress = Callable[[int], None]
 
 def run_check(
     session: Session,
-    blobs: BlobStore,
+    blobs: BlobBackend,
     *,
     repair: bool = False,
     temp_age: float = TEMP_AGE_SECONDS,
@@ -139,7 +139,7 @@ def file_blobs(session: Session) -> Iterator[tuple[str, str]]:
 
 
 def _row_blobs(
-    session: Session, blobs: BlobStore, report: Report, progress: Progress | None
+    session: Session, blobs: BlobBackend, report: Report, progress: Progress | None
 ) -> list[Problem]:
     found = []
     sizes = {sha: size for sha, size in session.execute(select(Blob.sha256, Blob.size))}
@@ -156,7 +156,7 @@ def _row_blobs(
             except ValueError:
                 digest = None
             if digest == sha256:
-                stored = blobs.path(sha256).stat().st_size
+                stored = blobs.size(sha256)
         if digest is None:
             found.append(Problem("blob_missing", row, f"blob {sha256} is not in the store"))
         elif digest != sha256:
@@ -200,23 +200,19 @@ def _duplicate_names(session: Session) -> list[Problem]:
     ]
 
 
-def _stale_temp(blobs: BlobStore, age: float) -> Iterator[tuple[Problem, Callable[[], None]]]:
+def _stale_temp(blobs: BlobBackend, age: float) -> Iterator[tuple[Problem, Callable[[], None]]]:
     limit = time.time() - age
-    for path in sorted(blobs.temp_files()):
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            continue
-        if mtime < limit:
+    for item in sorted(blobs.temp_items(), key=lambda item: item.name):
+        if item.modified < limit:
             yield (
-                Problem("stale_temp", f"temp file {path.name}",
+                Problem("stale_temp", f"temp file {item.name}",
                         "an upload temp file nothing is writing (left by a stopped process)"),
-                lambda p=path: p.unlink(missing_ok=True),  # type: ignore[misc]
+                lambda name=item.name: blobs.remove_temp(name),  # type: ignore[misc]
             )
 
 
 def _orphan_blobs(
-    session: Session, blobs: BlobStore, age: float
+    session: Session, blobs: BlobBackend, age: float
 ) -> Iterator[tuple[Problem, Callable[[], None]]]:
     for sha256 in blobs.digests():
         if session.get(Blob, sha256) is not None:

@@ -28,7 +28,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from davdrive.blobs import READ_BLOCK, BlobStore
+from davdrive.blob_backend import READ_BLOCK, BlobBackend
 from davdrive.db import has_written
 from davdrive.models import Blob, BlobInline
 from davdrive.write_lock import take_write_lock
@@ -36,7 +36,7 @@ from davdrive.write_lock import take_write_lock
 NAMES = ("sha1", "md5")
 
 
-def complete(session: Session, blobs: BlobStore, rows: Iterable[Blob | None]) -> None:
+def complete(session: Session, blobs: BlobBackend, rows: Iterable[Blob | None]) -> None:
     """Fill the sha1 and md5 of every row that lacks one (see the module docstring).
     The content kept in the database is read in one query for all rows."""
     lacking = {row.sha256: row for row in rows

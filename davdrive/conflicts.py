@@ -27,7 +27,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from davdrive.blobs import BlobInfo
+from davdrive.blob_backend import BlobInfo
 from davdrive.models import Base, Blob, Node, utcnow
 from davdrive.prepared import PreparedInsert
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from davdrive import audit, tree
-from davdrive.blobs import BlobStore, BlobWriter
+from davdrive.blob_backend import BlobBackend, BlobWriting
 from davdrive.conflicts import (
     Placement,
     claim,
@@ -85,7 +85,7 @@ class Upload:
     """An upload in progress: a blob writer plus where the result goes."""
 
     def __init__(
-        self, parent: Node, name: str, existing: Node | None, writer: BlobWriter,
+        self, parent: Node, name: str, existing: Node | None, writer: BlobWriting,
         dropped: bool = False, placement: Placement | None = None,
     ) -> None:
         self.parent = parent
@@ -105,7 +105,7 @@ class DriveBase:
     def __init__(
         self,
         session: Session | Callable[[], Session],
-        blobs: BlobStore,
+        blobs: BlobBackend,
         actor: Actor,
         options: DriveOptions | None = None,
         ip: str = "",

@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from sqlalchemy.exc import IntegrityError
 
 from davdrive import quota, tree
+from davdrive.blob_backend import BlobInfo, BlobWriting
 from davdrive.blob_settling import settle_writer
-from davdrive.blobs import BlobInfo, BlobWriter
 from davdrive.conflicts import Placement
 from davdrive.db import release_connection
 from davdrive.drive_base import Upload
@@ -87,8 +87,12 @@ class _Received:
 class DriveUploads(DriveVersions):
     """The upload of several files into one folder, all or nothing."""
 
-    def upload_files(self, folder: Node, files: Sequence[IncomingFile]) -> UploadedFiles:
+    def upload_files(
+        self, folder: Node, files: Sequence[IncomingFile],
+        unlocked: Callable[[Node], None] | None = None,
+    ) -> UploadedFiles:
         """Store ``files`` in ``folder`` (a folder the actor sees), all or none.
+        ``unlocked(file)`` refuses (raises) overwriting a file that is locked.
 
         Raises ``FilesRefused`` naming every refused file, ``QuotaExceeded`` or
         ``DiskFull`` when the whole submit does not fit, BadRequest for no file;
@@ -99,12 +103,12 @@ class DriveUploads(DriveVersions):
         if not folder.is_folder or not self.decide(Action.SEE, folder):
             raise NotFound("No such folder.")
         done = UploadedFiles()
-        planned = self._plan(folder, files, done.skipped)
+        planned = self._plan(folder, files, done.skipped, unlocked)
         if not planned:
             return done  # junk files only: nothing to store
         self._check_submit_room(planned)
         release_connection(self.session)
-        writers: list[BlobWriter] = []
+        writers: list[BlobWriting] = []
         try:
             received = [self._receive(one, writers) for one in planned]
             for node, one in zip(self._store_all(folder, received), received, strict=True):
@@ -116,7 +120,8 @@ class DriveUploads(DriveVersions):
         return done
 
     def _plan(
-        self, folder: Node, files: Sequence[IncomingFile], skipped: list[str]
+        self, folder: Node, files: Sequence[IncomingFile], skipped: list[str],
+        unlocked: Callable[[Node], None] | None,
     ) -> list[_Planned]:
         """Check every file (``_check_one``); junk names go to ``skipped``. Raises
         ``FilesRefused`` naming every refused file."""
@@ -126,6 +131,8 @@ class DriveUploads(DriveVersions):
         for incoming in files:
             try:
                 one = self._check_one(folder, incoming, seen)
+                if one is not None and one.existing is not None and unlocked is not None:
+                    unlocked(one.existing)
             except DriveError as exc:
                 refused.append((incoming.name, exc))
                 continue
@@ -169,18 +176,18 @@ class DriveUploads(DriveVersions):
             owners[owner] = (total + one.size, replaced + (existing.size if existing else 0))
         size = sum(total for total, _ in owners.values())
         replaced = sum(r for _, r in owners.values())
-        limits, root = self.options.quota, self.blobs.root
-        quota.check_room(self.session, limits, root, owner_id=None, category="", size=size,
+        limits, free = self.options.quota, self.blobs.free_bytes
+        quota.check_room(self.session, limits, free, owner_id=None, category="", size=size,
                          replaces=replaced, on_disk=True, what=what)
         for owner, (total, replaces) in owners.items():
             if owner is None:
                 continue
             category = (self.actor.category if owner == self.actor.user_id
                         else quota.category_of(self.session, owner))
-            quota.check_room(self.session, limits, root, owner_id=owner, category=category,
+            quota.check_room(self.session, limits, free, owner_id=owner, category=category,
                              size=total, replaces=replaces, on_disk=False, what=what)
 
-    def _receive(self, one: _Planned, writers: list[BlobWriter]) -> _Received:
+    def _receive(self, one: _Planned, writers: list[BlobWriting]) -> _Received:
         """Stream the file to a new blob writer (added to ``writers``) and make it durable;
         content for the database is only hashed (its temp file is removed)."""
         writer = self.blobs.writer(self.options.max_upload_bytes)
@@ -216,7 +223,7 @@ class DriveUploads(DriveVersions):
             raise
         return nodes
 
-    def _release(self, writers: list[BlobWriter], *, failed: bool) -> None:
+    def _release(self, writers: list[BlobWriting], *, failed: bool) -> None:
         """Drop the writers not finished; settle the others (``settle_writer``)."""
         for writer in writers:
             if writer.sha256 is None:

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from davdrive import inline_blobs, quota, tree
+from davdrive.blob_backend import BlobInfo
 from davdrive.blob_settling import settles_blob
-from davdrive.blobs import BlobInfo
 from davdrive.conflicts import ensure_blob_row
 from davdrive.db import release_connection
 from davdrive.deadprops import PropertyPlan
@@ -135,7 +135,7 @@ class DriveWriting(DriveReading):
         """Make the blob durable, then commit the row pointing at it (content of at most
         ``inline_blob_bytes`` goes into that same commit: ``davdrive.inline_blobs``).
         Under the write lock, before that commit, the blob file is put back if a
-        garbage collection removed it meanwhile (``BlobWriter.ensure_placed``).
+        garbage collection removed it meanwhile (``BlobWriting.ensure_placed``).
 
         The quotas are checked again on the bytes received (a chunked body
         announces no length): past one, ``QuotaExceeded`` and nothing stored.
@@ -221,7 +221,7 @@ class DriveWriting(DriveReading):
     def quota_figures(self) -> QuotaFigures:
         """The actor's RFC 4331 used/available bytes (computed once per unit of work)."""
         return quota.figures(
-            self.session, self.options.quota, self.blobs.root, self.actor.user_id,
+            self.session, self.options.quota, self.blobs.free_bytes, self.actor.user_id,
             self.actor.category,
         )
 
@@ -235,7 +235,7 @@ class DriveWriting(DriveReading):
         if owner_id is not None and owner_id != self.actor.user_id:
             category = quota.category_of(self.session, owner_id)
         quota.check_room(
-            self.session, self.options.quota, self.blobs.root, owner_id=owner_id,
+            self.session, self.options.quota, self.blobs.free_bytes, owner_id=owner_id,
             category=category, size=size, replaces=existing.size if existing else 0,
             on_disk=on_disk, what=what,
         )

@@ -3,7 +3,9 @@
 ``run_housekeeping`` purges the trash entries older than ``storage.trash_days``
 (``davdrive.trash_purge``), then removes every blob nothing refers to any more
 (``davdrive.blob_gc``: pruned versions, detached attachments, failed commits),
-each in its own committed transaction, as the system.
+each in its own committed transaction, as the system; then what uploads left in
+the store's temporary area untouched for ``STALE_TEMP_SECONDS`` (a process
+killed mid-upload; on a bucket shared by several hosts, no restart clears it).
 
 ``Housekeeper`` runs it in a daemon thread every ``storage.collect_minutes``
 (the first round a little after start), in one process of the data folder
@@ -19,13 +21,14 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from davdrive.blob_backend import BlobBackend
 from davdrive.blob_gc import Collected, collect_garbage
-from davdrive.blobs import BlobStore
 from davdrive.policy import SYSTEM
 from davdrive.trash_purge import Purged, purge_trash
 
@@ -33,25 +36,29 @@ _log = logging.getLogger("davdrive")
 
 LOCK_FILE = "housekeeping.lock"
 FIRST_ROUND_SECONDS = 60.0
+STALE_TEMP_SECONDS = 3600.0  # an upload in flight writes its temp item far more often
 
 
 @dataclass(frozen=True)
 class Round:
     purged: Purged
     collected: Collected
+    stale_temp: int = 0  # temporary items removed
 
 
 def run_housekeeping(
-    sessions: sessionmaker[Session], blobs: BlobStore, *, trash_days: int
+    sessions: sessionmaker[Session], blobs: BlobBackend, *, trash_days: int
 ) -> Round:
-    """One round: purge the expired trash, then collect every unreferenced blob."""
+    """One round: purge the expired trash, collect every unreferenced blob, remove the
+    stale temporary items."""
     with sessions() as session:
         purged = purge_trash(session, blobs, SYSTEM, older_than_days=trash_days)
         session.commit()
     with sessions() as session:
         collected = collect_garbage(session, blobs)
         session.commit()
-    return Round(purged, collected)
+    stale = blobs.remove_stale_temp(time.time() - STALE_TEMP_SECONDS)
+    return Round(purged, collected, len(stale))
 
 
 class Housekeeper:
@@ -59,7 +66,7 @@ class Housekeeper:
     process holding the data folder's housekeeping lock."""
 
     def __init__(
-        self, data_dir: Path, sessions: sessionmaker[Session], blobs: BlobStore, *,
+        self, data_dir: Path, sessions: sessionmaker[Session], blobs: BlobBackend, *,
         trash_days: int, interval: float, first_round: float = FIRST_ROUND_SECONDS,
     ) -> None:
         self.data_dir = data_dir
@@ -117,6 +124,8 @@ class Housekeeper:
         finally:
             self.rounds += 1
         purged, collected = done.purged, done.collected
+        if done.stale_temp:
+            _log.info("housekeeping: removed %d stale upload temp item(s)", done.stale_temp)
         if purged.entries or collected.blobs:
             _log.info(
                 "housekeeping: purged %d trash entries (%d items); removed %d blobs, "

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from davdrive.blobs import BlobInfo, BlobStore
+from davdrive.blob_backend import BlobBackend, BlobInfo
 from davdrive.models import Base, BlobInline
 from davdrive.prepared import PreparedInsert
 
@@ -60,12 +60,16 @@ def read(session: Session, sha256: str) -> bytes | None:
     return data
 
 
-def open_blob(session: Session, blobs: BlobStore, sha256: str) -> BinaryIO:
+def open_blob(session: Session, blobs: BlobBackend, sha256: str) -> BinaryIO:
     """The content of blob ``sha256`` as a seekable stream, from the
     store or, when the store has no file for it, from the database (whatever the limit
-    was when it was written). The store is asked first: a missing file costs one
-    failed open, a needless query costs far more. Raises FileNotFoundError when
+    was when it was written). A local store is asked first: a missing file costs one
+    failed open, a needless query costs far more; a remote one (S3) second: there a
+    miss costs a round trip, more than the query. Raises FileNotFoundError when
     neither place has it."""
+    if not blobs.local:
+        data = read(session, sha256)
+        return io.BytesIO(data) if data is not None else blobs.open(sha256)
     try:
         return blobs.open(sha256)
     except FileNotFoundError:

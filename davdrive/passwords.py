@@ -36,9 +36,21 @@ class Passwords:
 
 
 def generate_password() -> str:
-    """A readable random password (about 95 bits)."""
-    words = [secrets.token_urlsafe(6) for _ in range(3)]
+    """A readable random password (about 95 bits); never starts with "-"
+    (``command_line_safe_token``)."""
+    words = [command_line_safe_token(6)] + [secrets.token_urlsafe(6) for _ in range(2)]
     return "-".join(words)
+
+
+def command_line_safe_token(nbytes: int) -> str:
+    """``secrets.token_urlsafe(nbytes)`` that starts with a letter or digit: a secret
+    starting with "-" is taken for an option by command lines it is pasted into
+    (``rclone obscure -4_T...`` fails). Drawing again keeps the tokens uniform over
+    the allowed ones (1 bit of 6 in 64 cases is lost on the first character)."""
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if token[:1].isalnum():
+            return token
 
 
 def token_hash(token: str) -> str:

@@ -3,21 +3,21 @@
 What counts (docs/decisions.md): the current content of live files (not
 versions, not the trash). A category quota limits each user of that category
 to that many bytes of files they own; the global quota limits the whole
-drive. Both are off by default, and the free space of the blob folder always
-limits. ``figures`` is what a user sees as used/available; ``check_room``
-raises ``QuotaExceeded`` (or ``DiskFull``) when storing ``size`` bytes would
-pass one of the limits.
+drive. Both are off by default, and the free space of the blob store always
+limits (a local folder's disk; an S3 bucket sets none). ``figures`` is what a
+user sees as used/available; ``check_room`` raises ``QuotaExceeded`` (or
+``DiskFull``) when storing ``size`` bytes would pass one of the limits.
 """
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from davdrive.blob_backend import UNLIMITED_BYTES
 from davdrive.errors import DiskFull, QuotaExceeded
 from davdrive.models import Category, Node, User
 
@@ -70,8 +70,7 @@ def drive_bytes(session: Session) -> int:
     return int(session.scalar(query) or 0)
 
 
-def disk_free(blob_root: Path) -> int:
-    return shutil.disk_usage(blob_root).free
+FreeBytes = Callable[[], int | None]  # the blob store's room left; None: no limit
 
 
 def category_of(session: Session, user_id: int) -> str:
@@ -82,11 +81,14 @@ def category_of(session: Session, user_id: int) -> str:
 
 
 def figures(
-    session: Session, limits: QuotaLimits, blob_root: Path, user_id: int | None, category: str
+    session: Session, limits: QuotaLimits, free_bytes: FreeBytes, user_id: int | None,
+    category: str,
 ) -> QuotaFigures:
-    """What ``user_id`` has stored and may still store (the smallest room left)."""
+    """What ``user_id`` has stored and may still store (the smallest room left;
+    ``UNLIMITED_BYTES`` when nothing limits it)."""
     used = owned_bytes(session, user_id)
-    rooms = [disk_free(blob_root)]
+    free = free_bytes()
+    rooms = [UNLIMITED_BYTES if free is None else free]
     own_limit = limits.for_category(category) if user_id is not None else 0
     if own_limit:
         rooms.append(own_limit - used)
@@ -98,7 +100,7 @@ def figures(
 def check_room(
     session: Session,
     limits: QuotaLimits,
-    blob_root: Path,
+    free_bytes: FreeBytes,
     *,
     owner_id: int | None,
     category: str,
@@ -109,10 +111,11 @@ def check_room(
 ) -> None:
     """Raise when ``size`` new bytes (replacing ``replaces`` bytes of the same owner)
     would pass the owner's category quota or the drive's quota; with ``on_disk``
-    also when the blob folder has less than ``size`` bytes free (checked before
+    also when the blob store has less than ``size`` bytes free (checked before
     streaming: afterwards the bytes are already on the disk). ``what`` names the
     operation in the message."""
-    if on_disk and size > disk_free(blob_root):
+    free = free_bytes() if on_disk else None
+    if free is not None and size > free:
         raise DiskFull(f"The server has not enough free space for this {what}; nothing was stored.")
     growth = size - replaces
     if growth <= 0:

@@ -21,7 +21,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from davdrive import audit, check, inline_blobs, snapshots
-from davdrive.blobs import READ_BLOCK, BlobStore
+from davdrive.blob_backend import READ_BLOCK, BlobBackend
+from davdrive.blobs import BlobStore
 from davdrive.errors import BadRequest, Conflict
 from davdrive.policy import SYSTEM
 from davdrive.runtime import open_runtime
@@ -94,7 +95,7 @@ def _restore_into(snapshot: Path, settings: Settings, progress: Progress | None)
 
 
 def _copy_blobs(
-    session: Session, source: BlobStore, target: BlobStore, progress: Progress | None
+    session: Session, source: BlobBackend, target: BlobBackend, progress: Progress | None
 ) -> int:
     copied = 0
     for sha256, row in list(check.file_blobs(session)):
@@ -110,7 +111,7 @@ def _copy_blobs(
                 f"the snapshot lacks blob {sha256} ({row}); nothing was restored. "
                 "Try an older snapshot (`davdrive backup --verify SNAPSHOT` checks one)"
             ) from None
-        target.settle(writer, failed=False, referenced=lambda _: True)
+        writer.settle(failed=False, referenced=lambda _: True)
         if info.sha256 != sha256:
             raise DamagedSnapshot(
                 f"the snapshot's blob {sha256} ({row}) now hashes to {info.sha256}; nothing "

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from davdrive import db
-from davdrive.blobs import BlobStore
+from davdrive.blob_backend import BlobBackend
+from davdrive.blob_stores import open_blob_store
 from davdrive.connection_stats import ConnectionStats
 from davdrive.deadprops import DeadPropLimits
 from davdrive.passwords import Passwords
@@ -37,7 +38,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    blobs: BlobStore
+    blobs: BlobBackend
     passwords: Passwords = field(default_factory=Passwords)
     # Per process: each category's folder rights, checked against category.version.
     rights_cache: RightsCache = field(default_factory=RightsCache)
@@ -90,13 +91,15 @@ class Runtime:
         ))
 
     def close(self) -> None:
-        """Store the connection counters not flushed yet, then release the database."""
+        """Store the connection counters not flushed yet, then release the database and
+        the blob store's connections."""
         try:
             self.connection_stats.flush(self.sessions)
         except Exception:  # noqa: BLE001 - closing goes on; the counts are lost, said once
             _log.exception("connection statistics could not be stored at close")
         if "reads" in self.__dict__:
             self.reads.close()
+        self.blobs.close()
         self.engine.dispose()
 
 
@@ -109,8 +112,6 @@ def open_runtime(settings: Settings, passwords: Passwords | None = None) -> Runt
         settings=settings,
         engine=engine,
         sessions=db.make_session_factory(engine),
-        # Several server processes: no process can tell whether another one is
-        # about to commit a blob, so none deletes one after a failed commit.
-        blobs=BlobStore(settings.blob_dir, collect_failed=settings["server.workers"] == 1),
+        blobs=open_blob_store(settings),
         passwords=passwords or Passwords(),
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from davdrive import blob_settings
 from davdrive.errors import ConfigError
 from davdrive.filetypes import ALL_TYPES
 from davdrive.junk import DEFAULT_JUNK_NAMES
@@ -377,6 +378,8 @@ SETTINGS: tuple[Setting, ...] = (
         "each user of that category may own at most that many bytes of file content. "
         "Categories not listed have no quota.", _category_quotas,
     ),
+    # --- where contents are kept: the local folder or an S3 bucket (davdrive.blob_settings) ---
+    *(Setting(*declared) for declared in blob_settings.DECLARED),
     # --- backups (README "Backups and restore") ---
     Setting(
         "backup.dir", str, "",
@@ -547,6 +550,7 @@ def load_settings(
             and values["backup.hour"] != -1:
         errors.append("backup.hour: the nightly backup snapshots an SQLite database only; "
                       "with database.url on another database use its own tools (pg_dump)")
+    errors += blob_settings.problems(values)
     if errors:
         raise ConfigError(errors)
     return Settings(values)

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, bindparam, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from davdrive import audit, inline_blobs
-from davdrive.blobs import BlobInfo
+from davdrive.blob_backend import BlobInfo
 from davdrive.conflicts import Placement, ensure_blob_row
 from davdrive.drive_base import RESERVED_ROOT_KEYS, DriveBase, guess_content_type
 from davdrive.errors import DriveError

@@ -185,7 +185,7 @@ def _manifest_problems(
     ]
     for sha256, size in sorted(manifest.blobs.items()):
         try:
-            actual = store.path(sha256).stat().st_size
+            actual = store.size(sha256)
         except (OSError, ValueError):
             actual = None
         if actual != size:

@@ -18,8 +18,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from davdrive.account_checks import audit_change
+from davdrive.blob_backend import BlobBackend
 from davdrive.blob_gc import YOUNG_SECONDS, Collected, collect_garbage
-from davdrive.blobs import BlobStore
 from davdrive.categories import bump_category_version
 from davdrive.errors import BadRequest
 from davdrive.models import DeadProperty, FolderRight, Node, NodeVersion, utcnow
@@ -48,7 +48,7 @@ class Purged:
 
 def purge_trash(
     session: Session,
-    blobs: BlobStore,
+    blobs: BlobBackend,
     actor: Actor,
     *,
     older_than_days: float,

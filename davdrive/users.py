@@ -15,7 +15,6 @@ does everything with users.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -43,7 +42,7 @@ from davdrive.hours import parse_hours
 from davdrive.last_admin import account_administers, guard_last_admin
 from davdrive.models import AppPassword, Category, Node, Record, User, utcnow
 from davdrive.paging import check_per_page, clamp_page, page_count
-from davdrive.passwords import Passwords, generate_password, token_hash
+from davdrive.passwords import Passwords, command_line_safe_token, generate_password, token_hash
 from davdrive.policy import SYSTEM, Actor, LoginFacts
 
 # --- look-ups --------------------------------------------------------------------
@@ -332,7 +331,7 @@ def app_password(session: Session, login: str, label: str = "", actor: Actor = S
     user = get_user(session, login)
     if not actor.is_system and actor.user_id != user.id:
         _require_members(actor, "admin", "creating app passwords for others")
-    token = secrets.token_urlsafe(24)
+    token = command_line_safe_token(24)
     session.add(AppPassword(user_id=user.id, label=label, token_hash=token_hash(token)))
     session.flush()
     audit_change(session, actor, "app_password.add", detail=f"{user.login}: {label}")

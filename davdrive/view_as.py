@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from davdrive.backoffice import BRANCH, Backoffice
-from davdrive.blobs import BlobStore
+from davdrive.blob_backend import BlobBackend
 from davdrive.paths import join, name_key, split_path
 from davdrive.services import Drive, DriveOptions
 from davdrive.users import actor_for, get_user
@@ -40,7 +40,7 @@ class Listing:
 
 
 def listing_as(
-    session: Session, blobs: BlobStore, options: DriveOptions, login: str, path: str
+    session: Session, blobs: BlobBackend, options: DriveOptions, login: str, path: str
 ) -> Listing:
     """What ``login`` gets for ``path``: its children when it is a folder they see."""
     user = get_user(session, login)

@@ -35,6 +35,7 @@ from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
 from provider.http_server import DriveHTTPServer
 from tests.postgres import TEMPLATE, PostgresServer, find_bin
+from tests.s3 import moto_endpoint, s3_bucket  # noqa: F401 - fixtures (moto's S3 server)
 
 STRICT = os.environ.get("DAVDRIVE_STRICT") == "1"
 

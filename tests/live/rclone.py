@@ -33,7 +33,7 @@ class Rclone:
         self.config = self.workdir / "rclone.conf"
         self.config.write_text("", encoding="utf-8")
         obscured = subprocess.run(
-            [self.binary, "obscure", self.password],
+            [self.binary, "obscure", "--", self.password],  # "--": it may start with "-"
             check=True, capture_output=True, text=True, timeout=30,
         ).stdout.strip()
         self.env = {

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davdrive import accounts
+from davdrive import accounts, passwords
 from davdrive.app_passwords import list_app_passwords
 from davdrive.errors import Forbidden, NotFound
 from davdrive.models import AppPassword, User
@@ -64,3 +64,18 @@ def test_only_the_user_and_members_admins_list_them(
     assert len(list_app_passwords(session, "carol", SYSTEM)) == 1
     with pytest.raises(NotFound):
         list_app_passwords(session, "ghost")
+
+
+def test_generated_secrets_never_start_with_a_dash(
+    monkeypatch: pytest.MonkeyPatch, session: Session, fast_passwords: Passwords
+) -> None:
+    """Finding (CI): an app password "-4_Teq..." made `rclone obscure` fail, taking it
+    for an option. Secrets are drawn again until they start with a letter or digit."""
+    draws = iter(["-4_TeqdWzTBRkr5V", "_abc", "Zok-first_then-any"])
+    monkeypatch.setattr(passwords.secrets, "token_urlsafe", lambda n: next(draws))
+    assert passwords.command_line_safe_token(12) == "Zok-first_then-any"
+    monkeypatch.undo()
+    assert all(passwords.generate_password()[0].isalnum() for _ in range(200))
+    add(session, fast_passwords, "tina")
+    tokens = [accounts.app_password(session, "tina", f"device {i}") for i in range(200)]
+    assert all(t[0].isalnum() for t in tokens)

@@ -245,7 +245,7 @@ def test_no_blob_is_removed_while_a_backup_runs(runtime: Runtime, session: Sessi
     from davdrive.blob_removal import keeping_blobs
 
     stray = stray_blob(runtime, session, b"nothing uses this")
-    with keeping_blobs(runtime.blobs.root):
+    with keeping_blobs(runtime.blobs.lock_dir):
         assert collect_garbage(session, runtime.blobs, min_age=0).blobs == 0
         session.commit()
         assert runtime.blobs.exists(stray)
@@ -266,7 +266,7 @@ def test_a_backup_waits_for_a_collection_to_commit(runtime: Runtime, session: Se
     entered = threading.Event()
 
     def backup() -> None:
-        with keeping_blobs(runtime.blobs.root):
+        with keeping_blobs(runtime.blobs.lock_dir):
             entered.set()
 
     waiting = threading.Thread(target=backup)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from davdrive import blobs as blob_module
+from davdrive import blob_writer as blob_module
 from davdrive import inline_blobs, tree
 from davdrive.check import run_check
 from davdrive.drive_base import DriveOptions

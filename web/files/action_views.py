@@ -24,7 +24,7 @@ from web.acting import drive_of_actor, path_arg
 from web.admin.blueprint import signed_in
 from web.files.blueprint import files
 from web.files.browse_views import folder_page
-from web.files.targets import folder_of, node_of, refuse_seen_clash
+from web.files.targets import folder_of, node_of, refuse_seen_clash, unlocked
 from web.forms import Errors, checked, refusal, text
 from web.request_state import state
 
@@ -87,6 +87,7 @@ def rename() -> Any:
 
     def move() -> None:
         drive.require(Action.MOVE, node)
+        unlocked(path, node.is_folder)
         parent = folder_of(drive, folder)
         drive.require(Action.CREATE, parent)
         if not name:
@@ -115,6 +116,7 @@ def delete() -> Any:
         drive.require(Action.DELETE, node)
         if not checked("confirm"):
             raise BadRequest("Tick the box to confirm; nothing was deleted.")
+        unlocked(path, node.is_folder)
         drive.delete(node)
 
     refused = refusal(trash)
@@ -132,7 +134,12 @@ def visibility() -> Any:
     wanted = text("visibility", 16)
     drive = drive_of_actor()
     node = node_of(drive, path)
-    refused = refusal(lambda: drive.set_visibility(node, wanted))
+    def set_it() -> None:
+        drive.require(Action.SET_VISIBILITY, node)
+        unlocked(path, False)
+        drive.set_visibility(node, wanted)
+
+    refused = refusal(set_it)
     if refused:
         raise refused
     return done(parent_of(path), (

@@ -26,7 +26,7 @@ from davdrive.services import Drive
 from web.acting import drive_of_actor, path_arg
 from web.admin.blueprint import signed_in
 from web.files.blueprint import files
-from web.files.targets import folder_of, node_of, refuse_seen_clash
+from web.files.targets import folder_of, node_of, refuse_seen_clash, unlocked
 from web.forms import refusal
 
 INTO_ITSELF = ("A folder cannot be moved into itself or into one of its subfolders; "
@@ -79,6 +79,7 @@ def move() -> Any:
     def move_it() -> None:
         dest = folder_of(drive, to)
         drive.require(Action.CREATE, dest)
+        unlocked(path, node.is_folder)
         refuse_seen_clash(drive, to, node.name, moving=node)
         drive.move(node, dest, node.name, None)
 

@@ -3,11 +3,15 @@ form sends is never trusted, only what that user's drive finds there."""
 
 from __future__ import annotations
 
+from flask import g
+
 from davdrive.backoffice import BRANCH
 from davdrive.errors import Conflict, Forbidden, NotFound
+from davdrive.lock_guard import require_unlocked
 from davdrive.models import Node
 from davdrive.paths import join, name_key, split_path
 from davdrive.services import Drive
+from web.request_state import state
 
 
 def node_of(drive: Drive, path: str, what: str = "") -> Node:
@@ -41,3 +45,9 @@ def refuse_seen_clash(drive: Drive, folder_path: str, name: str, moving: Node | 
     if held is not None and held is not moving:
         raise Conflict(f"An item named {held.name!r} is already in this folder; "
                        "choose another name. Nothing was changed.")
+
+
+def unlocked(path: str, below: bool) -> None:
+    """Locked (423) while a WebDAV client holds a lock forbidding to change ``path``
+    (with ``below``: or what it holds); the browser never holds lock tokens."""
+    require_unlocked(g.db, state().settings["dav.mount"], path, below=below)

@@ -23,6 +23,7 @@ from web.acting import drive_of_actor, path_arg
 from web.admin.blueprint import signed_in
 from web.files.blueprint import files
 from web.files.browse_views import folder_page
+from web.files.targets import unlocked
 
 NAMES_SHOWN = 20  # file names the message after an upload lists, at most
 
@@ -48,7 +49,8 @@ def upload() -> Any:
     incoming = [IncomingFile(f.filename or "", cast(BinaryIO, f.stream))
                 for f in request.files.getlist("files") if f.filename]
     try:
-        done = drive.upload_files(folder, incoming)
+        done = drive.upload_files(folder, incoming,
+                                  unlocked=lambda node: unlocked(drive.path(node), False))
     except FilesRefused as refused:
         return _refused(path, refused.status, refusals=refused.refusals)
     except DriveError as exc:
