@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 BIN     = $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-postgresql lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,27 @@ run: $(VENV)/.installed-run
 ## test: the whole suite (unit, in-process HTTP, live server with real clients)
 test: $(VENV)/.installed-test
 	@$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$status
+
+## test-postgresql: the suites that decide what a user may do and sees (rights, hidden
+## == missing, back office), the event chain, the statement counts, the caches shared
+## between processes, the real clients and the S3 blob store's live tests, again on a
+## PostgreSQL server the tests start (Debian's postgresql package; docs/postgresql.md).
+## One rclone build is enough here.
+PG_TESTS = tests/unit/test_policy_matrix.py tests/unit/test_policy_records.py \
+	tests/unit/test_event_chain.py tests/unit/test_event_chain_processes.py \
+	tests/unit/test_prepared.py tests/unit/test_name_search.py \
+	tests/http/test_rights_methods.py tests/http/test_hidden_sql_shape.py \
+	tests/http/test_backoffice_http.py tests/http/test_statement_counts.py \
+	tests/http/test_fast_put_statements.py tests/http/test_cache_versions.py \
+	tests/http/test_readable_files.py tests/http/test_fast_propfind_rows.py \
+	tests/live/test_litmus.py tests/live/test_rclone_other.py \
+	tests/live/test_rclone_vendors.py tests/live/test_cadaver.py \
+	tests/live/test_python_clients.py tests/live/test_event_chain_races.py \
+	tests/live/test_s3_live.py
+test-postgresql: $(VENV)/.installed-test
+	@$(BIN)/pytest --database=postgresql -k "not debian" $(PG_TESTS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$status
 

@@ -40,9 +40,17 @@ def _digest(event: Any) -> str:
 
 def _digest_values(values: dict[str, Any]) -> str:
     fields = [values[name] for name in _FIELDS]
-    fields[0] = fields[0].replace(tzinfo=None).isoformat()
+    fields[0] = _utc(fields[0]).isoformat()
     payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` as a naive UTC time (SQLite gives naive UTC times back, PostgreSQL
+    aware ones in its session's zone)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.replace(tzinfo=None)
 
 
 def record(session: Session, **event: str) -> str:
@@ -108,7 +116,7 @@ class ChainBreak:
 
     def describe(self) -> str:
         """One line naming the event (id, time in UTC, action) and what is wrong."""
-        moment = self.time.replace(tzinfo=None).isoformat(sep=" ")
+        moment = _utc(self.time).isoformat(sep=" ")
         return f"event {self.id} ({moment} UTC, {self.action}): {self.reason}"
 
 

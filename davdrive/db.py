@@ -1,7 +1,9 @@
 """Engine, session factory and schema migrations.
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a
-busy timeout, so several threads and processes share it safely. The schema is
+busy timeout, so several threads and processes share it safely. PostgreSQL
+(``postgresql+psycopg://...``) gets the same single writer at a time
+(``davdrive.write_lock.install``), and its sessions run in UTC. The schema is
 owned by Alembic: ``migrate`` brings any database, new or old, to head.
 """
 
@@ -14,9 +16,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
+from davdrive import write_lock
 from davdrive.write_lock import BUSY_WAIT_MS
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -54,7 +57,12 @@ def make_engine(url: str, threads: int = 16) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    if make_url(url).get_backend_name() == "postgresql":
+        # Times come back in UTC, as SQLite keeps them, whatever the server's zone.
+        pool["connect_args"] = {"options": "-c timezone=UTC"}
+    engine = create_engine(url, pool_pre_ping=True, **pool)
+    write_lock.install(engine)  # PostgreSQL: one writer at a time, as SQLite
+    return engine
 
 
 def _in_memory(url: str) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -346,3 +347,20 @@ class SigninFailures(Base):
     window_start: Mapped[dt.datetime] = mapped_column(index=True)
     failures: Mapped[int] = mapped_column(Integer)
     noted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def _binary_text_on_postgresql(metadata: MetaData) -> None:
+    """Every text column compares, sorts and matches byte by byte on PostgreSQL too
+    (``COLLATE "C"``, SQLite's ``BINARY``), whatever the database's default collation:
+    paths, names and keys then order alike on both (keyset pages, path ranges,
+    sorted listings). Migration 0013 gives existing columns that collation."""
+    for table in metadata.tables.values():
+        for column in table.columns:
+            kind = column.type
+            if isinstance(kind, String) and not isinstance(kind, Enum) \
+                    and kind.collation is None:
+                binary = type(kind)(length=kind.length, collation="C")
+                column.type = kind.with_variant(binary, "postgresql")
+
+
+_binary_text_on_postgresql(Base.metadata)

@@ -63,12 +63,26 @@ class Audited:
     path: str
 
 
+def owner_text(owner: str | bytes | None) -> str:
+    """The lock's owner XML as stored: text (the column is text on every database;
+    bytes would be kept as a BLOB by SQLite but as their escaped hex by PostgreSQL)."""
+    if isinstance(owner, bytes):
+        return owner.decode("utf-8")
+    return owner or ""
+
+
+def owner_bytes(stored: str | bytes) -> bytes:
+    """The owner XML as WsgiDAV wants it (bytes), from a stored value (text, or bytes
+    in rows an earlier release wrote to SQLite)."""
+    return stored if isinstance(stored, bytes) else stored.encode("utf-8")
+
+
 def _to_dict(row: Lock) -> dict[str, Any]:
     return {
         "token": row.token,
         "root": row.root,
         "principal": row.principal,
-        "owner": row.owner,
+        "owner": owner_bytes(row.owner),
         "scope": row.scope,
         "type": row.type,
         "depth": row.depth,
@@ -212,7 +226,7 @@ class SqlLockStorage:
             session.add(
                 Lock(
                     token=lock["token"], root=lock["root"], principal=lock["principal"],
-                    owner=lock.get("owner") or "", scope=lock["scope"], type=lock["type"],
+                    owner=owner_text(lock.get("owner")), scope=lock["scope"], type=lock["type"],
                     depth=lock["depth"], timeout=timeout, expire=lock["expire"],
                 )
             )

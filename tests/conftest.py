@@ -2,6 +2,10 @@
 
 Passwords use cheap argon2 parameters here (the production defaults cost
 about 100 ms per hash); everything else is the real thing.
+
+``--database=postgresql`` puts the ``settings`` fixture's metadata in a real
+PostgreSQL server started once for the session (tests/postgres.py), with a
+fresh database per test; the default is SQLite in the test's data folder.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
-from davdrive import accounts, inline_blobs, tree
+from davdrive import accounts, db, inline_blobs, tree, write_lock
 from davdrive.models import Category, FolderRight, Node, User
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
@@ -30,6 +34,7 @@ from davdrive.server import DriveApp, create_app, make_server
 from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
 from provider.http_server import DriveHTTPServer
+from tests.postgres import TEMPLATE, PostgresServer, find_bin
 from tests.s3 import moto_endpoint, s3_bucket  # noqa: F401 - fixtures (moto's S3 server)
 
 STRICT = os.environ.get("DAVDRIVE_STRICT") == "1"
@@ -64,6 +69,17 @@ class CountingPasswords(Passwords):
         return super().verify(stored_hash, password)
 
 
+# The statement that takes the database's write lock (davdrive/write_lock.py), per database.
+WRITE_LOCK_STATEMENTS = ("BEGIN IMMEDIATE", write_lock.PG_LOCK_SQL)
+
+
+def without_write_lock(statements: list[str]) -> list[str]:
+    """``statements`` without PostgreSQL's advisory write lock: SQLite takes its lock
+    with a transaction's first write, PostgreSQL with a statement before it
+    (``davdrive.write_lock.install``); for counts of the writes themselves."""
+    return [s for s in statements if s != write_lock.PG_LOCK_SQL]
+
+
 @contextmanager
 def recorded_statements(engine: Engine) -> Iterator[list[str]]:
     """The SQL statements ``engine`` runs inside the block, white space folded."""
@@ -84,9 +100,91 @@ def fast_passwords() -> Passwords:
     return Passwords(time_cost=1, memory_cost=8, parallelism=1)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database", choices=("sqlite", "postgresql"), default="sqlite",
+        help="metadata database of the settings fixture: SQLite in the data folder "
+        "(default) or a PostgreSQL server started for the session",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--database=postgresql``, tests marked ``sqlite_only`` are skipped (with
+    their reason): they are about SQLite itself."""
+    if not on_postgresql(config):
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "about SQLite itself"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+def on_postgresql(config: pytest.Config) -> bool:
+    """The session runs with ``--database=postgresql``."""
+    return bool(config.getoption("--database") == "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server with the migrated template database, started once for the
+    session by the first test that asks (``unavailable`` without Debian's binaries)."""
+    binaries = find_bin()
+    if binaries is None:
+        unavailable("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PostgresServer(binaries)
+    try:
+        server.start()
+        server.admin(f'CREATE DATABASE "{TEMPLATE}"')
+        engine = db.make_engine(server.url(TEMPLATE), threads=1)
+        db.migrate(engine)
+        engine.dispose()
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(None, {}, {"data_dir": str(tmp_path / "data"), "server.port": 0})
+def postgres(request: pytest.FixtureRequest) -> PostgresServer | None:
+    """The session's PostgreSQL server under ``--database=postgresql``, else None."""
+    if not on_postgresql(request.config):
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server
+
+
+@pytest.fixture
+def postgresql_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database whatever ``--database`` says (for tests of
+    PostgreSQL itself); dropped after the test."""
+    name = postgres_server.fresh()
+    yield postgres_server.url(name)
+    postgres_server.drop(name)
+
+
+@pytest.fixture
+def database_url(
+    postgres: PostgresServer | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """``database.url`` for the test: "" (SQLite in the data folder) or a new
+    PostgreSQL database, dropped after the test. On PostgreSQL it is also
+    ``DAVDRIVE_DATABASE_URL`` for the test, so that the command line run in the test
+    (or in a process it starts) opens the same database."""
+    if postgres is None:
+        yield ""
+        return
+    name = postgres.fresh()
+    url = postgres.url(name)
+    monkeypatch.setenv("DAVDRIVE_DATABASE_URL", url)
+    yield url
+    postgres.drop(name)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(None, {}, {
+        "data_dir": str(tmp_path / "data"), "server.port": 0, "database.url": database_url,
+    })
 
 
 def files_only_settings(tmp_path: Path) -> Settings:

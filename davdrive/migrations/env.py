@@ -6,11 +6,17 @@ procedure says: they are switched off around the migration (outside its
 transaction, where the pragma works), every reference is checked before the
 commit, and they are switched on again; the write-ahead log the rebuild
 filled is then truncated (its space is the disk's again).
+
+PostgreSQL: the migration transaction takes the database's write lock first
+(``davdrive.write_lock``), before Alembic reads the current revision, so
+server processes started together on a new database migrate one after the
+other, and the later ones find the schema at head.
 """
 
 from alembic import context
 from sqlalchemy import text
 
+from davdrive import write_lock
 from davdrive.models import Base
 
 config = context.config
@@ -23,6 +29,8 @@ with engine.connect() as connection:
         connection.commit()
     try:
         with connection.begin():
+            if connection.dialect.name == "postgresql":
+                write_lock.take_write_lock_on(connection, "migrations")
             context.configure(
                 connection=connection,
                 target_metadata=Base.metadata,

@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from tests.http.club import LOCKINFO, PROPPATCH, Club
+
+pytestmark = pytest.mark.sqlite_only("reads SQLite's EXPLAIN QUERY PLAN")
 
 PROPFIND = (
     '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/>'

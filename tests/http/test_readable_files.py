@@ -15,11 +15,11 @@ replaced file is read with its new bytes and ETag.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
 from werkzeug.test import Client
 
 from davdrive.runtime import Runtime, open_runtime
@@ -94,16 +94,17 @@ def test_made_private_by_the_command_line_in_another_process(
 
 
 def test_a_change_typed_in_sql_is_seen_at_once(app: DriveApp, reader: Dav) -> None:
-    """UPDATE node SET min_degree = 3 by hand, outside any davdrive code: the
-    reader (degree 0) gets 404 at the next request."""
-    conn = sqlite3.connect(app.settings.data_dir / "davdrive.sqlite3")
+    """UPDATE node SET min_degree = 3 by hand, outside any davdrive code (a plain
+    connection to the database, SQLite or PostgreSQL: the triggers count the change):
+    the reader (degree 0) gets 404 at the next request."""
+    by_hand = create_engine(app.settings.database_url)
     try:
-        with conn:
+        with by_hand.begin() as conn:
             changed = conn.execute(
-                "UPDATE node SET min_degree = 3 WHERE name = 'notes.txt'"
+                text("UPDATE node SET min_degree = 3 WHERE name = 'notes.txt'")
             ).rowcount
     finally:
-        conn.close()
+        by_hand.dispose()
     assert changed == 1
     assert reader("GET", "/dav/Team/notes.txt").status_code == 404
 

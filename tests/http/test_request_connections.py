@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -109,6 +110,7 @@ def test_a_fast_get_opens_no_orm_session(app: DriveApp, dav: Dav) -> None:
         app.runtime.sessions = factory
 
 
+@pytest.mark.sqlite_only("read connections are kept per thread on SQLite only")
 def test_fast_gets_of_one_thread_reuse_one_connection(app: DriveApp, dav: Dav) -> None:
     """A fast GET leaves its read connection with the thread: the next one takes none
     from the pool (checking one out and back cost about 15% of the GET's CPU)."""

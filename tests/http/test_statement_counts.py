@@ -28,7 +28,7 @@ from collections import Counter
 
 from davdrive import node_admin, tree
 from davdrive.server import DriveApp
-from tests.conftest import Dav, recorded_statements
+from tests.conftest import WRITE_LOCK_STATEMENTS, Dav, recorded_statements
 
 _FROM = re.compile(r"\bFROM (\w+)")
 _PARENTHESES = re.compile(r"\([^()]*\)")
@@ -49,9 +49,9 @@ def shape(statement: str) -> str:
         return "path walk"
     if statement.startswith("WITH RECURSIVE"):
         return "ancestors walk"
+    if statement in WRITE_LOCK_STATEMENTS:
+        return "write lock"
     verb = statement.split(" ", 1)[0].upper()
-    if verb == "BEGIN":
-        return "begin"
     if verb == "SELECT":
         # The main FROM; a SELECT of sub-queries only (EXISTS...) is named by the first.
         found = _FROM.search(top_level(statement)) or _FROM.search(statement)
@@ -138,7 +138,7 @@ def test_put_of_a_new_file_runs_one_lock_query(app: DriveApp, dav: Dav) -> None:
     # and its kept bytes, the node, the audit link.
     assert seen == Counter({
         **SIGN_IN, "path walk": 1, "select dav_lock": 1,
-        "select node": 1, "begin": 1, "insert blob": 1, "insert blob_inline": 1,
+        "select node": 1, "write lock": 1, "insert blob": 1, "insert blob_inline": 1,
         "insert node": 1, "select audit_event": 1, "insert audit_event": 1,
     })
 
@@ -150,7 +150,7 @@ def test_put_overwrite_runs_one_lock_query(app: DriveApp, dav: Dav) -> None:
     status, seen = shapes(app, dav, "PUT", "/dav/Docs/f1.txt", b"changed\n")
     assert status == 204
     assert seen == Counter({
-        **SIGN_IN, "path walk": 1, "select dav_lock": 1, "select node": 2, "begin": 1,
+        **SIGN_IN, "path walk": 1, "select dav_lock": 1, "select node": 2, "write lock": 1,
         "insert blob": 1, "insert blob_inline": 1, "update node": 2,
         "insert node_version": 1, "select node_version": 1, "select audit_event": 1,
         "insert audit_event": 1,

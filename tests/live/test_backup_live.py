@@ -28,7 +28,8 @@ from tests.conftest import LiveServer, basic, serving, stored_bytes
 from tests.live.test_serve_cli import init_with_admin, start_server, stop
 from tests.live.test_workers import OLD, _children, _propfind, _wait_for, only
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live,
+              pytest.mark.sqlite_only("backups snapshot the SQLite file")]
 
 AUTH = {"Authorization": basic("tester", "secret")}
 UPLOADERS = 4

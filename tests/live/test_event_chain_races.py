@@ -28,10 +28,10 @@ ROUNDS = 6
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     """All clients share 127.0.0.1: the per-address cap (tested elsewhere) is lifted."""
     return load_settings(None, {}, {
-        "data_dir": str(tmp_path / "data"), "server.port": 0,
+        "data_dir": str(tmp_path / "data"), "server.port": 0, "database.url": database_url,
         "server.max_connections_per_ip": 0,
     })
 

@@ -31,7 +31,7 @@ from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import create_app
 from davdrive.services import Drive
-from davdrive.settings import load_settings
+from davdrive.settings import DB_FILE, load_settings
 from davdrive.trash_purge import purge_trash
 from tests.conftest import LiveServer, add_user, basic, serving
 from tests.live.test_serve_cli import run_cli, start_server, stop
@@ -45,10 +45,11 @@ AUTH = {"Authorization": basic("tester", "secret")}
 
 @pytest.fixture
 def s3_runtime(
-    tmp_path: Path, moto_endpoint: str, s3_bucket: str, fast_passwords: Passwords
+    tmp_path: Path, moto_endpoint: str, s3_bucket: str, fast_passwords: Passwords,
+    database_url: str,
 ) -> Iterator[Runtime]:
     settings = load_settings(None, {}, {
-        "data_dir": str(tmp_path / "data"), "server.port": 0,
+        "data_dir": str(tmp_path / "data"), "server.port": 0, "database.url": database_url,
         **s3_overrides(moto_endpoint, s3_bucket),
     })
     runtime = open_runtime(settings, fast_passwords)
@@ -201,8 +202,12 @@ def test_a_body_the_bucket_stored_damaged_is_refused_and_the_old_content_stays(
 
 
 def test_davdrive_serve_configured_by_environment_stores_in_the_bucket(
-    tmp_path: Path, moto_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, moto_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
 ) -> None:
+    """``init``, ``user add`` and ``serve`` configured by the environment only; with
+    ``--database=postgresql`` the metadata is on PostgreSQL too (DAVDRIVE_DATABASE_URL,
+    set by the ``database_url`` fixture): the scale-out configuration."""
     for name, value in s3_overrides(moto_endpoint, s3_bucket).items():
         monkeypatch.setenv("DAVDRIVE_" + name.replace(".", "_").upper(), str(value))
     data = tmp_path / "data"
@@ -222,6 +227,7 @@ def test_davdrive_serve_configured_by_environment_stores_in_the_bucket(
     digest = hashlib.sha256(body).hexdigest()
     assert f"blobs/{digest[:2]}/{digest[2:4]}/{digest}" in keys_of(moto_endpoint, s3_bucket)
     assert not (data / "blobs").exists() or not any((data / "blobs").rglob(digest))
+    assert (data / DB_FILE).exists() == (not database_url)
 
 
 def keys_of(endpoint: str, bucket: str) -> list[str]:

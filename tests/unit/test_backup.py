@@ -41,6 +41,9 @@ from davdrive.services import Drive
 from davdrive.settings import DB_FILE, Settings, load_settings
 from tests.conftest import put_file, stored_bytes
 
+pytestmark = pytest.mark.sqlite_only(
+    "backups snapshot the SQLite file (PostgreSQL: pg_dump, docs/postgresql.md)")
+
 BIG = b"large content, kept as a blob file " * 2500  # over the 64 KiB inline limit
 SMALL = b"small content kept in the database"
 

@@ -120,6 +120,7 @@ def test_a_page_costs_two_statements_and_pages_are_clamped(
         history.search_events(story, DOC_ADMIN, per_page=0)
 
 
+@pytest.mark.sqlite_only("reads SQLite's EXPLAIN QUERY PLAN")
 def test_filters_use_the_indexes(story: Session) -> None:
     """SQLite's plan for each filter names its index, never a scan of the table."""
     cases = {

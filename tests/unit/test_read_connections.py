@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import text
 
 from davdrive.read_connections import ReadConnections
 from davdrive.runtime import Runtime
+
+pytestmark = pytest.mark.sqlite_only("read connections are kept per thread on SQLite only")
 
 
 def _checked_out(runtime: Runtime) -> int:
