@@ -3,7 +3,9 @@
 ``Shared`` is what the hosts of a scale-out drive have in common: the database
 URL and the bucket (moto's S3 server), handed to each process through the
 environment only (``DAVDRIVE_DATABASE_URL``, ``DAVDRIVE_BLOBS_*``). Each
-process gets its own data folder, as a process on another machine would.
+process gets its own data folder, as a process on another machine would, which
+does not exist before `serve` (nothing to ``init`` on a new host: the database
+is there already).
 ``Shared.runtime`` opens the same drive inside the test process, to prepare
 users and folders and to look at the database and the bucket afterwards.
 """
@@ -47,6 +49,7 @@ class Host:
     name: str
     data: Path
     process: subprocess.Popen[bytes]
+    output: Path  # <output>.out and <output>.err: what the process printed
     url: str = ""
 
     @property
@@ -60,14 +63,15 @@ class Host:
 
     def log(self) -> str:
         return "".join(
-            (self.data / name).read_text(errors="replace")[-3000:]
-            for name in ("serve.out", "serve.err") if (self.data / name).exists()
+            path.read_text(errors="replace")[-3000:]
+            for path in (self.output.with_suffix(".out"), self.output.with_suffix(".err"))
+            if path.exists()
         )
 
     def wait_for_url(self, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = (self.data / "serve.out").read_text(errors="replace")
+            text = self.output.with_suffix(".out").read_text(errors="replace")
             found = re.search(r"Serving on (https?://\S+)", text)
             if found:
                 self.url = found.group(1)
@@ -141,17 +145,17 @@ class Shared:
         )
 
     def launch(self, name: str, *extra: str) -> Host:
-        """Start `davdrive serve` on a free port with data folder ``<folder>/<name>``;
-        ``wait_for_url`` (or ``start``) waits for it."""
-        data = self.folder / name
-        data.mkdir(parents=True, exist_ok=True)
-        with open(data / "serve.out", "wb") as out, open(data / "serve.err", "wb") as err:
+        """Start `davdrive serve` on a free port with data folder ``<folder>/<name>``
+        (created by `serve`); ``wait_for_url`` (or ``start``) waits for it."""
+        data, output = self.folder / name, self.folder / f"{name}-serve"
+        with open(output.with_suffix(".out"), "wb") as out, \
+                open(output.with_suffix(".err"), "wb") as err:
             process = subprocess.Popen(
                 [*DAVDRIVE, "--data", str(data), "serve", "--host", "127.0.0.1", "--port", "0",
                  *extra],
                 stdout=out, stderr=err, env=self.env(), stdin=subprocess.DEVNULL,
             )
-        host = Host(name, data, process)
+        host = Host(name, data, process, output)
         self.hosts.append(host)
         return host
 
