@@ -29,6 +29,7 @@ from davdrive.errors import BadRequest, Conflict, Forbidden, NotFound
 from davdrive.last_admin import category_administers, guard_last_admin, rights_administer
 from davdrive.models import LEVELS, Category, DocType, FolderRight, User
 from davdrive.policy import SYSTEM, Actor
+from davdrive.write_lock import take_write_lock
 
 DEFAULT_DOC_TYPES: Final = (
     ("treasury", "Treasury"),
@@ -293,7 +294,12 @@ def _make_default(session: Session, category: Category) -> None:
 
 def init_defaults(session: Session) -> list[str]:
     """Create what a new drive needs, if missing: DESIGN 8's doc types and categories
-    and the root folder. Idempotent; never changes existing rows. Returns what it did."""
+    and the root folder. Idempotent; never changes existing rows. Returns what it did.
+
+    It holds the database's write lock from the start: ``init`` run by several hosts
+    at once on one new database creates the defaults once (the others wait, then
+    find them), instead of failing on a duplicate key."""
+    take_write_lock(session, "init")
     done: list[str] = []
     known_types = {d.slug for d in list_doctypes(session)}
     for slug, label in DEFAULT_DOC_TYPES:

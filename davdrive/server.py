@@ -304,6 +304,9 @@ def serve(settings: Settings) -> int:
     logging.basicConfig(
         level=settings["log.level"].upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
+    # A new host of a drive on a server database has nothing to init: its data folder
+    # (server lock, chunked uploads) is made here, as open_runtime would.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     with serving(settings.data_dir):  # refuses a second server on this data folder
         if settings["server.workers"] > 1:
             return _serve_workers(settings)

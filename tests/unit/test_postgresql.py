@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,11 +21,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, select, text
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
 from davdrive import audit, db, write_lock
+from davdrive.categories import DEFAULT_DOC_TYPES, init_defaults
 from davdrive.models import AuditEvent, Base, DocType
 from tests.conftest import recorded_statements
 from tests.postgres import PostgresServer
@@ -172,3 +175,31 @@ def test_processes_started_at_once_migrate_an_empty_database_once(
         engine.dispose()
     finally:
         postgres_server.drop(name)
+
+
+def test_init_on_two_hosts_at_once_creates_the_defaults_once(engine: Engine) -> None:
+    """``davdrive init`` run by two hosts on one new database: the second waits for the
+    first's commit, then finds the defaults there and creates nothing (no duplicate
+    key error)."""
+    first = Session(engine)
+    assert init_defaults(first)  # not committed yet
+    outcome: list[object] = []
+
+    def second_init() -> None:
+        with Session(engine) as second:
+            try:
+                outcome.append(init_defaults(second))
+                second.commit()
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                outcome.append(exc)
+
+    thread = threading.Thread(target=second_init)
+    thread.start()
+    thread.join(0.5)  # the second runs while the first has not committed
+    first.commit()
+    first.close()
+    thread.join(30)
+    assert outcome == [[]]
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(DocType)) == len(
+            DEFAULT_DOC_TYPES)
