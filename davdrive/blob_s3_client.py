@@ -22,16 +22,12 @@ from typing import Any
 
 from davdrive.blob_backend import check_digest
 from davdrive.blob_settings import S3Settings
-from davdrive.errors import ConfigError
+from davdrive.errors import ConfigError, StoreUnavailable
 
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchUpload"})
 TEMP_FOLDER = "tmp/"
 TEMP_PREFIX = "up-"
 _BLOB_KEY = re.compile(r"([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})")
-
-
-class StoreUnavailable(OSError):
-    """The object store failed or could not be reached; nothing was changed by it."""
 
 
 class NotVerified(StoreUnavailable):

@@ -15,7 +15,8 @@ import io
 from typing import Any, BinaryIO
 
 from davdrive.blob_backend import READ_BLOCK
-from davdrive.blob_s3_client import StoreUnavailable, s3_errors
+from davdrive.blob_s3_client import s3_errors
+from davdrive.errors import StoreUnavailable
 
 
 def open_object(client: Any, bucket: str, key: str, block: int = READ_BLOCK) -> BinaryIO:

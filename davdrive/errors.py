@@ -90,6 +90,20 @@ class Throttled(DriveError):
         self.retry_after = retry_after
 
 
+class Unavailable(DriveError):
+    """A service the drive depends on (the object store) cannot be used right now;
+    nothing was changed. Clients may try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str = "", retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(OSError):
+    """The object store failed or could not be reached; nothing was changed by it
+    (raised by ``davdrive.blob_s3_client``, answered as ``Unavailable``)."""
+
+
 class IncompleteUpload(BadRequest):
     """The upload ended before all announced bytes arrived; nothing was stored."""
 
@@ -168,6 +182,25 @@ def disk_full_of(exc: BaseException) -> DiskFull | None:
     return DiskFull("The server has not enough free disk space; nothing was stored.")
 
 
+def failure_of(exc: BaseException) -> DiskFull | Unavailable | None:
+    """The domain error for ``exc`` when it is a known failure of the machine rather
+    than a bug: a full disk (``disk_full_of``), or the object store failing or out
+    of reach (``StoreUnavailable`` anywhere in its chain: ``Unavailable``, 503);
+    else None."""
+    full = disk_full_of(exc)
+    if full is not None:
+        return full
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StoreUnavailable):
+            return Unavailable("The file storage did not answer as it should; nothing was "
+                               "changed. Try again in a moment.")
+        current = current.__cause__ or current.__context__
+    return None
+
+
 # The HTTP status each error answers with, nearest class first (``status_of``).
 STATUS_OF: dict[type[DriveError], int] = {
     BadRequest: 400,
@@ -179,6 +212,7 @@ STATUS_OF: dict[type[DriveError], int] = {
     TooLarge: 413,
     InsufficientStorage: 507,
     Throttled: 429,
+    Unavailable: 503,
 }
 
 

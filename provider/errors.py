@@ -98,7 +98,7 @@ class UserDAVError(DAVError):
 
 def to_dav_error(exc: errors.DriveError, method: str = "") -> DAVError:
     headers = None
-    if isinstance(exc, errors.Throttled):
+    if isinstance(exc, (errors.Throttled, errors.Unavailable)):
         headers = [("Retry-After", str(exc.retry_after))]
     return UserDAVError(
         status_of(exc, method),
@@ -117,11 +117,11 @@ def dav_errors(method: str = "") -> Iterator[None]:
     except errors.DriveError as exc:
         raise to_dav_error(exc, method) from None
     except Exception as exc:
-        full = errors.disk_full_of(exc)
-        if full is None:
+        failure = errors.failure_of(exc)
+        if failure is None:
             raise
-        _log.warning("disk full on %s: %s", method or "a request", exc)
-        raise to_dav_error(full, method) from None
+        _log.warning("%s on %s: %s", type(failure).__name__, method or "a request", exc)
+        raise to_dav_error(failure, method) from None
 
 
 @contextmanager
@@ -138,10 +138,10 @@ def contained_errors() -> Iterator[None]:
     except DAVError:
         raise
     except Exception as exc:
-        full = errors.disk_full_of(exc)
-        if full is not None:
-            _log.warning("disk full in a WebDAV hook: %s", exc)
-            raise to_dav_error(full) from None
+        failure = errors.failure_of(exc)
+        if failure is not None:
+            _log.warning("%s in a WebDAV hook: %s", type(failure).__name__, exc)
+            raise to_dav_error(failure) from None
         _log.exception("internal error in a WebDAV hook")
         raise UserDAVError(500, "Internal error; it has been logged.") from None
 
@@ -249,11 +249,12 @@ def answerable_error(exc: Exception, environ: dict[str, Any]) -> DAVError:
     unexpected a generic 500 (traceback in the log only)."""
     if isinstance(exc, DAVError):
         e = exc
-        full = errors.disk_full_of(e.src_exception) if e.src_exception else None
-        if e.value >= 500 and full is not None:
-            _log.warning("disk full on %s %s: %s", environ.get("REQUEST_METHOD"),
-                         environ.get("PATH_INFO"), e.src_exception)
-            e = to_dav_error(full)
+        failure = errors.failure_of(e.src_exception) if e.src_exception else None
+        if e.value >= 500 and failure is not None:
+            _log.warning("%s on %s %s: %s", type(failure).__name__,
+                         environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                         e.src_exception)
+            e = to_dav_error(failure)
         if _internal(e):
             _log.error("internal error: %s", e.get_user_info(), exc_info=e.src_exception)
         elif e.src_exception is not None:
@@ -263,11 +264,11 @@ def answerable_error(exc: Exception, environ: dict[str, Any]) -> DAVError:
         return e
     if isinstance(exc, errors.DriveError):
         return to_dav_error(exc, environ.get("REQUEST_METHOD", ""))
-    full = errors.disk_full_of(exc)
-    if full is not None:
-        _log.warning("disk full on %s %s: %s", environ.get("REQUEST_METHOD"),
+    failure = errors.failure_of(exc)
+    if failure is not None:
+        _log.warning("%s on %s %s: %s", type(failure).__name__, environ.get("REQUEST_METHOD"),
                      environ.get("PATH_INFO"), exc)
-        return to_dav_error(full)
+        return to_dav_error(failure)
     _log.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"),
                    environ.get("PATH_INFO"))
     return DAVError(500)

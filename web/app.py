@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
-from davdrive.errors import DriveError, status_of
+from davdrive.errors import DriveError, Throttled, Unavailable, failure_of, status_of
 from davdrive.runtime import Runtime
 from davdrive.settings import Settings
 from davdrive.web_sessions import Lifetimes
@@ -62,7 +62,10 @@ def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(DriveError)
     def _domain_error(exc: DriveError) -> Any:
         status = status_of(exc)
-        return render_template("admin/error.html", status=status, message=exc.message), status
+        page = render_template("admin/error.html", status=status, message=exc.message)
+        if isinstance(exc, (Throttled, Unavailable)):
+            return page, status, {"Retry-After": str(exc.retry_after)}
+        return page, status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -76,6 +79,10 @@ def _install_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
+        failure = failure_of(exc)
+        if failure is not None:
+            _log.warning("%s in the web view: %s", type(failure).__name__, exc)
+            return _domain_error(failure)
         _log.exception("unexpected error in the admin view")
         message = "Internal error; it has been logged. Nothing was changed."
         return render_template("admin/error.html", status=500, message=message), 500

@@ -184,7 +184,7 @@ def test_a_client_gone_mid_upload_leaves_nothing_visible(s3_live: LiveServer) ->
 def test_a_body_the_bucket_stored_damaged_is_refused_and_the_old_content_stays(
     s3_live: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The stored object's ETag is not the MD5 of what was hashed: 500, the previous
+    """The stored object's ETag is not the MD5 of what was hashed: 503, the previous
     content is still served, and nothing of the upload stays in the bucket."""
     store = store_of(s3_live)
     old = os.urandom(100_000)
@@ -195,7 +195,7 @@ def test_a_body_the_bucket_stored_damaged_is_refused_and_the_old_content_stays(
         return bytes(data[:-1]) + bytes([data[-1] ^ 1])
 
     monkeypatch.setattr(S3Writer, "_send", damaged)
-    assert put(s3_live, "/dav/kept.bin", os.urandom(6 * MiB)).status_code == 500
+    assert put(s3_live, "/dav/kept.bin", os.urandom(6 * MiB)).status_code == 503
     monkeypatch.undo()
     assert get(s3_live, "/dav/kept.bin").content == old
     assert bucket_keys(store) == before and multipart_uploads(store) == []

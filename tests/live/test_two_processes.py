@@ -44,6 +44,7 @@ from tests.live.test_litmus import run_litmus
 from tests.live.two_hosts import Host, Shared, content_keys, make_folder, new_bucket
 from tests.postgres import PostgresServer
 from tests.s3 import bucket_keys, multipart_uploads
+from tests.web_forms import csrf_token, signed_in
 
 pytestmark = pytest.mark.live
 
@@ -53,7 +54,6 @@ PAT, PAT_OLD, PAT_NEW = "pat", "pat-old-password", "pat-new-password"
 ADMIN, ADMIN_PW = "boss", "boss-pass-word"
 LIT, LIT_PW = "lit", "litmus-pass-1"
 CLIENTS, ROUNDS = 8, 3
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
@@ -116,23 +116,6 @@ def listing(host: Host, path: str, auth: tuple[str, str] = (MEMBER, MEMBER_PW)) 
     return sorted(h.rsplit("/", 1)[1] for h in hrefs if h != own)
 
 
-def web_sign_in(host: Host, login: str, password: str) -> requests.Session:
-    """A browser-like session signed in to ``host``'s web view (form and CSRF token)."""
-    browser = requests.Session()
-    page = browser.get(host.root + "/admin/signin", timeout=30)
-    signed = browser.post(host.root + "/admin/signin", timeout=30, data={
-        "login": login, "password": password, "next": "", "csrf_token": token_of(page.text),
-    })
-    assert signed.status_code == 200 and browser.cookies.get("davdrive_session"), signed.text
-    return browser
-
-
-def token_of(page: str) -> str:
-    found = _CSRF.search(page)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
-
-
 def test_a_file_written_through_a_is_read_byte_for_byte_through_b(pair: Pair) -> None:
     medium, large = os.urandom(300_000), os.urandom(12 * MiB + 17)  # one PUT; three parts
     assert dav(pair.a, "MKCOL", "files/").status_code == 201
@@ -183,12 +166,12 @@ def test_a_password_changed_through_a_is_refused_by_b_at_the_next_request(pair: 
     old, new = (PAT, PAT_OLD), (PAT, PAT_NEW)
     for _ in range(2):  # B has the old password in its credential cache
         assert dav(pair.b, "PROPFIND", "", old, Depth="0").status_code == 207
-    browser = web_sign_in(pair.a, PAT, PAT_OLD)
+    browser = signed_in(pair.a.root, PAT, PAT_OLD)
     page = browser.get(pair.a.root + "/admin/account", timeout=30)
     changed = browser.post(pair.a.root + "/admin/account/password", timeout=30,
                            allow_redirects=False, data={
                                "current": PAT_OLD, "new": PAT_NEW, "again": PAT_NEW,
-                               "csrf_token": token_of(page.text)})
+                               "csrf_token": csrf_token(page.text)})
     assert changed.status_code == 303 and "saved=password" in changed.headers["Location"]
     assert dav(pair.b, "PROPFIND", "", old, Depth="0").status_code == 401
     assert dav(pair.b, "PROPFIND", "", new, Depth="0").status_code == 207
@@ -204,13 +187,13 @@ def test_a_right_removed_through_a_hides_the_folder_on_b_at_the_next_request(
     assert listing(pair.b, "Board/") == ["minutes.txt"]
     assert dav(pair.b, "GET", "Board/minutes.txt").content == b"The board met."
     assert "Board" in listing(pair.b, "")
-    browser = web_sign_in(pair.a, ADMIN, ADMIN_PW)
+    browser = signed_in(pair.a.root, ADMIN, ADMIN_PW)
     page = browser.get(pair.a.root + "/admin/folders", params={"path": "/Board"}, timeout=30)
     assert 'name="right-staff"' in page.text
     saved = browser.post(pair.a.root + "/admin/folders/rights", timeout=30,
                          allow_redirects=False, data={
                              "path": "/Board", "right-staff": "none",
-                             "csrf_token": token_of(page.text)})
+                             "csrf_token": csrf_token(page.text)})
     assert saved.status_code == 303 and "Rights+saved" in saved.headers["Location"]
     assert dav(pair.b, "PROPFIND", "Board/", Depth="1").status_code == 404
     assert dav(pair.b, "GET", "Board/minutes.txt").status_code == 404
