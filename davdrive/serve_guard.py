@@ -77,8 +77,9 @@ def serving(url: str) -> Iterator[None]:
 
 
 @contextmanager
-def moving(url: str) -> Iterator[None]:
-    """``migrate-storage``: hold the key exclusive on PostgreSQL until the block ends."""
+def moving(url: str, doing: str = "moving its storage") -> Iterator[None]:
+    """``migrate-storage`` (and ``restore``, ``doing`` it): hold the key exclusive on
+    PostgreSQL until the block ends."""
     if not on_postgresql(url):
         yield
         return
@@ -94,8 +95,7 @@ def moving(url: str) -> Iterator[None]:
             raise DatabaseServed(
                 f"the database {_safe(url)} is in use by {len(holders) or 'some'} davdrive "
                 f"server(s) ({', '.join(holders) or 'names unknown'}): stop every server of "
-                "the drive before moving its storage (a move must see no writes); nothing "
-                "was done"
+                f"the drive before {doing} (it must see no writes); nothing was done"
             )
         yield
 
