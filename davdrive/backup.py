@@ -1,8 +1,11 @@
 """``davdrive backup``: a consistent snapshot of a running drive, then a rotation.
 
-Order makes it consistent. The database is copied first, with SQLite's online
-backup API in one step: one read transaction, so one consistent point, while
-the server goes on writing (WAL). Then every blob file the *copied* database
+Order makes it consistent. The database is copied first, in one read
+transaction, so one consistent point, while the servers go on writing: SQLite
+with its online backup API in one step (WAL); PostgreSQL by copying every table
+from one REPEATABLE READ transaction into a new SQLite file migrated to the
+same schema (``davdrive.table_copy``: a logical export), so that a snapshot has
+one format whatever the database. Then every blob file the *copied* database
 refers to is hard-linked into the snapshot (copied when linking fails, e.g. the
 backup folder is on another file system; streamed from the store when its
 blobs are not local files: an S3 bucket). A row committed before that point
@@ -17,8 +20,7 @@ what a killed backup left is removed by the next one. Each backup appends a
 ``backup`` event. After a complete backup the rotation
 (``davdrive.rotation``) deletes the snapshots it does not keep; a backup that
 could not find a blob file the database names keeps everything (an older
-snapshot may still hold it) and says so. Only SQLite is backed up this way: for
-PostgreSQL, ``require_sqlite`` refuses and points to pg_dump.
+snapshot may still hold it) and says so.
 """
 
 from __future__ import annotations
@@ -35,15 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
-from davdrive import audit, check, db, rotation, snapshots
+from davdrive import audit, check, db, rotation, snapshots, table_copy
 from davdrive.blob_backend import READ_BLOCK, BlobBackend
 from davdrive.blob_files import fsync_dir
 from davdrive.blob_removal import keeping_blobs
 from davdrive.blobs import BlobStore
-from davdrive.errors import BadRequest, Conflict
+from davdrive.errors import Conflict
 from davdrive.models import BlobInline, utcnow
 from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime
@@ -51,10 +54,6 @@ from davdrive.settings import DB_FILE
 
 PROGRESS_EVERY = 1000
 LOCK_FILE = ".lock"
-NOT_SQLITE = (
-    "backup takes snapshots of the SQLite database only: for PostgreSQL use pg_dump "
-    "for now (snapshots of a scaled-out drive come later)"
-)
 # Link errors after which the file is copied instead (another file system, too many links,
 # a file system without hard links, a kernel that forbids linking the file).
 _COPY_INSTEAD = frozenset({errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP,
@@ -83,18 +82,11 @@ class BackupResult:
                 f"{self.inline} kept in the database")
 
 
-def require_sqlite(database_url: str) -> None:
-    """Refuse (``BadRequest``) a database this backup cannot snapshot, before connecting."""
-    if not database_url.startswith("sqlite"):
-        raise BadRequest(NOT_SQLITE)
-
-
 def run_backup(
     runtime: Runtime, *, now: dt.datetime | None = None, progress: Progress | None = None
 ) -> BackupResult:
     """Take a snapshot of ``runtime``'s drive into ``backup.dir``, audit it and, when it
     is complete, rotate; see the module docstring."""
-    require_sqlite(runtime.engine.url.drivername)
     backup_dir = runtime.settings.backup_dir
     with _one_backup_at_a_time(backup_dir):
         try:
@@ -180,6 +172,9 @@ def take_snapshot(
 
 
 def _copy_live_database(engine: Engine, target: Path) -> None:
+    if engine.dialect.name == "postgresql":
+        export_database(engine, target)
+        return
     raw = engine.raw_connection()
     try:
         source = raw.driver_connection
@@ -187,6 +182,23 @@ def _copy_live_database(engine: Engine, target: Path) -> None:
         snapshots.copy_database(source, target)
     finally:
         raw.close()
+
+
+def export_database(engine: Engine, target: Path) -> None:
+    """Every table of the database behind ``engine``, read in one REPEATABLE READ
+    transaction, into the new SQLite file ``target`` at the same (head) schema, left
+    as a single file (rollback journal), synced."""
+    copy = create_engine(f"sqlite:///{target}", poolclass=NullPool)
+    try:
+        db.migrate(copy)
+        with engine.connect() as source:
+            source.execution_options(isolation_level="REPEATABLE READ")
+            with source.begin(), copy.begin() as written:
+                table_copy.copy_tables(source, written)
+        with copy.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+    finally:
+        copy.dispose()
 
 
 class _BlobLinks:

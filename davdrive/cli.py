@@ -11,8 +11,8 @@ This module is the entry point (``main``, ``build_parser``); the commands live
 by group in ``cli_drive`` (init, serve, folder, node, explain, provision),
 ``cli_records`` (record), ``cli_accounts`` (category, user, doctype),
 ``cli_trash`` (trash, version), ``cli_maintenance`` (check), ``cli_backup`` (backup,
-restore), ``cli_history`` (audit, stats) and ``cli_demo``, on the helpers of
-``cli_common``.
+restore), ``cli_storage`` (migrate-storage), ``cli_history`` (audit, stats) and
+``cli_demo``, on the helpers of ``cli_common``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from davdrive import (
     cli_history,
     cli_maintenance,
     cli_records,
+    cli_storage,
     cli_trash,
 )
 from davdrive.cli_common import PROG, Context, Handler
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_trash.add_trash_parsers(sub)
     cli_maintenance.add_maintenance_parsers(sub)
     cli_backup.add_backup_parsers(sub)
+    cli_storage.add_storage_parsers(sub)
     cli_history.add_history_parsers(sub)
     return parser
 

@@ -2,11 +2,12 @@
 
 ``backup`` shows its progress on stderr and prints the snapshot's path as the
 last line of stdout (scripts use it); it exits 1 when the live store lacked a
-blob file its database names (the snapshot is kept, nothing is rotated), and
-refuses a PostgreSQL database before connecting to it. ``--verify`` checks a
+blob file its database names (the snapshot is kept, nothing is rotated). It
+works on SQLite and PostgreSQL alike, with local or S3 blobs. ``--verify`` checks a
 snapshot (the newest of ``backup.dir`` by default) with ``davdrive check``'s
 code and reports the same way. ``restore`` writes into the ``--data`` folder,
-which must be new or empty.
+which must be new or empty, or into the empty PostgreSQL database the settings
+name (``davdrive.restore``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from typing import Any
 
 from davdrive import snapshots
-from davdrive.backup import require_sqlite, run_backup
+from davdrive.backup import run_backup
 from davdrive.cli_common import PROG, Context, out, require_initialised
 from davdrive.cli_maintenance import check_progress, show_report
 from davdrive.restore import restore
@@ -31,7 +32,6 @@ def cmd_backup(ctx: Context, args: argparse.Namespace) -> int:
     if args.verify is not None:
         return _verify(ctx, args.verify or None, args.json)
     require_initialised(ctx.settings)
-    require_sqlite(ctx.settings.database_url)
     runtime = open_runtime(ctx.settings, ctx.passwords)
     try:
         result = run_backup(

@@ -38,6 +38,8 @@ def show_report(report: Report, as_json: bool, failure: str) -> int:
     else:
         for fixed in report.repaired:
             out(f"repaired {fixed.line()}")
+        for note in report.notes:
+            out(f"note: {note}")
         for problem in report.problems:
             out(problem.line())
         out(f"{report.blobs_checked} blobs checked; "

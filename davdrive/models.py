@@ -349,6 +349,20 @@ class SigninFailures(Base):
     noted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class StorageMove(Base):
+    """The marker of an unfinished ``davdrive migrate-storage`` in its target database
+    (``davdrive.storage_move``): which source it copies (``source``: database and blob
+    store, no secret) and how far it got. No row: no move under way. Never copied."""
+
+    __tablename__ = "storage_move"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    phase: Mapped[str] = mapped_column(String(16))  # blobs | rows | verify
+    blobs_done: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 def _binary_text_on_postgresql(metadata: MetaData) -> None:
     """Every text column compares, sorts and matches byte by byte on PostgreSQL too
     (``COLLATE "C"``, SQLite's ``BINARY``), whatever the database's default collation:

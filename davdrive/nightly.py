@@ -5,7 +5,11 @@ server's local time), runs the backup, logs what it did and waits for the next
 night. It looks at the clock at least every ``RECHECK`` seconds, so a clock
 change or a suspended machine only delays a run. A backup that fails is logged
 and tried again the next night; it never stops the server. With ``serve
---workers N`` only worker 0 runs it (``davdrive.server``).
+--workers N`` only worker 0 runs it (``davdrive.server``). On PostgreSQL the
+servers of one drive may run on several hosts, each with its thread: one takes
+the night's backup, the one that holds a session advisory lock
+(``pg_try_advisory_lock``, key ``NIGHTLY_KEY``) and then finds no backup event
+since tonight's hour (``nightly_backup``); the others skip it, with a log line.
 """
 
 from __future__ import annotations
@@ -13,10 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import zlib
 from collections.abc import Callable
 
+from sqlalchemy import func, select, text
+
 from davdrive.backup import run_backup
+from davdrive.models import AuditEvent
 from davdrive.runtime import Runtime
+
+NIGHTLY_KEY = zlib.crc32(b"davdrive nightly backup") & 0x7FFFFFFF
 
 _log = logging.getLogger("davdrive")
 
@@ -78,16 +88,45 @@ def start_nightly(runtime: Runtime) -> Nightly | None:
     hour = runtime.settings["backup.hour"]
     if hour < 0:
         return None
-
-    def backup() -> str:
-        result = run_backup(runtime)
-        if not result.complete:
-            raise RuntimeError(
-                f"snapshot {result.path} lacks {len(result.missing)} blob file(s) missing "
-                f"from the store (first {result.missing[0]}); no rotation was done"
-            )
-        return f"{result.path} ({result.summary()}; {len(result.removed)} removed)"
-
-    nightly = Nightly(hour, backup)
+    nightly = Nightly(hour, lambda: nightly_backup(runtime))
     nightly.start()
     return nightly
+
+
+def nightly_backup(runtime: Runtime, now: dt.datetime | None = None) -> str:
+    """Tonight's backup of ``runtime``'s drive, what it did in a line; on PostgreSQL only
+    by the server whose turn it is (see the module): the others' line says so."""
+    if runtime.engine.dialect.name != "postgresql":
+        return _backup(runtime)
+    with runtime.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                            {"key": NIGHTLY_KEY}).scalar():
+            return "skipped: another server of the drive is taking tonight's backup"
+        try:
+            tonight = _tonight(runtime.settings["backup.hour"], now or _local_now())
+            last = conn.execute(select(func.max(AuditEvent.time)).where(
+                AuditEvent.action == "backup", AuditEvent.outcome == "ok")).scalar()
+            if last is not None and last >= tonight:
+                return f"skipped: another server of the drive took tonight's backup ({last})"
+            return _backup(runtime)
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": NIGHTLY_KEY})
+
+
+def _tonight(hour: int, now: dt.datetime) -> dt.datetime:
+    """The last ``hour``:00 at or before ``now`` (naive local time), in UTC."""
+    due = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if due > now:
+        due -= dt.timedelta(days=1)
+    return due.astimezone(dt.UTC)
+
+
+def _backup(runtime: Runtime) -> str:
+    result = run_backup(runtime)
+    if not result.complete:
+        raise RuntimeError(
+            f"snapshot {result.path} lacks {len(result.missing)} blob file(s) missing "
+            f"from the store (first {result.missing[0]}); no rotation was done"
+        )
+    return f"{result.path} ({result.summary()}; {len(result.removed)} removed)"

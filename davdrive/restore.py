@@ -1,14 +1,18 @@
-"""``davdrive restore SNAPSHOT``: a snapshot made into a new data folder.
+"""``davdrive restore SNAPSHOT``: a snapshot made into a new drive.
 
-Refused, with nothing written, unless the snapshot is readable, the target data
-folder is new or empty and its database is the folder's own SQLite file. Then:
-the snapshot's database is copied (SQLite backup API) and migrated to the
-current schema; every blob file its rows name is *copied* (never linked: the
+Refused, with nothing written, unless the snapshot is readable and the target
+is new: with the folder's own SQLite database, a new or empty data folder; with
+PostgreSQL (``database.url``), a database holding no drive (migrated here if
+needed) and no server on it (``davdrive.serve_guard``). Then, on SQLite, the
+snapshot's database is copied (SQLite backup API) and migrated to the current
+schema, and every blob file its rows name is *copied* (never linked: the
 restored drive shares no file with the snapshot, so nothing done to one ever
 shows in the other) through the blob store's writer, which re-hashes it, so a
-damaged or missing blob stops the restore; a ``restore`` event is appended;
-finally ``davdrive check`` runs on the result. A restore that stops removes
-everything it wrote.
+damaged or missing blob stops the restore. On PostgreSQL the blobs come first
+(``restore_pg``), then the snapshot's rows in one transaction
+(``davdrive.table_copy``). A ``restore`` event is appended; finally ``davdrive
+check`` runs on the result. A restore that stops removes everything it wrote
+(on PostgreSQL: the blobs it added; the rows were never committed).
 """
 
 from __future__ import annotations
@@ -50,10 +54,15 @@ def restore(
 ) -> RestoreResult:
     """Restore ``snapshot`` into ``settings.data_dir``; see the module docstring."""
     snapshots.read_manifest(snapshot)  # refuses what is not a snapshot
+    if settings["database.url"] and not settings.database_url.startswith("sqlite"):
+        from davdrive.restore_pg import restore_into_database
+
+        report, copied, inline = restore_into_database(snapshot, settings, progress)
+        return RestoreResult(settings.data_dir, copied, inline, report)
     if settings["database.url"]:
         raise BadRequest(
-            "restore writes the data folder's own SQLite database: leave database.url "
-            "empty for the restored folder"
+            "restore writes the data folder's own SQLite database (or a PostgreSQL one): "
+            "leave database.url empty for the restored folder"
         )
     target = settings.data_dir
     if target.exists() and (not target.is_dir() or any(target.iterdir())):

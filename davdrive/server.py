@@ -25,9 +25,10 @@ signed-in login in the runtime's ``connection_stats`` (no SQL per request);
 
 ``serve(settings)`` holds the data folder's server lock (``davdrive.folder_lock``:
 one server per data folder; ``server.workers`` processes share it and one
-listening socket, see ``davdrive.workers``), starts the periodic clean-up
-(``davdrive.housekeeping``) and the nightly backup (``davdrive.nightly``, in one
-process only) when configured, and runs the app under cheroot
+listening socket, see ``davdrive.workers``) and, on PostgreSQL, the database's
+shared serve lock (``davdrive.serve_guard``: no server during a storage move),
+starts the periodic clean-up (``davdrive.housekeeping``) and the nightly backup
+(``davdrive.nightly``, in one process only) when configured, and runs the app under cheroot
 (``provider.http_server``: strict request parsing, head and body timeouts, a
 cap per source address), with TLS when configured. No answer names a product or library version.
 """
@@ -51,6 +52,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from auth.credential_cache import CredentialCache
 from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
+from davdrive import serve_guard
 from davdrive.connection_stats import StatsFlusher
 from davdrive.folder_lock import serving
 from davdrive.group_commit import GroupCommit
@@ -307,7 +309,8 @@ def serve(settings: Settings) -> int:
     # A new host of a drive on a server database has nothing to init: its data folder
     # (server lock, chunked uploads) is made here, as open_runtime would.
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with serving(settings.data_dir):  # refuses a second server on this data folder
+    # One server per data folder; none while a storage move runs (davdrive.serve_guard).
+    with serving(settings.data_dir), serve_guard.serving(settings.database_url):
         if settings["server.workers"] > 1:
             return _serve_workers(settings)
         app = create_app(settings)

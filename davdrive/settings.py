@@ -545,11 +545,6 @@ def load_settings(
                 errors.append(f"{setting.name} {problem} (got {value!r})")
     if bool(values["server.tls_cert"]) != bool(values["server.tls_key"]):
         errors.append("server.tls_cert and server.tls_key must be given together")
-    url = values["database.url"]
-    if isinstance(url, str) and url and not url.startswith("sqlite") \
-            and values["backup.hour"] != -1:
-        errors.append("backup.hour: the nightly backup snapshots an SQLite database only; "
-                      "with database.url on another database use its own tools (pg_dump)")
     errors += blob_settings.problems(values)
     if errors:
         raise ConfigError(errors)

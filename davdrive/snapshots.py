@@ -139,7 +139,7 @@ def read_only_engine(database: Path) -> Engine:
 
 
 @contextmanager
-def _checkable(database: Path) -> Iterator[Engine]:
+def checkable(database: Path) -> Iterator[Engine]:
     """An engine on ``database`` at the current schema: the file itself, read-only, or a
     migrated copy in a temporary folder when an older version wrote it."""
     engine = read_only_engine(database)
@@ -168,7 +168,7 @@ def verify(snapshot: Path, progress: check.Progress | None = None) -> check.Repo
     its hash, every row against its blob, the event chain...), then its manifest."""
     manifest = read_manifest(snapshot)
     store = BlobStore(snapshot / BLOBS, read_only=True)
-    with _checkable(snapshot / DB_FILE) as engine, Session(engine) as session:
+    with checkable(snapshot / DB_FILE) as engine, Session(engine) as session:
         # nothing writes to a snapshot: any temp file or blob file without a row is a fault
         report = check.run_check(session, store, temp_age=0, orphan_age=0, progress=progress)
         report.problems += _manifest_problems(session, store, manifest)

@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 from davdrive import audit, backup, db, snapshots, tree
 from davdrive.blobs import BlobStore
 from davdrive.cli import main
-from davdrive.errors import BadRequest
 from davdrive.models import AuditEvent, Node, NodeVersion
 from davdrive.passwords import Passwords
 from davdrive.policy import SYSTEM
@@ -42,7 +41,7 @@ from davdrive.settings import DB_FILE, Settings, load_settings
 from tests.conftest import put_file, stored_bytes
 
 pytestmark = pytest.mark.sqlite_only(
-    "backups snapshot the SQLite file (PostgreSQL: pg_dump, docs/postgresql.md)")
+    "backups of an SQLite drive (PostgreSQL: tests/live/test_backup_postgresql.py)")
 
 BIG = b"large content, kept as a blob file " * 2500  # over the 64 KiB inline limit
 SMALL = b"small content kept in the database"
@@ -118,20 +117,6 @@ def test_a_snapshot_holds_the_database_and_links_the_blob_files_its_rows_name(
         assert linked.stat().st_ino == runtime.blobs.path(sha).stat().st_ino
     assert not any((snapshot / "blobs" / "tmp").iterdir())  # no temp file
     assert (snapshot / DB_FILE).is_file() and not (snapshot / f"{DB_FILE}-wal").exists()
-
-
-def test_backup_refuses_postgresql_with_one_line_naming_pg_dump(
-    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # No server listens there: the refusal comes before any connection.
-    monkeypatch.setenv("DAVDRIVE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
-    code, out, err = cli(tmp_path / "data", "backup")
-    assert code == 1 and out == ""
-    assert err.count("\n") == 1 and "pg_dump" in err and err.startswith("davdrive: error:")
-    assert not (tmp_path / "data").exists()
-    with pytest.raises(BadRequest, match="pg_dump"):
-        backup.require_sqlite("postgresql+psycopg://host/db")
-    backup.require_sqlite("sqlite:////tmp/x.sqlite3")  # SQLite goes on
 
 
 def test_blob_files_are_copied_when_they_cannot_be_linked(

@@ -72,7 +72,6 @@ def test_a_backup_every_night_at_the_hour_and_a_failure_is_only_logged(
     assert sum("nightly backup: snapshot taken" in r.getMessage() for r in caplog.records) == 2
 
 
-@pytest.mark.sqlite_only("backups snapshot the SQLite file")
 def test_the_thread_runs_a_real_backup_of_the_drive(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,13 +65,11 @@ def test_tls_cert_without_key_is_refused() -> None:
         load_settings(None, {}, {"server.tls_cert": "cert.pem"})
 
 
-def test_the_nightly_backup_is_refused_with_postgresql() -> None:
-    """Snapshots copy the SQLite file: with PostgreSQL, pg_dump backs up the metadata."""
+def test_the_nightly_backup_is_taken_with_postgresql_too() -> None:
+    """Backups export PostgreSQL's tables into the snapshot (davdrive.backup)."""
     url = "postgresql+psycopg://davdrive@db.example/davdrive"
-    with pytest.raises(ConfigError, match="backup.hour"):
-        load_settings(None, {}, {"database.url": url, "backup.hour": 3})
+    assert load_settings(None, {}, {"database.url": url, "backup.hour": 3})["backup.hour"] == 3
     assert load_settings(None, {}, {"database.url": url})["backup.hour"] == -1
-    assert load_settings(None, {}, {"backup.hour": 3})["backup.hour"] == 3
 
 
 def test_booleans_from_environment() -> None:
