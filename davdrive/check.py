@@ -74,16 +74,26 @@ class Report:
 Progress = Callable[[int], None]
 
 
+def default_temp_age(blobs: BlobBackend) -> float:
+    """Seconds after which an untouched upload temp item counts as stale: 15 minutes,
+    or the store's own grace when longer (the S3 store's hour: on several hosts an
+    upload in flight elsewhere may leave its parts untouched that long)."""
+    return max(TEMP_AGE_SECONDS, float(getattr(blobs, "temp_grace", 0.0)))
+
+
 def run_check(
     session: Session,
     blobs: BlobBackend,
     *,
     repair: bool = False,
-    temp_age: float = TEMP_AGE_SECONDS,
+    temp_age: float | None = None,
     orphan_age: float = ORPHAN_AGE_SECONDS,
     progress: Progress | None = None,
 ) -> Report:
-    """Run every check (read-only unless ``repair``); see the module docstring."""
+    """Run every check (read-only unless ``repair``); see the module docstring.
+    ``temp_age`` None: ``default_temp_age(blobs)``."""
+    if temp_age is None:
+        temp_age = default_temp_age(blobs)
     report = Report()
     report.problems += _database(session, report)
     report.problems += _row_blobs(session, blobs, report, progress)

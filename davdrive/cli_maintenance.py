@@ -57,8 +57,10 @@ def add_maintenance_parsers(sub: Any) -> None:
     check.add_argument("--repair", action="store_true",
                        help="remove stale temp files and blob files no row refers to")
     check.add_argument("--json", action="store_true", help="the report as JSON")
-    check.add_argument("--temp-age", type=float, default=TEMP_AGE_SECONDS, metavar="SECONDS",
-                       help="a temp file untouched this long is stale (default %(default)s)")
+    check.add_argument("--temp-age", type=float, default=None, metavar="SECONDS",
+                       help="an upload temp item untouched this long is stale (default "
+                            f"{TEMP_AGE_SECONDS:.0f}, or the S3 store's blobs temp grace, "
+                            "3600, when longer)")
     check.add_argument("--orphan-age", type=float, default=ORPHAN_AGE_SECONDS,
                        metavar="SECONDS",
                        help="a blob file without a row this old is collected "

@@ -389,7 +389,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "backup.hour", int, -1,
         "Hour (0-23, the server's local time) at which `serve` takes a backup every night; "
-        "-1 turns the nightly backup off.", _hour_or_off,
+        "-1 turns the nightly backup off. With several servers on one PostgreSQL "
+        "database, one of them takes it.", _hour_or_off,
     ),
     Setting(
         "stats.flush_seconds", int, 5,

@@ -8,9 +8,10 @@ Rules (docs/several-machines.md):
   bucket; what it left (an unfinished multipart upload) is collected by
   `davdrive check --repair`;
 - `davdrive serve --workers 2` on PostgreSQL and S3 serves requests from several
-  connections at once, and no two of its processes (the parent included) share
-  a connection to the database or to the bucket: each worker opens its own
-  after the fork.
+  connections at once, and no two of its processes share a connection they use
+  to the database or to the bucket: each worker opens its own after the fork;
+  the parent keeps only the serve guard's idle connection (the advisory lock
+  that keeps storage moves away), which the workers inherit and never use.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import requests
 
@@ -123,9 +125,10 @@ def test_a_process_killed_mid_upload_leaves_the_old_content_and_collectable_left
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def _sockets_to(pid: int, ports: set[int]) -> set[int]:
-    """Inodes of the TCP sockets process ``pid`` holds that are connected to ``ports``
-    on loopback (from /proc: a descriptor inherited across a fork is the same inode)."""
+def _sockets_to(pid: int, ports: set[int]) -> dict[int, int]:
+    """The TCP sockets process ``pid`` holds that are connected to ``ports`` on
+    loopback, as {inode: local port} (from /proc: a descriptor inherited across a
+    fork is the same inode)."""
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -135,14 +138,24 @@ def _sockets_to(pid: int, ports: set[int]) -> set[int]:
         found = re.fullmatch(r"socket:\[(\d+)\]", target)
         if found:
             inodes.add(int(found.group(1)))
-    connected = set()
+    connected = {}
     for table in ("tcp", "tcp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
             fields = line.split()
             remote_port = int(fields[2].rsplit(":", 1)[1], 16)
             if remote_port in ports and fields[3] == "01":  # ESTABLISHED
-                connected.add(int(fields[9]))
-    return inodes & connected
+                connected[int(fields[9])] = int(fields[1].rsplit(":", 1)[1], 16)
+    return {inode: port for inode, port in connected.items() if inode in inodes}
+
+
+def _database_sessions(url: str) -> dict[int, str]:
+    """{client port: application name} of the sessions open on ``url``'s database."""
+    parts = urlsplit(url)
+    with psycopg.connect(host=parts.hostname, port=parts.port, user=parts.username,
+                         dbname=parts.path.lstrip("/")) as conn:
+        rows = conn.execute("SELECT client_port, application_name FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND client_port > 0")
+        return {int(port): str(name) for port, name in rows}
 
 
 def test_serve_with_two_workers_on_postgresql_and_s3_shares_no_connection(
@@ -168,8 +181,17 @@ def test_serve_with_two_workers_on_postgresql_and_s3_shares_no_connection(
     assert len(workers) == 2, "no worker ended"
     ports = {urlsplit(shared.database_url).port or 5432, urlsplit(shared.endpoint).port or 80}
     held = {pid: _sockets_to(pid, ports) for pid in (parent, *workers)}
-    assert held[parent] == set(), "the parent keeps no connection its workers would inherit"
-    assert held[workers[0]] and held[workers[1]], held
-    assert held[workers[0]].isdisjoint(held[workers[1]]), held
+    # The parent keeps one connection: the serve guard's, idle, holding the shared
+    # advisory lock that keeps storage moves away while it lives (davdrive.serve_guard).
+    # Its workers inherit it and never use it; every other connection is one worker's.
+    sessions = _database_sessions(shared.database_url)
+    assert len(held[parent]) == 1, held
+    (guard, guard_port), = held[parent].items()
+    assert sessions[guard_port] == f"davdrive serve pid {parent} on {socket.gethostname()}"
+    own = {pid: set(held[pid]) - {guard} for pid in workers}
+    assert own[workers[0]] and own[workers[1]], held
+    assert own[workers[0]].isdisjoint(own[workers[1]]), held
+    assert not any("serve pid" in sessions.get(held[pid][inode], "")
+                   for pid in workers for inode in own[pid]), "workers hold no guard of their own"
     listed = requests.request("PROPFIND", host.url, headers={**AUTH, "Depth": "1"}, timeout=30)
     assert listed.status_code == 207 and all(f"w{i}.bin" in listed.text for i in range(8))

@@ -146,3 +146,19 @@ def test_the_collection_leaves_young_objects_and_removes_old_ones(
         done = collect_garbage(session, store, min_age=1)
         session.commit()
     assert done.blobs == 1 and not store.exists(info.sha256)
+
+
+def test_check_waits_the_s3_stores_grace_before_calling_an_upload_stale(
+    s3_runtime: Runtime, tmp_path: Path
+) -> None:
+    """On several hosts an upload in flight on another host may leave its parts
+    untouched for up to the store's grace (an hour): ``check`` by default waits that
+    long, not its own 15 minutes; a local blob folder keeps the 15 minutes."""
+    from davdrive.blobs import BlobStore
+
+    store = store_of(s3_runtime)
+    assert store.temp_grace == 3600
+    assert check.default_temp_age(store) == 3600
+    store.temp_grace = 60
+    assert check.default_temp_age(store) == check.TEMP_AGE_SECONDS == 900
+    assert check.default_temp_age(BlobStore(tmp_path / "blobs")) == 900
