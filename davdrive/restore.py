@@ -29,7 +29,7 @@ from davdrive.blob_backend import READ_BLOCK, BlobBackend
 from davdrive.blobs import BlobStore
 from davdrive.errors import BadRequest, Conflict
 from davdrive.policy import SYSTEM
-from davdrive.runtime import open_runtime
+from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import DB_FILE, Settings
 
 PROGRESS_EVERY = 1000
@@ -91,16 +91,24 @@ def _restore_into(snapshot: Path, settings: Settings, progress: Progress | None)
             copied = _copy_blobs(session, BlobStore(snapshot / snapshots.BLOBS, read_only=True),
                                  runtime.blobs, progress)
             inline = len(inline_blobs.digests(session))
-            audit.record(session, user=SYSTEM.login, action="restore",
-                         detail=f"from snapshot {snapshot.name}: {copied} blob files copied, "
-                                f"{inline} kept in the database")
-            session.commit()
-        with runtime.sessions() as session:
-            report = check.run_check(session, runtime.blobs)
-            session.rollback()
+        report = record_and_check(runtime, snapshot, copied, inline)
     finally:
         runtime.close()
     return RestoreResult(settings.data_dir, copied, inline, report)
+
+
+def record_and_check(runtime: Runtime, snapshot: Path, copied: int, inline: int) -> check.Report:
+    """The end of every restore: a ``restore`` event naming ``snapshot`` and what was
+    copied, then ``davdrive check`` of the restored drive (its report)."""
+    with runtime.sessions() as session:
+        audit.record(session, user=SYSTEM.login, action="restore",
+                     detail=f"from snapshot {snapshot.name}: {copied} blob files copied, "
+                            f"{inline} kept in the database")
+        session.commit()
+    with runtime.sessions() as session:
+        report = check.run_check(session, runtime.blobs)
+        session.rollback()
+    return report
 
 
 def _copy_blobs(

@@ -19,13 +19,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davdrive import audit, check, inline_blobs, serve_guard, snapshots, table_copy
+from davdrive import check, inline_blobs, serve_guard, snapshots, table_copy
 from davdrive.blob_copy import BlobDamaged, copy_blob
 from davdrive.blobs import BlobStore
 from davdrive.errors import Conflict
 from davdrive.models import StorageMove
-from davdrive.policy import SYSTEM
-from davdrive.restore import DamagedSnapshot
+from davdrive.restore import DamagedSnapshot, record_and_check
 from davdrive.runtime import Runtime, open_runtime
 from davdrive.settings import DB_FILE, Settings
 from davdrive.storage_target import describe_database
@@ -43,14 +42,7 @@ def restore_into_database(
         try:
             _require_empty(runtime)
             copied, inline = _restore_into(snapshot, runtime, progress)
-            with runtime.sessions() as session:
-                audit.record(session, user=SYSTEM.login, action="restore",
-                             detail=f"from snapshot {snapshot.name}: {copied} blob files "
-                                    f"copied, {inline} kept in the database")
-                session.commit()
-            with runtime.sessions() as session:
-                report = check.run_check(session, runtime.blobs)
-                session.rollback()
+            report = record_and_check(runtime, snapshot, copied, inline)
         finally:
             runtime.close()
     return report, copied, inline

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from sqlalchemy import make_url
 
-from tests.live.test_serve_cli import stop
+from tests.live.test_serve_cli import served_url
 
 DAVDRIVE = [sys.executable, "-m", "davdrive.cli"]
 
@@ -45,17 +43,7 @@ def start(*args: str) -> subprocess.Popen[str]:
 def serve(*options: str) -> tuple[subprocess.Popen[str], str]:
     """``davdrive OPTIONS serve`` on a free port: the process and its DAV URL."""
     server = start(*options, "serve", "--host", "127.0.0.1", "--port", "0")
-    assert server.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = server.stdout.readline()
-        if not line and server.poll() is not None:
-            break
-        match = re.search(r"Serving on (https?://\S+)", line)
-        if match:
-            return server, match.group(1)
-    stop(server)
-    raise AssertionError(f"server did not report its URL: {server.stderr.read()}")  # type: ignore[union-attr]
+    return server, served_url(server)
 
 
 def write_config(path: Path, data: Path, *, database: str = "",

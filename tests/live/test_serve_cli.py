@@ -108,6 +108,12 @@ def start_server(data: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    return server, served_url(server)
+
+
+def served_url(server: subprocess.Popen[str]) -> str:
+    """The DAV URL a starting `davdrive serve` (stdout piped) prints; the process is
+    stopped and its stderr shown when it ends or says nothing within 30 s."""
     assert server.stdout is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -116,7 +122,7 @@ def start_server(data: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
             break
         match = re.search(r"Serving on (https?://\S+)", line)
         if match:
-            return server, match.group(1)
+            return match.group(1)
     stop(server)
     errors = server.stderr.read() if server.stderr else ""
     raise AssertionError(f"server did not report its URL: {errors}")
