@@ -30,8 +30,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from davdrive import blob_receive
 from davdrive.blob_backend import BlobInfo, info_of
+from davdrive.blob_intake import Intake
 from davdrive.blob_s3_client import NotVerified, s3_errors
 from davdrive.errors import ChangedMeanwhile, TooLarge
 from davdrive.hashing import ContentHashes
@@ -51,7 +51,7 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-class S3Writer:
+class S3Writer(Intake):
     """One upload to the bucket (see the module)."""
 
     def __init__(self, store: S3Store, max_bytes: int | None) -> None:
@@ -71,28 +71,11 @@ class S3Writer:
         self.size = 0
         self.sha256: str | None = None
 
-    def also_compute(self, name: str) -> None:
-        if name != "sha256":
-            self._hashes.add(name)
-
-    def write(self, data: bytes) -> int:
-        self._count(len(data))
-        try:
-            self._put_block(data)
-        except BaseException:
-            self.abort()
-            raise
-        return len(data)
-
-    def receive(self, read_into: blob_receive.ReadInto, length: int) -> int:
-        """As ``BlobWriter.receive``: reading overlaps hashing and sending."""
-        return blob_receive.receive(read_into, length, self._count, self._put_block)
+    def _accepting(self) -> bool:
+        return self._open
 
     def _count(self, n: int) -> None:
-        assert self._open, "writer already finished"
-        self.size += n
-        if self._max is not None and self.size > self._max:
-            raise TooLarge(f"The upload is larger than the limit of {self._max} bytes.")
+        super()._count(n)
         if self.size > self._part * MAX_PARTS:
             raise TooLarge(f"The upload is larger than {MAX_PARTS} parts of "
                            f"{self._part} bytes (blobs.s3.part_bytes).")
@@ -126,9 +109,6 @@ class S3Writer:
     def _send(self, data: bytearray) -> bytes | bytearray:
         """The body to send for ``data`` (tests override it to damage one)."""
         return data
-
-    def hexdigests(self) -> dict[str, str]:
-        return self._hashes.hexdigests()
 
     def finish(self) -> BlobInfo:
         """Store the temporary object, verify it, copy it to its content key; the writer

@@ -14,10 +14,10 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from davdrive import blob_receive
 from davdrive.blob_backend import BlobInfo, info_of
 from davdrive.blob_files import disk_full_as_error
-from davdrive.errors import ChangedMeanwhile, TooLarge
+from davdrive.blob_intake import Intake
+from davdrive.errors import ChangedMeanwhile
 from davdrive.hashing import ContentHashes
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ TEMP_PREFIX = "up-"
 _FADVISE = getattr(os, "posix_fadvise", None)
 
 
-class BlobWriter:
+class BlobWriter(Intake):
     """Streams bytes to a temp file while hashing them (sha256, plus sha1/md5 when
     ``also_compute`` asks before the first byte; see ``davdrive.hashing``)."""
 
@@ -47,33 +47,8 @@ class BlobWriter:
         self.sha256: str | None = None  # set by finish: the blob is addressable
         self._kept = False  # finish linked the temp file to the blob: it holds the bytes too
 
-    def also_compute(self, name: str) -> None:
-        """Also compute digest ``name`` (``sha1`` or ``md5``; ``sha256`` always is);
-        only before the first byte."""
-        if name != "sha256":
-            self._hashes.add(name)
-
-    def write(self, data: bytes) -> int:
-        self._count(len(data))
-        try:
-            self._put_block(data)
-        except BaseException:
-            self.abort()
-            raise
-        return len(data)
-
-    def receive(self, read_into: blob_receive.ReadInto, length: int) -> int:
-        """Read up to ``length`` bytes with ``read_into`` (fills a buffer, fewer bytes
-        only at the end of the source) and write them, reading the next block while
-        the previous one is written and hashed (``davdrive.blob_receive``); the bytes
-        read. On an error the caller aborts the writer, as after ``write``."""
-        return blob_receive.receive(read_into, length, self._count, self._put_block)
-
-    def _count(self, n: int) -> None:
-        assert self._file is not None, "writer already finished"
-        self.size += n
-        if self._max is not None and self.size > self._max:
-            raise TooLarge(f"The upload is larger than the limit of {self._max} bytes.")
+    def _accepting(self) -> bool:
+        return self._file is not None
 
     def _put_block(self, data: bytes | memoryview) -> None:
         """Write ``data`` to the temp file and hash it; every ``WRITEBACK`` bytes, start
@@ -100,10 +75,6 @@ class BlobWriter:
         if _FADVISE is not None and self._handed and self._file is not None:
             with suppress(OSError):
                 _FADVISE(self._file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-
-    def hexdigests(self) -> dict[str, str]:
-        """Hex digests of the bytes written so far: ``sha256`` and any ``also_compute``d."""
-        return self._hashes.hexdigests()
 
     def finish(self) -> BlobInfo:
         """Make the content durable and addressable; return its hashes.
