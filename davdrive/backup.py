@@ -90,7 +90,7 @@ def run_backup(
     backup_dir = runtime.settings.backup_dir
     with _one_backup_at_a_time(backup_dir):
         try:
-            with keeping_blobs(runtime.blobs.lock_dir):
+            with keeping_blobs(runtime.blobs.lock_dir, runtime.engine):
                 result = take_snapshot(runtime.engine, runtime.blobs, backup_dir, now=now,
                                        progress=progress)
         except Exception as exc:
