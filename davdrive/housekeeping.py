@@ -11,8 +11,13 @@ killed mid-upload; on a bucket shared by several hosts, no restart clears it).
 (the first round a little after start), in one process of the data folder
 only: the one that holds ``housekeeping.lock`` (an ``flock``, kept for the
 process's life and dropped by the kernel when it ends, however it ends; the
-other processes try again at each round, so one takes over). A failed round
-is logged and the next one tries again: it never stops the server.
+other processes try again at each round, so one takes over). On PostgreSQL,
+where the processes may be on several hosts with a data folder each, that
+process must also hold the database's advisory lock ``HOUSEKEEPING_KEY`` on a
+connection kept for its life (released by the database when the connection
+ends, however the process ends): one process of the whole drive runs the
+rounds. A failed round is logged and the next one tries again: it never
+stops the server.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import logging
 import os
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from davdrive.blob_backend import BlobBackend
@@ -35,6 +42,7 @@ from davdrive.trash_purge import Purged, purge_trash
 _log = logging.getLogger("davdrive")
 
 LOCK_FILE = "housekeeping.lock"
+HOUSEKEEPING_KEY = zlib.crc32(b"davdrive housekeeping") & 0x7FFFFFFF
 FIRST_ROUND_SECONDS = 60.0
 STALE_TEMP_SECONDS = 3600.0  # an upload in flight writes its temp item far more often
 
@@ -63,13 +71,18 @@ def run_housekeeping(
 
 class Housekeeper:
     """``run_housekeeping`` every ``interval`` seconds in a daemon thread, in the one
-    process holding the data folder's housekeeping lock."""
+    process holding the data folder's housekeeping lock (and, on a PostgreSQL
+    ``engine``, the database's: one process of the drive)."""
 
     def __init__(
         self, data_dir: Path, sessions: sessionmaker[Session], blobs: BlobBackend, *,
         trash_days: int, interval: float, first_round: float = FIRST_ROUND_SECONDS,
+        engine: Engine | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self._engine = engine if engine is not None and engine.dialect.name == "postgresql" \
+            else None
+        self._db_lock: Connection | None = None
         self.sessions = sessions
         self.blobs = blobs
         self.trash_days = trash_days
@@ -88,6 +101,10 @@ class Housekeeper:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
+        if self._db_lock is not None:
+            self._db_lock.invalidate()  # the session ends (not back to the pool): the
+            self._db_lock.close()  # database releases the lock with it
+            self._db_lock = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the lock
             self._lock_fd = None
@@ -112,7 +129,29 @@ class Housekeeper:
         except OSError:
             os.close(fd)  # another process does it
             return False
+        if self._engine is not None and not self._take_database_lock():
+            os.close(fd)  # another host does it
+            return False
         self._lock_fd = fd
+        return True
+
+    def _take_database_lock(self) -> bool:
+        assert self._engine is not None
+        try:
+            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except Exception:
+            _log.exception("housekeeping: cannot reach the database for its lock")
+            return False
+        try:
+            taken = conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                 {"key": HOUSEKEEPING_KEY}).scalar()
+        except Exception:
+            _log.exception("housekeeping: cannot take its lock in the database")
+            taken = False
+        if not taken:
+            conn.close()
+            return False
+        self._db_lock = conn
         return True
 
     def _round(self) -> None:

@@ -337,13 +337,15 @@ def serve(settings: Settings) -> int:
 
 def start_housekeeping(app: DriveApp) -> Housekeeper | None:
     """The periodic trash purge and garbage collection (``davdrive.housekeeping``),
-    unless ``storage.collect_minutes`` is 0; one process of the data folder runs it."""
+    unless ``storage.collect_minutes`` is 0; one process of the data folder (of the
+    drive, on PostgreSQL) runs it."""
     s = app.settings
     if not s["storage.collect_minutes"]:
         return None
     return Housekeeper(
         s.data_dir, app.runtime.sessions, app.runtime.blobs,
         trash_days=s["storage.trash_days"], interval=s["storage.collect_minutes"] * 60.0,
+        engine=app.runtime.engine,
     ).start()
 
 

@@ -40,10 +40,9 @@ def test_a_backup_on_one_host_stops_removal_on_another(
     engine: Engine, hosts: tuple[Path, Path]
 ) -> None:
     a, b = hosts
-    with keeping_blobs(b, engine):
-        with Session(engine) as session:
-            assert removal_allowed(session, a) is False
-            session.rollback()
+    with keeping_blobs(b, engine), Session(engine) as session:
+        assert removal_allowed(session, a) is False
+        session.rollback()
     with Session(engine) as session:
         assert removal_allowed(session, a) is True
         session.rollback()

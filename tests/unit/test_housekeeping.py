@@ -24,11 +24,12 @@ from davdrive import housekeeping, tree
 from davdrive.conflicts import ensure_blob_row
 from davdrive.housekeeping import Housekeeper, run_housekeeping
 from davdrive.models import Blob, Node
+from davdrive.passwords import Passwords
 from davdrive.policy import SYSTEM
-from davdrive.runtime import Runtime
+from davdrive.runtime import Runtime, open_runtime
 from davdrive.server import DriveApp, create_app, start_housekeeping
 from davdrive.services import Drive
-from davdrive.settings import Settings
+from davdrive.settings import Settings, load_settings
 from davdrive.trash import list_trash
 from tests.conftest import files_only_settings, put_file
 
@@ -172,3 +173,32 @@ def test_serve_starts_the_clean_up_unless_switched_off(
         keeper.stop()
     off = create_app(settings.replace(**{"storage.collect_minutes": 0}), runtime)
     assert start_housekeeping(off) is None
+
+
+def test_one_host_of_a_drive_on_postgresql_does_the_rounds(
+    tmp_path: Path, postgresql_url: str, fast_passwords: Passwords
+) -> None:
+    """Rule: hosts have a data folder each, so the lock file picks one per host; on
+    PostgreSQL the database's advisory lock picks one for the drive, and when its
+    holder stops, another host takes over."""
+    hosts = [open_runtime(load_settings(None, {}, {
+        "data_dir": str(tmp_path / name), "database.url": postgresql_url,
+    }), fast_passwords) for name in ("host-a", "host-b")]
+    first, second = (
+        Housekeeper(r.settings.data_dir, r.sessions, r.blobs, trash_days=30, interval=0.05,
+                    first_round=0, engine=r.engine)
+        for r in hosts
+    )
+    try:
+        first.start()
+        assert wait_for(lambda: first.rounds >= 1)
+        second.start()
+        time.sleep(0.3)
+        assert second.rounds == 0
+        first.stop()
+        assert wait_for(lambda: second.rounds >= 1)
+    finally:
+        first.stop()
+        second.stop()
+        for runtime in hosts:
+            runtime.close()
