@@ -6,7 +6,6 @@ self-test against the live server reports every check ok.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +21,10 @@ from davdrive.services import Drive
 from tests.conftest import LiveServer, put_file, serving
 from tests.live.test_rclone_vendors import debian_rclone, release_rclone
 from tests.web.conftest import office, password_of  # noqa: F401  (a fixture)
+from tests.web_forms import csrf_token
 
 pytestmark = pytest.mark.live
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 BINARIES = {"debian": debian_rclone, "release": release_rclone}
 
 
@@ -60,9 +59,8 @@ class WebUser:
         return answer
 
     def post(self, path: str, form: dict[str, str]) -> requests.Response:
-        found = CSRF.search(self.page)
-        assert found, "no CSRF token on the page"
-        answer = self.http.post(self.site.url + path, data={**form, "csrf_token": found[1]},
+        answer = self.http.post(self.site.url + path,
+                                data={**form, "csrf_token": csrf_token(self.page)},
                                 headers={"Origin": self.site.url}, timeout=60)
         self.page = answer.text
         return answer
