@@ -124,10 +124,16 @@ def test_one_process_of_the_data_folder_does_the_rounds(runtime: Runtime) -> Non
                     trash_days=30, interval=0.05, first_round=0)
         for _ in range(2)
     )
-    first.start()
-    assert wait_for(lambda: first.rounds >= 1)
-    second.start()
+    one_runs_then_the_other(first, second)
+
+
+def one_runs_then_the_other(first: Housekeeper, second: Housekeeper) -> None:
+    """``first`` started first does the rounds, ``second`` none; once ``first`` stops,
+    ``second`` takes over. Both are stopped at the end."""
     try:
+        first.start()
+        assert wait_for(lambda: first.rounds >= 1)
+        second.start()
         time.sleep(0.3)
         assert second.rounds == 0
         first.stop()
@@ -190,15 +196,7 @@ def test_one_host_of_a_drive_on_postgresql_does_the_rounds(
         for r in hosts
     )
     try:
-        first.start()
-        assert wait_for(lambda: first.rounds >= 1)
-        second.start()
-        time.sleep(0.3)
-        assert second.rounds == 0
-        first.stop()
-        assert wait_for(lambda: second.rounds >= 1)
+        one_runs_then_the_other(first, second)
     finally:
-        first.stop()
-        second.stop()
         for runtime in hosts:
             runtime.close()
