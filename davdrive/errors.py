@@ -91,7 +91,8 @@ class Throttled(DriveError):
 
 
 class Unavailable(DriveError):
-    """A service the drive depends on (the object store) cannot be used right now;
+    """A service the drive depends on (the object store, the database server) cannot
+    be used right now;
     nothing was changed. Clients may try again after ``retry_after`` seconds."""
 
     def __init__(self, message: str = "", retry_after: int = 5) -> None:
@@ -184,9 +185,10 @@ def disk_full_of(exc: BaseException) -> DiskFull | None:
 
 def failure_of(exc: BaseException) -> DiskFull | Unavailable | None:
     """The domain error for ``exc`` when it is a known failure of the machine rather
-    than a bug: a full disk (``disk_full_of``), or the object store failing or out
-    of reach (``StoreUnavailable`` anywhere in its chain: ``Unavailable``, 503);
-    else None."""
+    than a bug: a full disk (``disk_full_of``), or, anywhere in its chain, the
+    object store failing or out of reach (``StoreUnavailable``) or the database
+    server out of reach (psycopg's ``OperationalError``: connection refused or
+    cut, server shutting down or failing over): ``Unavailable``, 503; else None."""
     full = disk_full_of(exc)
     if full is not None:
         return full
@@ -197,8 +199,18 @@ def failure_of(exc: BaseException) -> DiskFull | Unavailable | None:
         if isinstance(current, StoreUnavailable):
             return Unavailable("The file storage did not answer as it should; nothing was "
                                "changed. Try again in a moment.")
-        current = current.__cause__ or current.__context__
+        if _database_out_of_reach(current):
+            return Unavailable("The database cannot be reached; nothing was changed. "
+                               "Try again in a moment.")
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return None
+
+
+def _database_out_of_reach(exc: BaseException) -> bool:
+    """psycopg's OperationalError (PostgreSQL), told by module and name: this module
+    imports no driver."""
+    return any(cls.__module__.startswith("psycopg") and cls.__name__ == "OperationalError"
+               for cls in type(exc).__mro__)
 
 
 # The HTTP status each error answers with, nearest class first (``status_of``).

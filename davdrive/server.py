@@ -54,6 +54,7 @@ from auth.domain_controller import BasicAuthMiddleware, DriveDomainController
 from auth.verify_gate import VerifyGate, default_slots
 from davdrive import serve_guard
 from davdrive.connection_stats import StatsFlusher
+from davdrive.errors import failure_of
 from davdrive.folder_lock import serving
 from davdrive.group_commit import GroupCommit
 from davdrive.housekeeping import Housekeeper
@@ -65,7 +66,13 @@ from provider.body_input import install_quiet_body_errors
 from provider.chunk_uploads import ChunkedUploads
 from provider.context import ContextMiddleware, CurrentRequest, signed_in_login
 from provider.dav_provider import DriveProvider
-from provider.errors import SafeErrorPrinter, StatusPageScrubber, plain_response
+from provider.errors import (
+    SafeErrorPrinter,
+    StatusPageScrubber,
+    error_answer,
+    plain_response,
+    to_dav_error,
+)
 from provider.fast_put import FastPut
 from provider.fast_read import FastReads
 from provider.file_responses import FileResponses
@@ -237,11 +244,16 @@ class DriveApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         try:
             return self._app(environ, start_response)  # type: ignore[no-any-return]
-        except Exception:
-            _log.exception("unexpected error outside WsgiDAV")
-            body = plain_response(
-                start_response, "500 Internal Server Error", "Internal error; it has been logged.",
-            )
+        except Exception as exc:
+            failure = failure_of(exc)
+            if failure is not None:  # a full disk, the database or object store out of reach
+                _log.warning("%s on %s %s: %s", type(failure).__name__,
+                             environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc)
+                body = error_answer(to_dav_error(failure), environ, start_response)
+            else:
+                _log.exception("unexpected error outside WsgiDAV")
+                body = plain_response(start_response, "500 Internal Server Error",
+                                      "Internal error; it has been logged.")
             return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
 
     def close(self) -> None:

@@ -5,7 +5,8 @@ user when the tests run as root: initdb refuses root) on a free loopback port,
 with fsync off, a linguistic default collation and a time zone other than UTC
 (what davdrive must not depend on); ``stop`` shuts it down and removes its folder. ``template``
 migrates a database once; ``fresh`` copies it into a new database per test and
-``drop`` removes that copy.
+``drop`` removes that copy. ``pause`` and ``resume`` stop and start it again
+with its data (a database outage).
 """
 
 from __future__ import annotations
@@ -63,9 +64,18 @@ class PostgresServer:
         self._run("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
                   "-E", "UTF8", "--locale=C.UTF-8", "--locale-provider=icu",
                   "--icu-locale=en-US")
-        self._run("pg_ctl", "-D", str(data), "-l", str(self.folder / "log"), "-w", "-o",
-                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} {_FAST} {_ZONE}",
-                  "start")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on its data folder and port (after ``start`` or ``pause``)."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"),
+                  "-w", "-o", f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
+                  f"{_FAST} {_ZONE}", "start")
+
+    def pause(self) -> None:
+        """Shut the server down, keeping its data (``resume`` starts it again); its
+        clients' connections are cut, as in a database restart or failover."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         """Stop the server (immediate shutdown: nothing in it is kept) and remove its

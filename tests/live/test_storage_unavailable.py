@@ -7,6 +7,9 @@ trace; so does a download from the web drive; PROPFIND (metadata only)
 still answers; the refused PUT changed
 nothing, so once the store is back the old content is served. A body the
 bucket stored damaged is refused the same way (503), and the old content stays.
+While the PostgreSQL server is down, WebDAV and the web drive answer 503 too;
+once it is back the same process serves again (its pool replaces the cut
+connections) and nothing stored before is lost.
 """
 
 from __future__ import annotations
@@ -14,13 +17,20 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
+from davdrive import tree
 from davdrive.blob_s3_client import make_client
-from tests.conftest import LiveServer
+from davdrive.passwords import Passwords
+from davdrive.runtime import open_runtime
+from davdrive.server import create_app
+from davdrive.settings import load_settings
+from tests.conftest import LiveServer, add_user, serving, unavailable
 from tests.live.test_s3_live import AUTH, get, put, s3_live, s3_runtime, store_of  # noqa: F401
+from tests.postgres import PostgresServer, find_bin
 from tests.s3 import s3_settings
 from tests.web_forms import signed_in
 
@@ -68,3 +78,55 @@ def test_an_unreachable_object_store_answers_503_and_changes_nothing(
         store.client = working
     assert get(s3_live, "/dav/kept.bin").content == old
     assert get(s3_live, "/dav/new.bin").status_code == 404
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own (it is stopped and started again)."""
+    binaries = find_bin()
+    if binaries is None:
+        unavailable("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PostgresServer(binaries)
+    try:
+        server.start()
+        server.admin('CREATE DATABASE "drive"')
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_database_outage_answers_503_and_the_drive_comes_back_with_it(
+    tmp_path: Path, own_postgres: PostgresServer, fast_passwords: Passwords
+) -> None:
+    """While PostgreSQL is down (a restart, a failover), WebDAV and the web drive
+    answer 503 with Retry-After, not 500; once it is back, the next requests are
+    served again by the same process, and what was stored before is intact."""
+    settings = load_settings(None, {}, {"data_dir": str(tmp_path / "data"), "server.port": 0,
+                                        "database.url": own_postgres.url("drive")})
+    runtime = open_runtime(settings, fast_passwords)
+    with runtime.sessions() as session:
+        tree.get_root(session)
+        session.commit()
+    add_user(runtime, "tester", "secret", documents="write")
+    try:
+        with serving(create_app(settings, runtime)) as live:
+            assert put(live, "/dav/kept.txt", b"stored before").status_code == 201
+            browser = signed_in(live.url, "tester", "secret")
+            own_postgres.pause()
+            try:
+                for answer in (get(live, "/dav/kept.txt"),
+                               put(live, "/dav/kept.txt", b"during the outage"),
+                               requests.request("PROPFIND", live.url + "/dav/", timeout=30,
+                                                headers={**AUTH, "Depth": "1"}),
+                               browser.get(live.url + "/files/", timeout=30)):
+                    assert answer.status_code == 503, answer.text
+                    assert int(answer.headers["Retry-After"]) > 0
+                    assert "database" in answer.text and "Traceback" not in answer.text
+            finally:
+                own_postgres.resume()
+            assert get(live, "/dav/kept.txt").content == b"stored before"
+            assert put(live, "/dav/kept.txt", b"after").status_code == 204
+            assert get(live, "/dav/kept.txt").content == b"after"
+            assert browser.get(live.url + "/files/", timeout=30).status_code == 200
+    finally:
+        runtime.close()
