@@ -62,7 +62,7 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     ]
     if missing:
         raise ConfigError(missing)
-    from davdrive.server import serve  # the HTTP stack is loaded only here
+    from davdrive.serve_command import serve  # the HTTP stack is loaded only here
 
     return serve(ctx.settings)
 

@@ -30,7 +30,8 @@ from davdrive import accounts, db, inline_blobs, tree, write_lock
 from davdrive.models import Category, FolderRight, Node, User
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime, open_runtime
-from davdrive.server import DriveApp, create_app, make_server
+from davdrive.serve_command import make_server
+from davdrive.server import DriveApp, create_app
 from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
 from provider.http_server import DriveHTTPServer

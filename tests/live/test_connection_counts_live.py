@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from davdrive.models import LoginStat
 from davdrive.runtime import open_runtime
-from davdrive.server import DriveApp, create_app, start_stats_flusher
+from davdrive.serve_command import start_stats_flusher
+from davdrive.server import DriveApp, create_app
 from davdrive.settings import load_settings
 from tests.conftest import LiveServer, add_user, basic, serving
 

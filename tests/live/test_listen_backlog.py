@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from davdrive.runtime import Runtime
-from davdrive.server import create_app, make_server
+from davdrive.serve_command import make_server
+from davdrive.server import create_app
 from davdrive.settings import Settings, load_settings
 from tests.conftest import LiveServer, basic
 

@@ -179,7 +179,7 @@ def test_serve_maps_flags_to_settings_and_calls_the_server(
         seen.append(settings)
         return 7
 
-    monkeypatch.setattr("davdrive.server.serve", fake_serve)
+    monkeypatch.setattr("davdrive.serve_command.serve", fake_serve)
     result = ready("serve", "--host", "0.0.0.0", "--port", "9123", "--threads", "4",
                    "--workers", "3")
     assert result.code == 7

@@ -27,7 +27,8 @@ from davdrive.models import Blob, Node
 from davdrive.passwords import Passwords
 from davdrive.policy import SYSTEM
 from davdrive.runtime import Runtime, open_runtime
-from davdrive.server import DriveApp, create_app, start_housekeeping
+from davdrive.serve_command import start_housekeeping
+from davdrive.server import DriveApp, create_app
 from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
 from davdrive.trash import list_trash
