@@ -82,22 +82,31 @@ def serve(settings: Settings) -> int:
         server = make_server(app)
         server.prepare()
         _announce(settings, server.bind_addr[:2], app.mount)
-        nightly = start_nightly(app.runtime)
-        housekeeper = start_housekeeping(app)
-        flusher = start_stats_flusher(app)
         try:
-            server.serve()
+            _run(app, server, nightly=True)
         except KeyboardInterrupt:
             print("Stopping.", file=sys.stderr)
-        finally:
-            if nightly is not None:
-                nightly.stop()
-            server.stop()
-            if housekeeper is not None:
-                housekeeper.stop()
-            flusher.stop()
-            app.close()
     return 0
+
+
+def _run(app: DriveApp, server: DriveHTTPServer, *, nightly: bool) -> None:
+    """Serve until interrupted, with the background tasks: the nightly backup (when
+    ``nightly``), the periodic clean-up and the statistics flusher; then stop them
+    (the backup first, the flusher after the server: it stores what is left) and
+    close the app, however serving ended."""
+    backup = start_nightly(app.runtime) if nightly else None
+    housekeeper = start_housekeeping(app)
+    flusher = start_stats_flusher(app)
+    try:
+        server.serve()
+    finally:
+        if backup is not None:
+            backup.stop()
+        server.stop()
+        if housekeeper is not None:
+            housekeeper.stop()
+        flusher.stop()
+        app.close()
 
 
 def start_housekeeping(app: DriveApp) -> Housekeeper | None:
@@ -160,7 +169,6 @@ def _work(settings: Settings, listener: socket.socket, slot: int) -> int:
     parent = os.getppid()
     app = create_app(settings, clean_temp=False)
     server = make_server(app, listener)
-    nightly = start_nightly(app.runtime) if slot == 0 else None
 
     def _interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -168,21 +176,11 @@ def _work(settings: Settings, listener: socket.socket, slot: int) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
-    housekeeper = start_housekeeping(app)
-    flusher = start_stats_flusher(app)
     try:
         server.prepare()
-        server.serve()
+        _run(app, server, nightly=slot == 0)
     except KeyboardInterrupt:
         pass
-    finally:
-        if nightly is not None:
-            nightly.stop()
-        server.stop()
-        if housekeeper is not None:
-            housekeeper.stop()
-        flusher.stop()
-        app.close()
     return 0
 
 
