@@ -35,7 +35,7 @@ from davdrive.server import DriveApp, create_app
 from davdrive.services import Drive
 from davdrive.settings import Settings, load_settings
 from provider.http_server import DriveHTTPServer
-from tests.postgres import TEMPLATE, PostgresServer, find_bin
+from tests.postgres import TEMPLATE, PostgresServer, running_server
 from tests.s3 import moto_endpoint, s3_bucket  # noqa: F401 - fixtures (moto's S3 server)
 
 STRICT = os.environ.get("DAVDRIVE_STRICT") == "1"
@@ -130,19 +130,12 @@ def on_postgresql(config: pytest.Config) -> bool:
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server with the migrated template database, started once for the
     session by the first test that asks (``unavailable`` without Debian's binaries)."""
-    binaries = find_bin()
-    if binaries is None:
-        unavailable("PostgreSQL is not installed (apt-get install postgresql)")
-    server = PostgresServer(binaries)
-    try:
-        server.start()
+    with running_server() as server:
         server.admin(f'CREATE DATABASE "{TEMPLATE}"')
         engine = db.make_engine(server.url(TEMPLATE), threads=1)
         db.migrate(engine)
         engine.dispose()
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

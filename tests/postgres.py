@@ -17,6 +17,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,3 +118,20 @@ class PostgresServer:
             log = self.folder / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"{tool} failed: {done.stdout}{done.stderr}{tail}")
+
+
+@contextmanager
+def running_server() -> Iterator[PostgresServer]:
+    """A new server, started for the block and removed after it (``unavailable``, from
+    tests.conftest, without Debian's binaries)."""
+    from tests.conftest import unavailable
+
+    binaries = find_bin()
+    if binaries is None:
+        unavailable("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PostgresServer(binaries)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

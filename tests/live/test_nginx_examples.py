@@ -45,7 +45,7 @@ from davdrive.passwords import Passwords
 from davdrive.runtime import open_runtime
 from davdrive.settings import load_settings
 from tests.certs import LocalCA
-from tests.conftest import add_user, basic, on_postgresql, unavailable
+from tests.conftest import add_user, basic, unavailable
 from tests.live.two_hosts import DAVDRIVE, Host, Shared, new_bucket
 from tests.postgres import PostgresServer
 from tests.web_forms import signed_in
@@ -194,8 +194,6 @@ def test_nginx_accepts_the_example(example: str, tmp_path: Path) -> None:
 @pytest.fixture
 def one_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
     """`davdrive serve` on SQLite, trusting 127.0.0.1 (nginx) only, with user tester."""
-    if on_postgresql(request.config):
-        pytest.skip("runs its own SQLite drive: run once, in the default pass")
     nginx_binary()
     data, output = tmp_path / "data", tmp_path / "serve"
     runtime = open_runtime(load_settings(None, {}, {"data_dir": str(data)}),
@@ -294,8 +292,6 @@ def balanced(
 ) -> Iterator[Balanced]:
     """Hosts a and b on a new database and bucket (user tester), trusting 127.0.0.1,
     behind nginx with the several-hosts example."""
-    if on_postgresql(request.config):
-        pytest.skip("on PostgreSQL in every pass: run once, in the default pass")
     nginx_binary()
     name = postgres_server.fresh()
     folder = tmp_path_factory.mktemp("nginx-hosts")

@@ -28,9 +28,9 @@ from davdrive.passwords import Passwords
 from davdrive.runtime import open_runtime
 from davdrive.server import create_app
 from davdrive.settings import load_settings
-from tests.conftest import LiveServer, add_user, serving, unavailable
+from tests.conftest import LiveServer, add_user, serving
 from tests.live.test_s3_live import AUTH, get, put, s3_live, s3_runtime, store_of  # noqa: F401
-from tests.postgres import PostgresServer, find_bin
+from tests.postgres import PostgresServer, running_server
 from tests.s3 import s3_settings
 from tests.web_forms import signed_in
 
@@ -83,16 +83,9 @@ def test_an_unreachable_object_store_answers_503_and_changes_nothing(
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own (it is stopped and started again)."""
-    binaries = find_bin()
-    if binaries is None:
-        unavailable("PostgreSQL is not installed (apt-get install postgresql)")
-    server = PostgresServer(binaries)
-    try:
-        server.start()
+    with running_server() as server:
         server.admin('CREATE DATABASE "drive"')
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_database_outage_answers_503_and_the_drive_comes_back_with_it(

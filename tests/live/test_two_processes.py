@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 from davdrive.models import AuditEvent
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime
-from tests.conftest import add_user, basic, on_postgresql, require_tool
+from tests.conftest import add_user, basic, require_tool
 from tests.live.test_litmus import run_litmus
 from tests.live.two_hosts import Host, Shared, content_keys, make_folder, new_bucket
 from tests.postgres import PostgresServer
@@ -72,8 +72,6 @@ def pair(
     """A new database and bucket; users member and pat (category staff, write on the
     root), boss (admin), lit (category writer: nothing on the root, write on /litmus);
     then A and B serving them."""
-    if on_postgresql(request.config):
-        pytest.skip("on PostgreSQL in every pass: run once, in the default pass")
     name = postgres_server.fresh()
     shared = Shared(postgres_server.url(name), moto_endpoint, new_bucket(moto_endpoint),
                     tmp_path_factory.mktemp("two-processes"))

@@ -31,7 +31,7 @@ import requests
 
 from davdrive.passwords import Passwords
 from davdrive.runtime import Runtime
-from tests.conftest import add_user, basic, on_postgresql
+from tests.conftest import add_user, basic
 from tests.live.test_two_processes import listing
 from tests.live.test_workers import _children, _wait_for
 from tests.live.two_hosts import Host, Shared, content_keys
@@ -51,8 +51,6 @@ def drive(
 ) -> Iterator[tuple[Shared, Runtime]]:
     """A fresh database and bucket with the user member (write on the root); the hosts
     started on it are stopped after the test."""
-    if on_postgresql(request.config):
-        pytest.skip("on PostgreSQL in every pass: run once, in the default pass")
     shared = Shared(postgresql_url, moto_endpoint, s3_bucket, tmp_path)
     runtime = shared.runtime(Passwords(time_cost=1, memory_cost=8, parallelism=1))
     try:
