@@ -55,7 +55,7 @@ def test_obscure_matches_rclones_published_vectors(password: str, iv: bytes,
 def test_rclone_reveal_gives_the_password_back(tmp_path: Path) -> None:
     for binary in rclones():
         for password in PASSWORDS:
-            revealed = run(binary, "reveal", obscure(password), home=tmp_path)
+            revealed = run(binary, "reveal", "--", obscure(password), home=tmp_path)
             assert revealed.rstrip("\n") == password, (binary, password)
 
 
@@ -112,4 +112,4 @@ def test_rclone_reads_the_section_as_a_webdav_remote_with_the_password(
         assert {k: remote[k] for k in ("type", "url", "vendor", "user")} == {
             "type": "webdav", "url": "http://127.0.0.1:8080/dav/files/mary",
             "vendor": "nextcloud", "user": "mary"}
-        assert run(binary, "reveal", remote["pass"], home=tmp_path) == "s3cr3t-app-password\n"
+        assert run(binary, "reveal", "--", remote["pass"], home=tmp_path) == "s3cr3t-app-password\n"
